@@ -1,0 +1,3 @@
+export * from './rng';
+export * from './models/model';
+export * from './attacks/attack';
