@@ -4,11 +4,12 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/test/tsconfig.json', isolatedModules: true }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/test/tsconfig.json' }],
   },
   moduleNameMapper: {
     '^@mat/([a-z-]+)$': '<rootDir>/packages/$1/src',
   },
+  setupFiles: ['<rootDir>/test/setup.ts'],
   testTimeout: 120000,
   maxWorkers: 2,
 };

@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+import { main } from './main';
+
+main().catch((err: Error) => {
+  // Expected problems (bad config, missing data, corrupt files) are one clear line, not a stack trace.
+  process.stderr.write(`error: ${err.message}\n`);
+  if (process.env.MAT_DEBUG) process.stderr.write(`${err.stack}\n`);
+  process.exit(1);
+});

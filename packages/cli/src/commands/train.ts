@@ -1,0 +1,163 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Argv } from 'yargs';
+import {
+  InProcessTrainer,
+  mergeLayers,
+  parseRunConfig,
+  resolveRunConfig,
+  selectBackend,
+  type RunConfig,
+} from '@mat/core';
+import { parseSetOverrides, readConfigFile } from '../config-file';
+import { createReporter, type LogFormat } from '../reporter';
+
+interface TrainArgs {
+  config?: string;
+  preset?: string;
+  resume?: string;
+  set?: string[];
+  name?: string;
+  'out-dir'?: string;
+  seed?: number;
+  backend?: string;
+  dataset?: string;
+  'data-dir'?: string;
+  'train-subset'?: number;
+  'test-subset'?: number;
+  arch?: string;
+  peers?: number;
+  base?: string;
+  'lambda-own'?: number;
+  'lambda-peer'?: number;
+  tau?: number;
+  norm?: string;
+  eps?: number;
+  'step-size'?: number;
+  'attack-steps'?: number;
+  epochs?: number;
+  'batch-size'?: number;
+  lr?: number;
+  'max-steps'?: number;
+  'checkpoint-every'?: number;
+  'log-format': LogFormat;
+}
+
+export function trainCommand(yargs: Argv): Argv {
+  return yargs.command<TrainArgs>(
+    'train',
+    'Train N peers with Mutual Adversarial Training (1 peer = plain adversarial training)',
+    (y) =>
+      y
+        .usage(
+          '$0 train [options]\n\nExamples:\n  mat train --preset quick\n  mat train --preset quick --peers 1 --name at-baseline\n  mat train --config my-run.json --set optim.lr=0.02\n  mat train --resume runs/quick',
+        )
+        .option('config', { type: 'string', describe: 'JSON run config file (see README: Configuration)' })
+        .option('preset', { type: 'string', describe: 'Start from a preset: quick, fmnist, cifar10-paper, cifar100-paper' })
+        .option('resume', { type: 'string', describe: 'Continue the run in this directory from its newest checkpoint' })
+        .option('set', { type: 'string', array: true, describe: 'Override any config key: --set method.tau=2' })
+        .option('name', { type: 'string', describe: 'Run name (directory under --out-dir)' })
+        .option('out-dir', { type: 'string', describe: 'Where runs are written (default runs)' })
+        .option('seed', { type: 'number', describe: 'Seed for init, data order, augmentation and attacks' })
+        .option('backend', { type: 'string', choices: ['auto', 'tensorflow', 'native', 'wasm', 'cpu'] })
+        .option('dataset', { type: 'string', choices: ['fashion-mnist', 'mnist', 'cifar10', 'cifar100'] })
+        .option('data-dir', { type: 'string', describe: 'Dataset directory (default data)' })
+        .option('train-subset', { type: 'number', describe: 'Use the first N training images' })
+        .option('test-subset', { type: 'number', describe: 'Evaluate on the first N test images' })
+        .option('arch', { type: 'string', choices: ['fmnist-cnn', 'preact-resnet18', 'resnet18', 'wide-resnet'] })
+        .option('peers', { type: 'number', describe: 'Number of peers' })
+        .option('base', { type: 'string', choices: ['madry', 'trades'], describe: 'Base adversarial loss' })
+        .option('lambda-own', { type: 'number', describe: 'Weight of KL on own adversarial examples' })
+        .option('lambda-peer', { type: 'number', describe: "Weight of KL on the peers' adversarial examples" })
+        .option('tau', { type: 'number', describe: 'Distillation temperature' })
+        .option('norm', { type: 'string', choices: ['linf', 'l2', 'l1'], describe: 'Training attack norm' })
+        .option('eps', { type: 'number', describe: 'Training attack radius' })
+        .option('step-size', { type: 'number', describe: 'Training attack step size' })
+        .option('attack-steps', { type: 'number', describe: 'Training attack iterations' })
+        .option('epochs', { type: 'number' })
+        .option('batch-size', { type: 'number' })
+        .option('lr', { type: 'number', describe: 'Base learning rate' })
+        .option('max-steps', { type: 'number', describe: 'Stop after this many steps (schedule unchanged)' })
+        .option('checkpoint-every', { type: 'number', describe: 'Checkpoint every K steps (0: only at the end)' })
+        .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as LogFormat }),
+    async (args) => {
+      await runTrain(args);
+    },
+  );
+}
+
+function flagOverrides(a: TrainArgs): Record<string, unknown> {
+  return {
+    name: a.name,
+    outDir: a['out-dir'],
+    seed: a.seed,
+    backend: a.backend,
+    peers: a.peers,
+    data: { dataset: a.dataset, dataDir: a['data-dir'], trainSubset: a['train-subset'], testSubset: a['test-subset'] },
+    model: { arch: a.arch },
+    method: { base: a.base, lambdaOwn: a['lambda-own'], lambdaPeer: a['lambda-peer'], tau: a.tau },
+    attack: { norm: a.norm, eps: a.eps, stepSize: a['step-size'], steps: a['attack-steps'] },
+    optim: { lr: a.lr },
+    train: {
+      epochs: a.epochs,
+      batchSize: a['batch-size'],
+      maxSteps: a['max-steps'],
+      checkpointEvery: a['checkpoint-every'],
+    },
+  };
+}
+
+function resolveConfig(a: TrainArgs): { config: RunConfig; resume: boolean } {
+  if (a.resume) {
+    const file = path.join(a.resume, 'config.json');
+    if (!fs.existsSync(file)) throw new Error(`--resume ${a.resume}: no config.json there; is it a run directory?`);
+    const stored = parseRunConfig(readConfigFile(file), file);
+    // A resumed run keeps its config; only how far to go may change.
+    const config = parseRunConfig({
+      ...stored,
+      outDir: path.dirname(path.resolve(a.resume)),
+      name: path.basename(path.resolve(a.resume)),
+      train: { ...stored.train, maxSteps: a['max-steps'] ?? stored.train.maxSteps, epochs: a.epochs ?? stored.train.epochs },
+      backend: a.backend ?? stored.backend,
+    });
+    return { config, resume: true };
+  }
+  const file = a.config ? readConfigFile(a.config) : undefined;
+  const overrides = mergeLayers(flagOverrides(a), parseSetOverrides(a.set ?? []));
+  return { config: resolveRunConfig({ preset: a.preset, file, overrides }), resume: false };
+}
+
+export async function runTrain(a: TrainArgs): Promise<void> {
+  const { config, resume } = resolveConfig(a);
+  const reporter = createReporter(a['log-format']);
+  const backend = await selectBackend(config.backend);
+  reporter.info(`backend: ${backend.name} (tfjs ${backend.tfjsVersion})`, { backend });
+  reporter.info(
+    `run ${config.name}: ${config.peers} peer(s) ${config.model.arch} on ${config.data.dataset}, ` +
+      `${config.method.base} + MAT (λ_own ${config.method.lambdaOwn}, λ_peer ${config.method.lambdaPeer}, τ ${config.method.tau}), ` +
+      `PGD-${config.attack.steps} ${config.attack.norm} eps ${config.attack.eps}`,
+    { config },
+  );
+  const trainer = await InProcessTrainer.open(config, { resume, metadata: { backend } });
+  if (resume) reporter.info(`resumed at step ${trainer.stepsDone}`);
+  const stop = () => {
+    reporter.info('stopping after this step (checkpoint follows); press Ctrl-C again to abort');
+    trainer.requestStop();
+    process.once('SIGINT', () => process.exit(130));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    const summary = await trainer.run({
+      onStep: (e) => reporter.step(e),
+      onEval: (e) => reporter.eval(e),
+      onEvalProgress: (p, d, t) => reporter.evalProgress(p, d, t),
+      onCheckpoint: (e) => reporter.checkpoint(e),
+    });
+    reporter.summary(summary);
+  } finally {
+    process.removeListener('SIGINT', stop);
+    process.removeListener('SIGTERM', stop);
+    trainer.dispose();
+  }
+}

@@ -1,0 +1,28 @@
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { dataCommand } from './commands/data';
+import { doctorCommand } from './commands/doctor';
+import { evalCommand } from './commands/eval';
+import { trainCommand } from './commands/train';
+
+/**
+ * The `mat` command.
+ *
+ *   mat train --preset quick            # 2-peer MAT on Fashion-MNIST, a few minutes on a CPU
+ *   mat eval runs/quick                 # clean + PGD-20 accuracy of the newest checkpoint
+ *   mat data fetch cifar10              # checksum-verified, resumable download
+ *   mat doctor                          # backends, versions, Redis, datasets
+ */
+export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
+  let parser = yargs(argv).scriptName('mat').strict().recommendCommands().wrap(Math.min(120, process.stdout.columns ?? 120));
+  for (const register of [trainCommand, evalCommand, dataCommand, doctorCommand]) parser = register(parser);
+  await parser
+    .demandCommand(1, 'name a command: train, eval, data, doctor')
+    .fail((msg, err) => {
+      if (err) throw err;
+      process.stderr.write(`error: ${msg}\n(run \`mat --help\` for usage)\n`);
+      process.exit(2);
+    })
+    .help()
+    .parseAsync();
+}

@@ -1,0 +1,152 @@
+import { z } from 'zod';
+
+/**
+ * The one run configuration, with every default in one place. Presets (./presets.ts) override only what
+ * differs; CLI flags override presets and config files. Unknown keys are errors, so a typo never silently
+ * falls back to a default.
+ */
+
+const positiveInt = z.number().int().positive();
+const probability = z.number().min(0).max(1);
+
+export const attackSchema = z
+  .object({
+    /** Attack family: `pgd` (projected gradient descent) or `fgsm` (one step). */
+    name: z.enum(['pgd', 'fgsm']).default('pgd'),
+    /** Threat model. */
+    norm: z.enum(['linf', 'l2', 'l1']).default('linf'),
+    /** Radius of the perturbation ball, in [0, 1] pixel units. */
+    eps: z.number().positive(),
+    /** Step size of each iteration. */
+    stepSize: z.number().positive(),
+    /** Number of iterations. */
+    steps: positiveInt.default(10),
+    /** Start from a random point in the ball (Madry et al.). */
+    randomStart: z.boolean().default(true),
+    /** Independent restarts; the worst case per sample is kept. */
+    restarts: positiveInt.default(1),
+  })
+  .strict();
+
+const scheduleSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('constant') }).strict(),
+  z
+    .object({
+      type: z.literal('piecewise'),
+      /** Fractions of the run after which the rate is multiplied by gamma. */
+      milestones: z.array(probability).default([0.5, 0.75]),
+      gamma: z.number().positive().default(0.1),
+    })
+    .strict(),
+  z
+    .object({ type: z.literal('cosine'), /** Linear warm-up, fraction of the run. */ warmup: probability.default(0) })
+    .strict(),
+]);
+
+export const runConfigSchema = z
+  .object({
+    /** Run name; the run directory is `<outDir>/<name>`. */
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" or "-"').default('mat-run'),
+    /** Where runs are written. */
+    outDir: z.string().default('runs'),
+    /** One seed for everything random: init, data order, augmentation, attack starts. */
+    seed: z.number().int().min(0).max(0xffffffff).default(0),
+    /** Compute backend: auto picks tensorflow > native > wasm > cpu. */
+    backend: z.enum(['auto', 'tensorflow', 'native', 'wasm', 'cpu']).default('auto'),
+    data: z
+      .object({
+        dataset: z.enum(['fashion-mnist', 'mnist', 'cifar10', 'cifar100']).default('fashion-mnist'),
+        dataDir: z.string().default('data'),
+        /** Use only the first N training samples (quick runs). */
+        trainSubset: positiveInt.optional(),
+        /** Evaluate on the first N test samples. */
+        testSubset: positiveInt.optional(),
+        /** Pad-and-random-crop pixels (4 for CIFAR), 0 = off. */
+        crop: z.number().int().min(0).max(16).default(0),
+        /** Random horizontal flips. */
+        flip: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    model: z
+      .object({
+        arch: z.enum(['fmnist-cnn', 'preact-resnet18', 'resnet18', 'wide-resnet']).default('fmnist-cnn'),
+        /** WideResNet depth (6n+4). */
+        depth: positiveInt.optional(),
+        /** WideResNet widening factor. */
+        widen: positiveInt.optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Number of peers; 1 is plain adversarial training. */
+    peers: positiveInt.max(64).default(2),
+    method: z
+      .object({
+        /** Base adversarial loss of each peer: Madry AT (CE on x') or TRADES. */
+        base: z.enum(['madry', 'trades']).default('madry'),
+        /** TRADES β. */
+        tradesBeta: z.number().nonnegative().default(6),
+        /** Weight of the KL term on the peer's own adversarial examples. */
+        lambdaOwn: z.number().nonnegative().default(1),
+        /** Weight of the KL term on the other peers' adversarial examples. */
+        lambdaPeer: z.number().nonnegative().default(1),
+        /** Distillation temperature τ. */
+        tau: z.number().positive().default(1),
+      })
+      .strict()
+      .prefault({}),
+    /** The attack that crafts training examples. */
+    attack: attackSchema.prefault({ eps: 0.1, stepSize: 0.025 }),
+    optim: z
+      .object({
+        lr: z.number().positive().default(0.05),
+        momentum: z.number().min(0).max(1).default(0.9),
+        weightDecay: z.number().nonnegative().default(5e-4),
+        nesterov: z.boolean().default(false),
+        schedule: scheduleSchema.default({ type: 'piecewise', milestones: [0.5, 0.75], gamma: 0.1 }),
+      })
+      .strict()
+      .prefault({}),
+    train: z
+      .object({
+        epochs: positiveInt.default(1),
+        batchSize: positiveInt.max(4096).default(128),
+        /** Write a checkpoint every K steps (and always at the end); 0 = only at the end. */
+        checkpointEvery: z.number().int().nonnegative().default(0),
+        /** Stop after this many steps (debugging, tests). */
+        maxSteps: positiveInt.optional(),
+      })
+      .strict()
+      .prefault({}),
+    eval: z
+      .object({
+        /** Evaluate at every epoch end as well as at the end. */
+        everyEpoch: z.boolean().default(true),
+        batchSize: positiveInt.max(4096).default(256),
+        attack: attackSchema.prefault({ eps: 0.1, stepSize: 0.01, steps: 20 }),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type RunConfig = z.infer<typeof runConfigSchema>;
+export type RunConfigInput = z.input<typeof runConfigSchema>;
+export type AttackConfig = z.infer<typeof attackSchema>;
+
+/** Validates a config object; the error lists every problem with its path, e.g. `optim.lr: must be > 0`. */
+export function parseRunConfig(input: unknown, source = 'config'): RunConfig {
+  const result = runConfigSchema.safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+      return `  ${path}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid ${source}:\n${problems.join('\n')}`);
+  }
+  return result.data;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}

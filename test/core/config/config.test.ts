@@ -1,0 +1,36 @@
+import { parseRunConfig, PRESET_NAMES, resolveRunConfig } from '../../../packages/core/src/config';
+
+describe('run config', () => {
+  it('fills defaults', () => {
+    const c = parseRunConfig({});
+    expect(c.peers).toBe(2);
+    expect(c.method).toEqual({ base: 'madry', tradesBeta: 6, lambdaOwn: 1, lambdaPeer: 1, tau: 1 });
+    expect(c.attack.steps).toBe(10);
+    expect(c.optim.schedule.type).toBe('piecewise');
+  });
+
+  it('every preset is valid and layers override in order', () => {
+    for (const preset of PRESET_NAMES) expect(() => resolveRunConfig({ preset })).not.toThrow();
+    const c = resolveRunConfig({ preset: 'quick', file: { peers: 3, method: { tau: 2 } }, overrides: { peers: 4 } });
+    expect(c.peers).toBe(4);
+    expect(c.method.tau).toBe(2);
+    expect(c.method.lambdaOwn).toBe(1);
+    expect(c.data.trainSubset).toBe(6000);
+  });
+
+  it('names every bad value and unknown key', () => {
+    expect(() => parseRunConfig({ optim: { lr: -1 }, peers: 0, attack: { eps: 0.1, stepSize: 0.1, stpes: 3 } })).toThrow(
+      /optim\.lr[\s\S]*peers|peers[\s\S]*optim\.lr/,
+    );
+    let message = '';
+    try {
+      parseRunConfig({ attack: { eps: 0.1, stepSize: 0.1, stpes: 3 }, modle: {} });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/stpes/);
+    expect(message).toMatch(/modle/);
+    expect(() => resolveRunConfig({ preset: 'nope' })).toThrow(/unknown preset "nope"; known presets: quick/);
+    expect(() => parseRunConfig({ name: 'a/b' })).toThrow(/name/);
+  });
+});
