@@ -1,0 +1,205 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import { decodeTensorFile, encodeTensorFile, writeFileAtomic } from '../models/weights-file';
+import type { NamedVariable } from '../models/model';
+import type { Peer } from './peer';
+
+/**
+ * Checkpoints of a run: one tensor file per peer (weights, batch-norm buffers, momentum buffers) in the
+ * safetensors format, and a manifest written last. A checkpoint exists only once its manifest does, and
+ * `latest.json` moves to it only then, so a crash at any moment leaves the previous checkpoint intact.
+ *
+ *   <runDir>/checkpoints/step-00000120/peer-0.safetensors
+ *   <runDir>/checkpoints/step-00000120/peer-1.safetensors
+ *   <runDir>/checkpoints/step-00000120/manifest.json
+ *   <runDir>/checkpoints/latest.json        {"step":120,"dir":"step-00000120"}
+ *
+ * Random state: every stream is derived from (seed, purpose, step) (see ./streams.ts), so the step and the
+ * seed in the manifest are the complete RNG state.
+ */
+
+export const CHECKPOINT_FORMAT = 'mat-checkpoint';
+export const CHECKPOINT_VERSION = '1';
+
+export interface CheckpointManifest {
+  format: typeof CHECKPOINT_FORMAT;
+  version: string;
+  /** Number of completed training steps. */
+  step: number;
+  peers: number;
+  seed: number;
+  arch: string;
+  files: string[];
+  createdAt: string;
+}
+
+const SECTIONS = ['param', 'buffer', 'momentum'] as const;
+type Section = (typeof SECTIONS)[number];
+
+function sectionsOf(peer: Peer): Record<Section, readonly NamedVariable[]> {
+  return { param: peer.model.params, buffer: peer.model.buffers, momentum: peer.optimizer.state() };
+}
+
+export function stepDirName(step: number): string {
+  return `step-${String(step).padStart(8, '0')}`;
+}
+
+/** Encodes one peer's complete training state. */
+export function encodePeerState(peer: Peer, meta: { step: number; seed: number }): Uint8Array {
+  const entries = [];
+  for (const [section, vars] of Object.entries(sectionsOf(peer))) {
+    for (const { name, variable } of vars) {
+      entries.push({
+        name: `${section}/${name}`,
+        shape: variable.shape.slice(),
+        dtype: 'float32' as const,
+        data: variable.dataSync() as Float32Array,
+      });
+    }
+  }
+  return encodeTensorFile(entries, {
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    arch: peer.model.arch,
+    peer: String(peer.index),
+    step: String(meta.step),
+    seed: String(meta.seed),
+  });
+}
+
+/**
+ * Restores one peer from a tensor file. Everything is validated before anything is assigned, so a bad file
+ * leaves the peer exactly as it was.
+ */
+export function restorePeerState(peer: Peer, bytes: Uint8Array, source: string): { step: number } {
+  const { tensors, metadata } = decodeTensorFile(bytes, source);
+  if (metadata.format !== CHECKPOINT_FORMAT) {
+    throw new Error(`${source}: not a MAT checkpoint (format "${metadata.format ?? 'missing'}")`);
+  }
+  if (metadata.arch !== peer.model.arch) {
+    throw new Error(`${source}: checkpoint is for model "${metadata.arch}", this run uses "${peer.model.arch}"`);
+  }
+  const problems: string[] = [];
+  const planned: Array<{ variable: tf.Variable; data: Float32Array; shape: number[] }> = [];
+  const momentum = new Map<string, { shape: number[]; data: Float32Array }>();
+  const expected = new Set<string>();
+  for (const [section, vars] of Object.entries(sectionsOf(peer))) {
+    for (const { name, variable } of vars) {
+      const key = `${section}/${name}`;
+      expected.add(key);
+      const t = tensors.get(key);
+      if (!t) {
+        problems.push(`missing ${key}`);
+      } else if (t.shape.join(',') !== variable.shape.join(',')) {
+        problems.push(`${key} has shape [${t.shape}], expected [${variable.shape}]`);
+      } else if (t.dtype !== 'float32') {
+        problems.push(`${key} has dtype ${t.dtype}, expected float32`);
+      } else if (section === 'momentum') {
+        momentum.set(name, { shape: t.shape, data: t.data as Float32Array });
+      } else {
+        planned.push({ variable, data: t.data as Float32Array, shape: t.shape });
+      }
+    }
+  }
+  for (const key of tensors.keys()) if (!expected.has(key)) problems.push(`unexpected ${key}`);
+  if (problems.length > 0) throw new Error(`${source}: checkpoint does not match the model: ${problems.join('; ')}`);
+
+  for (const { variable, data, shape } of planned) tf.tidy(() => variable.assign(tf.tensor(data, shape, 'float32')));
+  peer.optimizer.loadState(momentum);
+  return { step: Number(metadata.step) };
+}
+
+/** Writes a global checkpoint of all peers at `step` and moves `latest.json` to it. Keeps the newest `keep`. */
+export function saveCheckpoint(
+  runDir: string,
+  peers: readonly Peer[],
+  meta: { step: number; seed: number },
+  keep = 3,
+): string {
+  const root = path.join(runDir, 'checkpoints');
+  const dir = path.join(root, stepDirName(meta.step));
+  fs.mkdirSync(dir, { recursive: true });
+  const files = peers.map((peer) => {
+    const file = `peer-${peer.index}.safetensors`;
+    writeFileAtomic(path.join(dir, file), encodePeerState(peer, meta));
+    return file;
+  });
+  const manifest: CheckpointManifest = {
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    step: meta.step,
+    peers: peers.length,
+    seed: meta.seed,
+    arch: peers[0]?.model.arch ?? 'unknown',
+    files,
+    createdAt: new Date().toISOString(),
+  };
+  writeFileAtomic(path.join(dir, 'manifest.json'), Buffer.from(JSON.stringify(manifest, null, 2)));
+  writeFileAtomic(
+    path.join(root, 'latest.json'),
+    Buffer.from(JSON.stringify({ step: meta.step, dir: stepDirName(meta.step) })),
+  );
+  pruneCheckpoints(root, keep);
+  return dir;
+}
+
+function completeCheckpointDirs(root: string): Array<{ step: number; dir: string }> {
+  if (!fs.existsSync(root)) return [];
+  return fs
+    .readdirSync(root)
+    .filter((d) => /^step-\d{8}$/.test(d) && fs.existsSync(path.join(root, d, 'manifest.json')))
+    .map((d) => ({ step: Number(d.slice(5)), dir: path.join(root, d) }))
+    .sort((a, b) => a.step - b.step);
+}
+
+function pruneCheckpoints(root: string, keep: number): void {
+  const dirs = completeCheckpointDirs(root);
+  for (const { dir } of dirs.slice(0, Math.max(0, dirs.length - keep))) {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The newest complete checkpoint of a run, or undefined when there is none. */
+export function findLatestCheckpoint(runDir: string): { step: number; dir: string } | undefined {
+  const root = path.join(runDir, 'checkpoints');
+  const dirs = completeCheckpointDirs(root);
+  return dirs[dirs.length - 1];
+}
+
+export function readManifest(dir: string): CheckpointManifest {
+  const file = path.join(dir, 'manifest.json');
+  let manifest: CheckpointManifest;
+  try {
+    manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as CheckpointManifest;
+  } catch (err) {
+    throw new Error(`${file}: unreadable checkpoint manifest: ${(err as Error).message}`);
+  }
+  if (manifest.format !== CHECKPOINT_FORMAT || !Number.isInteger(manifest.step) || !Array.isArray(manifest.files)) {
+    throw new Error(`${file}: not a MAT checkpoint manifest`);
+  }
+  return manifest;
+}
+
+/** Restores all peers from a checkpoint directory; validates every file before changing any peer. */
+export function loadCheckpoint(dir: string, peers: readonly Peer[]): CheckpointManifest {
+  const manifest = readManifest(dir);
+  if (manifest.peers !== peers.length) {
+    throw new Error(`${dir}: checkpoint has ${manifest.peers} peers, this run has ${peers.length}`);
+  }
+  const blobs = peers.map((peer) => {
+    const file = path.join(dir, `peer-${peer.index}.safetensors`);
+    if (!fs.existsSync(file)) throw new Error(`${dir}: missing ${path.basename(file)}`);
+    return { file, bytes: new Uint8Array(fs.readFileSync(file)) };
+  });
+  // Decode and validate all files first (restorePeerState validates before assigning) — a snapshot lets us
+  // roll back the peers restored so far if a later file turns out to be bad.
+  const before = peers.map((peer) => encodePeerState(peer, { step: 0, seed: 0 }));
+  try {
+    peers.forEach((peer, i) => restorePeerState(peer, blobs[i].bytes, blobs[i].file));
+  } catch (err) {
+    peers.forEach((peer, i) => restorePeerState(peer, before[i], 'snapshot'));
+    throw err;
+  }
+  return manifest;
+}

@@ -1,0 +1,56 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { RunConfig } from '../config/schema';
+import { crossEntropy, matDistillationLoss, tradesLoss } from '../losses';
+import { TRAIN_MODE, type Model } from '../models/model';
+import { PEER_BATCH_MODE } from './peer';
+
+/** What peer i needs besides its own model to compute its loss at one step. */
+export interface PeerLossInputs {
+  x: tf.Tensor4D;
+  y: tf.Tensor1D;
+  /** x_i': this peer's adversarial examples. */
+  ownAdv: tf.Tensor4D;
+  /** x_j' for every other peer j (same order as the teacher lists). */
+  peerAdvs: tf.Tensor4D[];
+  /** f_j(x_i') for every other peer j, detached. */
+  ownTeachers: tf.Tensor2D[];
+  /** f_j(x_j') for every other peer j, detached. */
+  peerTeachers: tf.Tensor2D[];
+}
+
+export interface PeerLossParts {
+  total: tf.Scalar;
+  base: tf.Scalar;
+  distill: tf.Scalar;
+  /** f_i(x_i'), for the batch's adversarial accuracy. */
+  ownLogits: tf.Tensor2D;
+}
+
+/**
+ * The loss of peer i (Liu et al. 2021, Mutual Adversarial Training):
+ *
+ *   L_i = base_i + λ_own · mean_{j≠i} τ²·KL(σ(f_j(x_i')/τ) ‖ σ(f_i(x_i')/τ))
+ *                + λ_peer · mean_{j≠i} τ²·KL(σ(f_j(x_j')/τ) ‖ σ(f_i(x_j')/τ))
+ *
+ * base_i = CE(f_i(x_i'), y) for Madry AT, or CE(f_i(x), y) + β·KL(f_i(x) ‖ f_i(x_i')) for TRADES.
+ * Teachers f_j are inputs (already detached). Must run inside the gradient scope of peer i's parameters.
+ */
+export function peerLoss(model: Model, inputs: PeerLossInputs, method: RunConfig['method']): PeerLossParts {
+  // The one forward per step that updates batch-norm running statistics.
+  const ownLogits = model.forward(inputs.ownAdv, TRAIN_MODE);
+  const base =
+    method.base === 'trades'
+      ? tradesLoss(model.forward(inputs.x, PEER_BATCH_MODE), ownLogits, inputs.y, method.tradesBeta)
+      : crossEntropy(ownLogits, inputs.y);
+  const peerStudents = inputs.peerAdvs.map((adv) => model.forward(adv, PEER_BATCH_MODE));
+  const distill = matDistillationLoss({
+    ownStudent: ownLogits,
+    ownTeachers: inputs.ownTeachers,
+    peerStudents,
+    peerTeachers: inputs.peerTeachers,
+    lambdaOwn: method.lambdaOwn,
+    lambdaPeer: method.lambdaPeer,
+    tau: method.tau,
+  });
+  return { total: tf.add(base, distill), base, distill, ownLogits };
+}
