@@ -1,3 +1,4 @@
 export * from './rng';
 export * from './models/model';
 export * from './attacks/attack';
+export * from './data';
