@@ -1,6 +1,5 @@
 export * from './rng';
 export * from './models/model';
-export * from './attacks';
-export * from './losses';
+export * from './attacks/attack';
 export * from './data';
 export * from './backend';

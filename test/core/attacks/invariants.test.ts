@@ -1,0 +1,50 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ATTACK_NAMES, createAttack, NORMS, Rng, type AttackSpec } from '@mat/core';
+import { randomBatch, snapshotParams, TinyConvNet } from '../helpers/tiny-models';
+import { perSampleNorms, TEST_EPS } from './attack-test-utils';
+
+/** One parametrised suite over the whole registry: every attack × norm × loss keeps the contract. */
+const SPECS: AttackSpec[] = ATTACK_NAMES.flatMap((name) =>
+  NORMS.flatMap((norm) =>
+    (['ce', 'trades-kl'] as const).map((loss) => ({
+      name,
+      norm,
+      eps: TEST_EPS[norm],
+      loss,
+      // FGSM needs a random start for the TRADES KL (its gradient is zero at x' = x).
+      ...(name === 'fgsm' ? { randomStart: loss === 'trades-kl' } : { steps: 5, restarts: 2 }),
+    })),
+  ),
+);
+
+describe.each(SPECS)('$name $norm loss=$loss', (spec) => {
+  const model = new TinyConvNet([8, 8, 1], 4, 3, 11);
+  const { x, y } = randomBatch([6, 8, 8, 1], 4, 5);
+  afterAll(() => {
+    model.dispose();
+    tf.dispose([x, y]);
+  });
+
+  it('stays in the eps-ball and the box, keeps the shape, leaks nothing, changes no weight', () => {
+    const before = snapshotParams(model);
+    const tensorsBefore = tf.memory().numTensors;
+    const adv = createAttack(spec, new Rng(3)).attack(model, x, y);
+    expect(tf.memory().numTensors).toBe(tensorsBefore + 1);
+    expect(adv.shape).toEqual(x.shape);
+    const values = adv.dataSync();
+    expect(Math.min(...values)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...values)).toBeLessThanOrEqual(1);
+    for (const n of perSampleNorms(adv, x, spec.norm)) expect(n).toBeLessThanOrEqual(spec.eps + 1e-6);
+    // The attack moved something (not a no-op).
+    expect(Math.max(...perSampleNorms(adv, x, spec.norm))).toBeGreaterThan(0);
+    snapshotParams(model).forEach((p, i) => expect(p).toEqual(before[i]));
+    adv.dispose();
+  });
+
+  it('is deterministic by seed', () => {
+    const a = createAttack(spec, new Rng(21)).attack(model, x, y);
+    const b = createAttack(spec, new Rng(21)).attack(model, x, y);
+    expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
+    tf.dispose([a, b]);
+  });
+});
