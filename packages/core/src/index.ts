@@ -1,5 +1,6 @@
 export * from './rng';
 export * from './models/model';
-export * from './attacks/attack';
+export * from './attacks';
+export * from './losses';
 export * from './data';
 export * from './backend';
