@@ -104,7 +104,7 @@ async function transferOnce(
   partPath: string,
   remote: RemoteFile,
   opts: Required<Omit<DownloadOptions, 'onProgress'>> & Pick<DownloadOptions, 'onProgress'>,
-): Promise<void> {
+): Promise<{ appended: boolean }> {
   const offset = fileSize(partPath);
   const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
   const { res, url: finalUrl } = await getFollowingRedirects(url, headers, opts.fetchImpl, opts.timeoutMs, opts.maxRedirects);
@@ -114,7 +114,7 @@ async function transferOnce(
   const length = res.headers['content-length'] !== undefined ? Number(res.headers['content-length']) : undefined;
   if (res.status === 416 && offset > 0) {
     res.body.resume();
-    return; // "range not satisfiable": the part is probably whole already; the checksum decides
+    return { appended: true }; // "range not satisfiable": the part is probably whole; the checksum decides
   } else if (res.status === 206 && offset > 0) {
     const range = parseContentRange(res.headers['content-range'] as string | undefined);
     if (!range || range.start !== offset) {
@@ -144,6 +144,7 @@ async function transferOnce(
   if (expectedEnd !== undefined && received < expectedEnd) {
     throw new Error(`${finalUrl}: connection closed after ${received} of ${expectedEnd} bytes`);
   }
+  return { appended: start > 0 };
 }
 
 /**
@@ -169,9 +170,9 @@ export async function downloadVerified(
   for (const url of urls) {
     let restartedAfterMismatch = false;
     for (let attempt = 0; attempt <= opts.retries; attempt++) {
-      const resumed = fileSize(partPath) > 0;
+      let resumed: boolean;
       try {
-        await transferOnce(url, partPath, remote, opts);
+        resumed = (await transferOnce(url, partPath, remote, opts)).appended;
       } catch (err) {
         const message = (err as Error).message;
         if (err instanceof HttpError || attempt === opts.retries) {
