@@ -14,7 +14,11 @@ import { trainCommand } from './commands/train';
  *   mat doctor                          # backends, versions, Redis, datasets
  */
 export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
-  let parser = yargs(argv).scriptName('mat').strict().recommendCommands().wrap(Math.min(120, process.stdout.columns ?? 120));
+  let parser = yargs(argv)
+    .scriptName('mat')
+    .strict()
+    .recommendCommands()
+    .wrap(Math.min(120, process.stdout.columns ?? 120));
   for (const register of [trainCommand, evalCommand, dataCommand, doctorCommand]) parser = register(parser);
   await parser
     .demandCommand(1, 'name a command: train, eval, data, doctor')

@@ -70,7 +70,9 @@ class TextReporter implements Reporter {
   step(e: StepEvent): void {
     const width = 24;
     const filled = Math.round((width * e.step) / e.totalSteps);
-    const losses = e.peers.map((p) => `p${p.peer} loss ${p.loss.toFixed(3)} adv ${pct(p.advAccuracy)}`).join(' | ');
+    const losses = e.peers
+      .map((p) => `p${p.peer} loss ${p.loss.toFixed(3)} adv ${pct(p.advAccuracy)}`)
+      .join(' | ');
     const text = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${e.step}/${e.totalSteps} ep ${e.epoch + 1} lr ${e.lr.toExponential(2)} ${e.seconds.toFixed(2)}s/step | ${losses}`;
     if (this.tty) {
       this.bar(text);
@@ -86,7 +88,10 @@ class TextReporter implements Reporter {
 
   eval(e: EvalEvent): void {
     const title = e.final ? 'final evaluation' : `epoch ${e.epoch + 1} evaluation`;
-    const rows = e.peers.map((p) => `  peer ${p.peer}: clean ${pct(p.cleanAccuracy)}  robust ${pct(p.robustAccuracy)}  (n=${p.count})`);
+    const rows = e.peers.map(
+      (p) =>
+        `  peer ${p.peer}: clean ${pct(p.cleanAccuracy)}  robust ${pct(p.robustAccuracy)}  (n=${p.count})`,
+    );
     this.line(`${title} at step ${e.step}:\n${rows.join('\n')}`);
   }
 

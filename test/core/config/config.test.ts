@@ -11,7 +11,11 @@ describe('run config', () => {
 
   it('every preset is valid and layers override in order', () => {
     for (const preset of PRESET_NAMES) expect(() => resolveRunConfig({ preset })).not.toThrow();
-    const c = resolveRunConfig({ preset: 'quick', file: { peers: 3, method: { tau: 2 } }, overrides: { peers: 4 } });
+    const c = resolveRunConfig({
+      preset: 'quick',
+      file: { peers: 3, method: { tau: 2 } },
+      overrides: { peers: 4 },
+    });
     expect(c.peers).toBe(4);
     expect(c.method.tau).toBe(2);
     expect(c.method.lambdaOwn).toBe(1);
@@ -19,9 +23,9 @@ describe('run config', () => {
   });
 
   it('names every bad value and unknown key', () => {
-    expect(() => parseRunConfig({ optim: { lr: -1 }, peers: 0, attack: { eps: 0.1, stepSize: 0.1, stpes: 3 } })).toThrow(
-      /optim\.lr[\s\S]*peers|peers[\s\S]*optim\.lr/,
-    );
+    expect(() =>
+      parseRunConfig({ optim: { lr: -1 }, peers: 0, attack: { eps: 0.1, stepSize: 0.1, stpes: 3 } }),
+    ).toThrow(/optim\.lr[\s\S]*peers|peers[\s\S]*optim\.lr/);
     let message = '';
     try {
       parseRunConfig({ attack: { eps: 0.1, stepSize: 0.1, stpes: 3 }, modle: {} });

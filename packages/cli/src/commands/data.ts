@@ -18,7 +18,10 @@ export function dataCommand(yargs: Argv): Argv {
             .usage(
               '$0 data fetch <name> [--data-dir data] [--mirror URL]\n\nExamples:\n  mat data fetch fashion-mnist\n  mat data fetch cifar10 --mirror http://my-mirror.local/cifar/',
             )
-            .positional('name', { choices: ['fashion-mnist', 'mnist', 'cifar10', 'cifar100'], demandOption: true })
+            .positional('name', {
+              choices: ['fashion-mnist', 'mnist', 'cifar10', 'cifar100'],
+              demandOption: true,
+            })
             .option('data-dir', { type: 'string', default: 'data' })
             .option('mirror', { type: 'string', describe: 'Base URL that replaces the official one' }),
         async (a) => {

@@ -6,7 +6,8 @@ import { listAvailableBackends, loadDataset } from '@mat/core';
  * What @tensorflow/tfjs-node-gpu 4.22 expects: it links libtensorflow 2.9.1, built against CUDA 11.2 and
  * cuDNN 8.1 (TensorFlow's tested build configurations), on Linux x86_64 with an NVIDIA driver ≥ 450.
  */
-export const GPU_EXPECTATIONS = 'CUDA 11.2 and cuDNN 8.1 (libtensorflow 2.9.1), Linux x86_64, NVIDIA driver >= 450';
+export const GPU_EXPECTATIONS =
+  'CUDA 11.2 and cuDNN 8.1 (libtensorflow 2.9.1), Linux x86_64, NVIDIA driver >= 450';
 
 interface DoctorArgs {
   'data-dir': string;
@@ -21,7 +22,10 @@ export function doctorCommand(yargs: Argv): Argv {
     (y) =>
       y
         .option('data-dir', { type: 'string', default: 'data' })
-        .option('redis-url', { type: 'string', default: process.env.MAT_REDIS_URL ?? 'redis://127.0.0.1:6379' })
+        .option('redis-url', {
+          type: 'string',
+          default: process.env.MAT_REDIS_URL ?? 'redis://127.0.0.1:6379',
+        })
         .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object' }),
     async (a) => {
       const report = await doctor(a);
@@ -30,11 +34,17 @@ export function doctorCommand(yargs: Argv): Argv {
         return;
       }
       const lines: string[] = [`node ${process.version} on ${process.platform}/${process.arch}`, 'backends:'];
-      for (const b of report.backends) lines.push(`  ${b.available ? 'ok ' : '-- '} ${b.name}${b.detail ? `: ${b.detail}` : ''}`);
+      for (const b of report.backends) {
+        const detail = b.available ? JSON.stringify(b.details ?? {}) : b.reason;
+        lines.push(`  ${b.available ? 'ok ' : '-- '} ${b.name}${detail ? `: ${detail}` : ''}`);
+      }
       lines.push(`tfjs-node-gpu needs: ${GPU_EXPECTATIONS}`);
-      lines.push(`redis ${report.redis.url}: ${report.redis.ok ? 'answers PING' : `unreachable (${report.redis.error})`}`);
+      lines.push(
+        `redis ${report.redis.url}: ${report.redis.ok ? 'answers PING' : `unreachable (${report.redis.error})`}`,
+      );
       lines.push('datasets:');
-      for (const d of report.datasets) lines.push(`  ${d.ok ? 'ok ' : '-- '} ${d.name}${d.ok ? '' : `: ${d.error}`}`);
+      for (const d of report.datasets)
+        lines.push(`  ${d.ok ? 'ok ' : '-- '} ${d.name}${d.ok ? '' : `: ${d.error}`}`);
       process.stdout.write(lines.join('\n') + '\n');
     },
   );
@@ -56,7 +66,10 @@ export async function doctor(a: DoctorArgs) {
 }
 
 /** Sends a raw RESP PING; no client library needed to tell whether Redis answers. Never logs the password. */
-export function pingRedis(urlText: string, timeoutMs = 1500): Promise<{ url: string; ok: boolean; error?: string }> {
+export function pingRedis(
+  urlText: string,
+  timeoutMs = 1500,
+): Promise<{ url: string; ok: boolean; error?: string }> {
   let url: URL;
   try {
     url = new URL(urlText);

@@ -35,9 +35,19 @@ export function evalCommand(yargs: Argv): Argv {
     (y) =>
       y
         .usage('$0 eval <run> [options]\n\nExample:\n  mat eval runs/quick --attack-steps 20 --eps 0.1')
-        .positional('run', { type: 'string', demandOption: true, describe: 'Run directory (holds config.json)' })
-        .option('checkpoint', { type: 'string', describe: 'Checkpoint directory (default: the newest of the run)' })
-        .option('norm', { choices: ['linf', 'l2', 'l1'] as const, describe: 'Attack norm (default: the run eval config)' })
+        .positional('run', {
+          type: 'string',
+          demandOption: true,
+          describe: 'Run directory (holds config.json)',
+        })
+        .option('checkpoint', {
+          type: 'string',
+          describe: 'Checkpoint directory (default: the newest of the run)',
+        })
+        .option('norm', {
+          choices: ['linf', 'l2', 'l1'] as const,
+          describe: 'Attack norm (default: the run eval config)',
+        })
         .option('eps', { type: 'number' })
         .option('step-size', { type: 'number' })
         .option('attack-steps', { type: 'number' })
@@ -61,7 +71,8 @@ export async function runEval(a: EvalArgs): Promise<void> {
   reporter.info(`backend: ${backend.name}`, { backend });
 
   const ckptDir = a.checkpoint ?? findLatestCheckpoint(a.run)?.dir;
-  if (!ckptDir) throw new Error(`${a.run}: no complete checkpoint found under ${path.join(a.run, 'checkpoints')}`);
+  if (!ckptDir)
+    throw new Error(`${a.run}: no complete checkpoint found under ${path.join(a.run, 'checkpoints')}`);
   let test = await loadDataset(config.data.dataset, 'test', { dataDir: config.data.dataDir });
   const count = a['test-subset'] ?? config.data.testSubset;
   if (count) test = subset(test, Math.min(count, test.count));

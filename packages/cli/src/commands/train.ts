@@ -53,9 +53,19 @@ export function trainCommand(yargs: Argv): Argv {
           '$0 train [options]\n\nExamples:\n  mat train --preset quick\n  mat train --preset quick --peers 1 --name at-baseline\n  mat train --config my-run.json --set optim.lr=0.02\n  mat train --resume runs/quick',
         )
         .option('config', { type: 'string', describe: 'JSON run config file (see README: Configuration)' })
-        .option('preset', { type: 'string', describe: 'Start from a preset: quick, fmnist, cifar10-paper, cifar100-paper' })
-        .option('resume', { type: 'string', describe: 'Continue the run in this directory from its newest checkpoint' })
-        .option('set', { type: 'string', array: true, describe: 'Override any config key: --set method.tau=2' })
+        .option('preset', {
+          type: 'string',
+          describe: 'Start from a preset: quick, fmnist, cifar10-paper, cifar100-paper',
+        })
+        .option('resume', {
+          type: 'string',
+          describe: 'Continue the run in this directory from its newest checkpoint',
+        })
+        .option('set', {
+          type: 'string',
+          array: true,
+          describe: 'Override any config key: --set method.tau=2',
+        })
         .option('name', { type: 'string', describe: 'Run name (directory under --out-dir)' })
         .option('out-dir', { type: 'string', describe: 'Where runs are written (default runs)' })
         .option('seed', { type: 'number', describe: 'Seed for init, data order, augmentation and attacks' })
@@ -64,11 +74,17 @@ export function trainCommand(yargs: Argv): Argv {
         .option('data-dir', { type: 'string', describe: 'Dataset directory (default data)' })
         .option('train-subset', { type: 'number', describe: 'Use the first N training images' })
         .option('test-subset', { type: 'number', describe: 'Evaluate on the first N test images' })
-        .option('arch', { type: 'string', choices: ['fmnist-cnn', 'preact-resnet18', 'resnet18', 'wide-resnet'] })
+        .option('arch', {
+          type: 'string',
+          choices: ['fmnist-cnn', 'preact-resnet18', 'resnet18', 'wide-resnet'],
+        })
         .option('peers', { type: 'number', describe: 'Number of peers' })
         .option('base', { type: 'string', choices: ['madry', 'trades'], describe: 'Base adversarial loss' })
         .option('lambda-own', { type: 'number', describe: 'Weight of KL on own adversarial examples' })
-        .option('lambda-peer', { type: 'number', describe: "Weight of KL on the peers' adversarial examples" })
+        .option('lambda-peer', {
+          type: 'number',
+          describe: "Weight of KL on the peers' adversarial examples",
+        })
         .option('tau', { type: 'number', describe: 'Distillation temperature' })
         .option('norm', { type: 'string', choices: ['linf', 'l2', 'l1'], describe: 'Training attack norm' })
         .option('eps', { type: 'number', describe: 'Training attack radius' })
@@ -78,7 +94,10 @@ export function trainCommand(yargs: Argv): Argv {
         .option('batch-size', { type: 'number' })
         .option('lr', { type: 'number', describe: 'Base learning rate' })
         .option('max-steps', { type: 'number', describe: 'Stop after this many steps (schedule unchanged)' })
-        .option('checkpoint-every', { type: 'number', describe: 'Checkpoint every K steps (0: only at the end)' })
+        .option('checkpoint-every', {
+          type: 'number',
+          describe: 'Checkpoint every K steps (0: only at the end)',
+        })
         .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as LogFormat }),
     async (args) => {
       await runTrain(args);
@@ -93,7 +112,12 @@ function flagOverrides(a: TrainArgs): Record<string, unknown> {
     seed: a.seed,
     backend: a.backend,
     peers: a.peers,
-    data: { dataset: a.dataset, dataDir: a['data-dir'], trainSubset: a['train-subset'], testSubset: a['test-subset'] },
+    data: {
+      dataset: a.dataset,
+      dataDir: a['data-dir'],
+      trainSubset: a['train-subset'],
+      testSubset: a['test-subset'],
+    },
     model: { arch: a.arch },
     method: { base: a.base, lambdaOwn: a['lambda-own'], lambdaPeer: a['lambda-peer'], tau: a.tau },
     attack: { norm: a.norm, eps: a.eps, stepSize: a['step-size'], steps: a['attack-steps'] },
@@ -110,14 +134,19 @@ function flagOverrides(a: TrainArgs): Record<string, unknown> {
 function resolveConfig(a: TrainArgs): { config: RunConfig; resume: boolean } {
   if (a.resume) {
     const file = path.join(a.resume, 'config.json');
-    if (!fs.existsSync(file)) throw new Error(`--resume ${a.resume}: no config.json there; is it a run directory?`);
+    if (!fs.existsSync(file))
+      throw new Error(`--resume ${a.resume}: no config.json there; is it a run directory?`);
     const stored = parseRunConfig(readConfigFile(file), file);
     // A resumed run keeps its config; only how far to go may change.
     const config = parseRunConfig({
       ...stored,
       outDir: path.dirname(path.resolve(a.resume)),
       name: path.basename(path.resolve(a.resume)),
-      train: { ...stored.train, maxSteps: a['max-steps'] ?? stored.train.maxSteps, epochs: a.epochs ?? stored.train.epochs },
+      train: {
+        ...stored.train,
+        maxSteps: a['max-steps'] ?? stored.train.maxSteps,
+        epochs: a.epochs ?? stored.train.epochs,
+      },
       backend: a.backend ?? stored.backend,
     });
     return { config, resume: true };

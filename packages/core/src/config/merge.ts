@@ -27,7 +27,8 @@ export function resolveRunConfig(opts: { preset?: string; file?: unknown; overri
   let preset: unknown;
   if (opts.preset !== undefined) {
     preset = PRESETS[opts.preset];
-    if (!preset) throw new ConfigError(`unknown preset "${opts.preset}"; known presets: ${PRESET_NAMES.join(', ')}`);
+    if (!preset)
+      throw new ConfigError(`unknown preset "${opts.preset}"; known presets: ${PRESET_NAMES.join(', ')}`);
   }
   return parseRunConfig(mergeLayers(preset, opts.file, opts.overrides));
 }

@@ -39,14 +39,20 @@ const scheduleSchema = z.discriminatedUnion('type', [
     })
     .strict(),
   z
-    .object({ type: z.literal('cosine'), /** Linear warm-up, fraction of the run. */ warmup: probability.default(0) })
+    .object({
+      type: z.literal('cosine'),
+      /** Linear warm-up, fraction of the run. */ warmup: probability.default(0),
+    })
     .strict(),
 ]);
 
 export const runConfigSchema = z
   .object({
     /** Run name; the run directory is `<outDir>/<name>`. */
-    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" or "-"').default('mat-run'),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" or "-"')
+      .default('mat-run'),
     /** Where runs are written. */
     outDir: z.string().default('runs'),
     /** One seed for everything random: init, data order, augmentation, attack starts. */

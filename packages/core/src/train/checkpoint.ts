@@ -34,8 +34,8 @@ export interface CheckpointManifest {
   createdAt: string;
 }
 
-const SECTIONS = ['param', 'buffer', 'momentum'] as const;
-type Section = (typeof SECTIONS)[number];
+/** Each peer file holds its weights, batch-norm buffers and momentum buffers under these prefixes. */
+type Section = 'param' | 'buffer' | 'momentum';
 
 function sectionsOf(peer: Peer): Record<Section, readonly NamedVariable[]> {
   return { param: peer.model.params, buffer: peer.model.buffers, momentum: peer.optimizer.state() };
@@ -78,7 +78,9 @@ export function restorePeerState(peer: Peer, bytes: Uint8Array, source: string):
     throw new Error(`${source}: not a MAT checkpoint (format "${metadata.format ?? 'missing'}")`);
   }
   if (metadata.arch !== peer.model.arch) {
-    throw new Error(`${source}: checkpoint is for model "${metadata.arch}", this run uses "${peer.model.arch}"`);
+    throw new Error(
+      `${source}: checkpoint is for model "${metadata.arch}", this run uses "${peer.model.arch}"`,
+    );
   }
   const problems: string[] = [];
   const planned: Array<{ variable: tf.Variable; data: Float32Array; shape: number[] }> = [];
@@ -103,9 +105,11 @@ export function restorePeerState(peer: Peer, bytes: Uint8Array, source: string):
     }
   }
   for (const key of tensors.keys()) if (!expected.has(key)) problems.push(`unexpected ${key}`);
-  if (problems.length > 0) throw new Error(`${source}: checkpoint does not match the model: ${problems.join('; ')}`);
+  if (problems.length > 0)
+    throw new Error(`${source}: checkpoint does not match the model: ${problems.join('; ')}`);
 
-  for (const { variable, data, shape } of planned) tf.tidy(() => variable.assign(tf.tensor(data, shape, 'float32')));
+  for (const { variable, data, shape } of planned)
+    tf.tidy(() => variable.assign(tf.tensor(data, shape, 'float32')));
   peer.optimizer.loadState(momentum);
   return { step: Number(metadata.step) };
 }
@@ -175,7 +179,11 @@ export function readManifest(dir: string): CheckpointManifest {
   } catch (err) {
     throw new Error(`${file}: unreadable checkpoint manifest: ${(err as Error).message}`);
   }
-  if (manifest.format !== CHECKPOINT_FORMAT || !Number.isInteger(manifest.step) || !Array.isArray(manifest.files)) {
+  if (
+    manifest.format !== CHECKPOINT_FORMAT ||
+    !Number.isInteger(manifest.step) ||
+    !Array.isArray(manifest.files)
+  ) {
     throw new Error(`${file}: not a MAT checkpoint manifest`);
   }
   return manifest;

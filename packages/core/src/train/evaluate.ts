@@ -30,7 +30,12 @@ export function datasetBatch(ds: Dataset, start: number, size: number): { x: tf.
 export function evaluateModel(
   model: Model,
   ds: Dataset,
-  opts: { attack: AttackSpec; batchSize: number; seed: number; onBatch?: (done: number, total: number) => void },
+  opts: {
+    attack: AttackSpec;
+    batchSize: number;
+    seed: number;
+    onBatch?: (done: number, total: number) => void;
+  },
 ): EvalResult {
   let clean = 0;
   let robust = 0;

@@ -33,7 +33,9 @@ export function matStep(
   const spec = trainingAttackSpec(config.attack, config.method.base);
 
   // 1. Attack: each peer crafts x_i' from the same clean batch, against itself.
-  const advs = peers.map((p) => createAttack(spec, attackRng(config.seed, p.index, step)).attack(p.model, x, y));
+  const advs = peers.map((p) =>
+    createAttack(spec, attackRng(config.seed, p.index, step)).attack(p.model, x, y),
+  );
 
   // 2. Teacher outputs: labels[j][i] = f_j(x_i'), detached, all before any update.
   const labels = peers.map((teacher) =>
@@ -53,17 +55,27 @@ export function matStep(
     };
     const byVariable = new Map(peer.model.params.map((p) => [p.variable.name, p.name]));
     let kept: tf.Tensor[] = [];
-    const { value, grads } = tf.variableGrads(() => {
-      const parts = peerLoss(peer.model, inputs, config.method);
-      kept = [parts.base, parts.distill, correctFraction(parts.ownLogits, y)].map((t) => tf.keep(t));
-      return parts.total;
-    }, peer.model.params.map((p) => p.variable));
+    const { value, grads } = tf.variableGrads(
+      () => {
+        const parts = peerLoss(peer.model, inputs, config.method);
+        kept = [parts.base, parts.distill, correctFraction(parts.ownLogits, y)].map((t) => tf.keep(t));
+        return parts.total;
+      },
+      peer.model.params.map((p) => p.variable),
+    );
     const gradsByName: Record<string, tf.Tensor> = {};
-    for (const [varName, grad] of Object.entries(grads)) gradsByName[byVariable.get(varName) ?? varName] = grad;
+    for (const [varName, grad] of Object.entries(grads))
+      gradsByName[byVariable.get(varName) ?? varName] = grad;
     peer.optimizer.step(gradsByName, lr);
 
     const [base, distill, acc] = kept.map((t) => t.dataSync()[0]);
-    const m: PeerStepMetrics = { peer: peer.index, loss: value.dataSync()[0], base, distill, advAccuracy: acc };
+    const m: PeerStepMetrics = {
+      peer: peer.index,
+      loss: value.dataSync()[0],
+      base,
+      distill,
+      advAccuracy: acc,
+    };
     tf.dispose([value, ...Object.values(grads), ...kept]);
     return m;
   });

@@ -9,7 +9,12 @@ export type LrSchedule =
   /** Cosine annealing from lr to 0, after an optional linear warm-up (fraction of the run). */
   | { type: 'cosine'; warmup?: number };
 
-export function learningRateAt(baseLr: number, schedule: LrSchedule, step: number, totalSteps: number): number {
+export function learningRateAt(
+  baseLr: number,
+  schedule: LrSchedule,
+  step: number,
+  totalSteps: number,
+): number {
   if (totalSteps <= 0) throw new Error(`learningRateAt: totalSteps must be positive, got ${totalSteps}`);
   const progress = Math.min(Math.max(step / totalSteps, 0), 1);
   switch (schedule.type) {

@@ -48,7 +48,10 @@ export interface RunSummary {
 }
 
 /** Builds N freshly initialised peers; peer i's weights depend only on (seed, i). */
-export function createPeers(config: RunConfig, data: { numClasses: number; shape: [number, number, number] }): Peer[] {
+export function createPeers(
+  config: RunConfig,
+  data: { numClasses: number; shape: [number, number, number] },
+): Peer[] {
   return Array.from({ length: config.peers }, (_, index) => {
     const model = createModel(config.model.arch, {
       seed: initSeed(config.seed, index),
@@ -67,7 +70,8 @@ export function createPeers(config: RunConfig, data: { numClasses: number; shape
 }
 
 export function makeBatcher(config: RunConfig, train: Dataset): Batcher {
-  const augment = config.data.crop > 0 || config.data.flip ? { crop: config.data.crop, flip: config.data.flip } : undefined;
+  const augment =
+    config.data.crop > 0 || config.data.flip ? { crop: config.data.crop, flip: config.data.flip } : undefined;
   return new Batcher(train, {
     batchSize: config.train.batchSize,
     seed: dataSeed(config.seed),
@@ -108,7 +112,9 @@ export class InProcessTrainer {
     if (config.data.testSubset) test = subset(test, Math.min(config.data.testSubset, test.count));
     const batcher = makeBatcher(config, train);
     if (batcher.batchesPerEpoch < 1) {
-      throw new Error(`train.batchSize ${config.train.batchSize} is larger than the ${train.count} training images`);
+      throw new Error(
+        `train.batchSize ${config.train.batchSize} is larger than the ${train.count} training images`,
+      );
     }
     const peers = createPeers(config, train);
     const trainer = new InProcessTrainer(config, runDir, peers, batcher, test, opts.metadata ?? {});
