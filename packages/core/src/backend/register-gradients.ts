@@ -3,21 +3,22 @@ import * as tf from '@tensorflow/tfjs-core';
 // tf.sum throws "gradient function not found for Sum". The union package registers the full standard set
 // on the same tfjs-core instance when it loads; it is already a dependency of @mat/core.
 import '@tensorflow/tfjs';
-import { topKGradConfig } from './gradients/topk-grad';
+import { maximumGradConfig, minimumGradConfig } from './gradients/min-max-grads';
 import { NON_DIFFERENTIABLE_KERNELS, zeroGradConfig } from './gradients/non-differentiable-grads';
+import { topKGradConfig } from './gradients/topk-grad';
 
-/** Gradients that tfjs 4.22 lacks and MAT's losses and attacks differentiate through. */
-export function missingGradientConfigs(): tf.GradConfig[] {
-  return [
-    topKGradConfig,
-    ...Object.entries(NON_DIFFERENTIABLE_KERNELS).map(([kernel, inputs]) => zeroGradConfig(kernel, inputs)),
-  ];
-}
+/** Gradients tfjs 4.22 lacks and MAT's losses and attacks differentiate through; added where absent. */
+export const MISSING_GRADIENTS: readonly tf.GradConfig[] = [
+  topKGradConfig,
+  ...Object.entries(NON_DIFFERENTIABLE_KERNELS).map(([kernel, inputs]) => zeroGradConfig(kernel, inputs)),
+];
+
+/** tfjs gradients that are wrong for some inputs (broadcasting); ours replace them. */
+export const GRADIENT_FIXES: readonly tf.GradConfig[] = [maximumGradConfig, minimumGradConfig];
 
 /**
- * Makes every gradient that training needs available on every backend. Idempotent, and it never replaces
- * a gradient tfjs already has. Runs when `@mat/core` is imported; call it again after
- * a custom tfjs setup. Returns the kernel names whose gradients this call registered.
+ * Makes every gradient that training needs available on every backend. Idempotent; runs when `@mat/core`
+ * is imported. Returns the kernel names whose gradients this call registered or replaced.
  */
 export function registerTrainingGradients(): string[] {
   if (tf.getGradient(tf.Sum) == null) {
@@ -26,11 +27,18 @@ export function registerTrainingGradients(): string[] {
         '@tensorflow/tfjs probably resolved to a different tfjs-core copy (check `npm ls @tensorflow/tfjs-core`)',
     );
   }
-  const added: string[] = [];
-  for (const config of missingGradientConfigs()) {
+  const changed: string[] = [];
+  for (const config of MISSING_GRADIENTS) {
     if (tf.getGradient(config.kernelName) != null) continue;
     tf.registerGradient(config);
-    added.push(config.kernelName);
+    changed.push(config.kernelName);
   }
-  return added;
+  for (const config of GRADIENT_FIXES) {
+    const current = tf.getGradient(config.kernelName) as tf.GradConfig | undefined;
+    if (current?.gradFunc === config.gradFunc) continue;
+    if (current != null) tf.unregisterGradient(config.kernelName);
+    tf.registerGradient(config);
+    changed.push(config.kernelName);
+  }
+  return changed;
 }

@@ -1,27 +1,46 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterConfig } from './wasm-kernels/conv2d-backprop-filter';
+import { maxPoolGradConfig } from './wasm-kernels/max-pool-grad';
 import { unsortedSegmentSumConfig } from './wasm-kernels/unsorted-segment-sum';
 
 /**
- * Kernels that training needs and tfjs-backend-wasm 4.22 lacks. Found by taking the gradient of every op
- * MAT trains with on wasm (see test/core/backend/op-parity.test.ts); everything else, including
- * MaxPoolGrad, AvgPoolGrad, Conv2DBackpropInput and the reductions, is native to the wasm backend.
+ * Kernels that training needs and tfjs-backend-wasm 4.22 lacks, found by taking the gradient of every op
+ * MAT trains with on wasm (test/core/backend/op-parity.test.ts). Registered only where absent, so a newer
+ * tfjs-backend-wasm that ships its own keeps it.
  */
-export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
+export const WASM_MISSING_KERNELS: readonly tf.KernelConfig[] = [
   conv2DBackpropFilterConfig, // conv2d filter gradients
   unsortedSegmentSumConfig, // gather gradients
 ];
 
+/** Built-in wasm kernels that give wrong results; ours replace them unconditionally. */
+export const WASM_KERNEL_FIXES: readonly tf.KernelConfig[] = [
+  maxPoolGradConfig, // drops the gradient of windows with no positive value
+];
+
+export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
+  ...WASM_MISSING_KERNELS,
+  ...WASM_KERNEL_FIXES,
+];
+
 /**
- * Registers the missing kernels; idempotent, and it never replaces a kernel the backend already has
- * (a newer tfjs-backend-wasm may ship its own). Returns the names registered by this call.
+ * Registers the missing kernels and the fixes; idempotent. Everything else training uses (Conv2D,
+ * Conv2DBackpropInput, AvgPoolGrad, reductions, element-wise ops) is native to the wasm backend and
+ * matches cpu. Returns the names registered or replaced by this call.
  */
 export function registerWasmKernels(): string[] {
-  const added: string[] = [];
-  for (const config of WASM_TRAINING_KERNELS) {
+  const changed: string[] = [];
+  for (const config of WASM_MISSING_KERNELS) {
     if (tf.getKernel(config.kernelName, config.backendName) != null) continue;
     tf.registerKernel(config);
-    added.push(config.kernelName);
+    changed.push(config.kernelName);
   }
-  return added;
+  for (const config of WASM_KERNEL_FIXES) {
+    const current = tf.getKernel(config.kernelName, config.backendName) as tf.KernelConfig | undefined;
+    if (current?.kernelFunc === config.kernelFunc) continue;
+    if (current != null) tf.unregisterKernel(config.kernelName, config.backendName);
+    tf.registerKernel(config);
+    changed.push(config.kernelName);
+  }
+  return changed;
 }

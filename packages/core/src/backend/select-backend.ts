@@ -9,6 +9,8 @@ export const BACKEND_REQUESTS: readonly BackendRequest[] = ['auto', ...BACKEND_N
 export interface BackendInfo {
   /** The active tfjs backend, as `tf.getBackend()` reports it. */
   name: string;
+  /** Which of MAT's backends provides it (differs from `name` only if a package registers another name). */
+  selected: BackendName;
   requested: BackendRequest;
   /** Version of @tensorflow/tfjs-core. */
   tfjsVersion: string;
@@ -31,7 +33,9 @@ async function activate(name: BackendName): Promise<Record<string, unknown>> {
   const prepared = await BACKEND_CANDIDATES[name].prepare();
   const initialised = await tf.setBackend(prepared.tfName);
   if (!initialised) {
-    throw new Error(`tfjs could not initialise backend '${prepared.tfName}' (its warning above has the cause)`);
+    throw new Error(
+      `tfjs could not initialise backend '${prepared.tfName}' (its warning above has the cause)`,
+    );
   }
   return { ...prepared.details, ...(await prepared.describe?.()) };
 }
@@ -55,7 +59,14 @@ export async function selectBackend(requested: BackendRequest = 'auto'): Promise
   for (const name of order) {
     try {
       const details = await activate(name);
-      return { name: tf.getBackend(), requested, tfjsVersion: tf.version_core, reasonsSkipped, details };
+      return {
+        name: tf.getBackend(),
+        selected: name,
+        requested,
+        tfjsVersion: tf.version_core,
+        reasonsSkipped,
+        details,
+      };
     } catch (error) {
       reasonsSkipped[name] = messageOf(error);
     }

@@ -20,7 +20,9 @@ export const nativeCandidate: BackendCandidate = {
       throw new Error('package @mat/native does not export registerNativeBackend()');
     }
     if (!native.registerNativeBackend()) {
-      throw new Error('@mat/native registerNativeBackend() returned false (addon unavailable on this machine)');
+      throw new Error(
+        '@mat/native registerNativeBackend() returned false (addon unavailable on this machine)',
+      );
     }
     const tfName = native.NATIVE_BACKEND_NAME ?? 'native';
     if (tf.findBackendFactory(tfName) == null) {

@@ -54,11 +54,20 @@ export const wasmCandidate: BackendCandidate = {
     registerWasmKernels();
     return {
       tfName: 'wasm',
-      details: { version: wasm.version_wasm, folder, addedKernels: WASM_TRAINING_KERNELS.map((k) => k.kernelName) },
+      details: {
+        version: wasm.version_wasm,
+        folder,
+        addedKernels: WASM_TRAINING_KERNELS.map((k) => k.kernelName),
+      },
       describe: async () => {
         const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
         const multithread = Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'));
-        return { simd, multithread, binary: binaryName(simd, multithread), threadsCount: wasm.getThreadsCount() };
+        return {
+          simd,
+          multithread,
+          binary: binaryName(simd, multithread),
+          threadsCount: wasm.getThreadsCount(),
+        };
       },
     };
   },
