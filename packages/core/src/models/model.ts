@@ -35,6 +35,11 @@ export interface Model {
   readonly params: readonly NamedVariable[];
   /** Non-trainable state (batch-norm running mean and variance), in a fixed order. */
   readonly buffers: readonly NamedVariable[];
+  /**
+   * Dense kernels (by parameter name) whose input rows are an NHWC flatten of a [h, w, c] feature map. PyTorch
+   * flattens NCHW, so the PyTorch weight exporter permutes these rows (docs/weights-format.md). Optional.
+   */
+  readonly flattenedInputs?: Readonly<Record<string, readonly [number, number, number]>>;
   /** Logits [batch, numClasses] for x [batch, H, W, C]. */
   forward(x: tf.Tensor4D, mode: ForwardMode): tf.Tensor2D;
   dispose(): void;

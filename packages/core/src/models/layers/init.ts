@@ -1,0 +1,36 @@
+import type { Initializer } from './params';
+
+/**
+ * Weight initialisers, matching the PyTorch reference code the MAT paper builds on:
+ * - convolutions: Kaiming-normal, fan_out mode, ReLU gain — N(0, 2 / (kh·kw·out)). This is what torchvision's
+ *   ResNets and the TRADES/MART WideResNet do (`normal_(0, sqrt(2 / (k·k·out_channels)))`).
+ * - dense layers: PyTorch's nn.Linear default, U(-1/√fan_in, 1/√fan_in) for weight and bias
+ *   (kaiming_uniform with a = √5 reduces to exactly this bound).
+ * - convolution biases (fmnist-cnn only): zero, as torchvision does for biases next to Kaiming-initialised kernels.
+ * - batch norm: scale 1, shift 0, running mean 0, running variance 1 (PyTorch defaults).
+ * Kernels are stored in tfjs layouts: conv [kh, kw, in, out], dense [in, out].
+ */
+
+function size(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Kaiming-normal, fan_out, gain √2, for a conv kernel [kh, kw, in, out]. */
+export const kaimingNormalFanOut: Initializer = (shape, rng) => {
+  if (shape.length !== 4) throw new Error(`kaimingNormalFanOut expects a conv kernel [kh, kw, in, out]`);
+  const fanOut = shape[0] * shape[1] * shape[3];
+  return rng.fillNormal(new Float32Array(size(shape)), 0, Math.sqrt(2 / fanOut));
+};
+
+/** U(-1/√fanIn, 1/√fanIn): PyTorch's default for nn.Linear weights and biases. */
+export function uniformFanIn(fanIn: number): Initializer {
+  const bound = 1 / Math.sqrt(fanIn);
+  return (shape, rng) => rng.fillUniform(new Float32Array(size(shape)), -bound, bound);
+}
+
+export function constantInit(value: number): Initializer {
+  return (shape) => new Float32Array(size(shape)).fill(value);
+}
+
+export const zerosInit: Initializer = constantInit(0);
+export const onesInit: Initializer = constantInit(1);

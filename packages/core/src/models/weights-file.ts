@@ -1,0 +1,311 @@
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { Model } from './model';
+
+/**
+ * MAT weight files use the safetensors format (https://github.com/huggingface/safetensors), so Python can read
+ * them with `safetensors.numpy.load_file` or a few lines of `struct` + `json` (docs/weights-format.md):
+ *
+ *   [8 bytes]  N = header length, unsigned 64-bit little-endian
+ *   [N bytes]  UTF-8 JSON: { "<name>": { "dtype": "F32" | "I32", "shape": [...], "data_offsets": [begin, end] },
+ *                            "__metadata__": { "<key>": "<string value>" } }, padded with spaces to 8-byte alignment
+ *   [rest]     raw little-endian tensor data; offsets are relative to the start of this area, and the tensors
+ *              tile it exactly (no overlaps, no gaps), in the order they were given to `encodeTensorFile`.
+ *
+ * Model weights are stored under the NamedVariable names (params, then buffers) in tfjs layouts; checkpoints
+ * of the trainer reuse encode/decode/writeFileAtomic with their own entries.
+ */
+
+export type TensorDType = 'float32' | 'int32';
+
+export interface TensorEntry {
+  name: string;
+  shape: number[];
+  dtype: TensorDType;
+  data: Float32Array | Int32Array;
+}
+
+export interface TensorFile {
+  /** In file (data offset) order. */
+  entries: TensorEntry[];
+  /** The same entries by name. */
+  tensors: Map<string, TensorEntry>;
+  metadata: Record<string, string>;
+}
+
+const FILE_DTYPE: Record<TensorDType, string> = { float32: 'F32', int32: 'I32' };
+const FROM_FILE_DTYPE: Record<string, TensorDType> = { F32: 'float32', I32: 'int32' };
+const BYTES_PER_ELEMENT = 4;
+const METADATA_KEY = '__metadata__';
+
+function assertLittleEndianHost(): void {
+  if (endianness() !== 'LE') throw new Error('MAT weight files need a little-endian host');
+}
+
+function elementCount(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function isShape(shape: unknown): shape is number[] {
+  return Array.isArray(shape) && shape.every((d) => Number.isSafeInteger(d) && d >= 0);
+}
+
+/** Serialises tensors and string metadata to safetensors bytes. */
+export function encodeTensorFile(
+  entries: readonly TensorEntry[],
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  assertLittleEndianHost();
+  const header: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(metadata)) {
+    if (typeof value !== 'string') throw new Error(`metadata '${key}' must be a string, got ${typeof value}`);
+  }
+  header[METADATA_KEY] = { ...metadata };
+  let offset = 0;
+  for (const { name, shape, dtype, data } of entries) {
+    if (name === '' || name === METADATA_KEY) throw new Error(`invalid tensor name '${name}'`);
+    if (Object.prototype.hasOwnProperty.call(header, name))
+      throw new Error(`duplicate tensor name '${name}'`);
+    if (!isShape(shape)) throw new Error(`tensor '${name}' has invalid shape ${JSON.stringify(shape)}`);
+    const expectedType = dtype === 'float32' ? Float32Array : dtype === 'int32' ? Int32Array : null;
+    if (expectedType === null) throw new Error(`tensor '${name}' has unsupported dtype '${dtype}'`);
+    if (!(data instanceof expectedType))
+      throw new Error(`tensor '${name}': data is not a ${expectedType.name}`);
+    if (data.length !== elementCount(shape)) {
+      throw new Error(`tensor '${name}': ${data.length} values do not fill shape [${shape.join(', ')}]`);
+    }
+    const end = offset + data.length * BYTES_PER_ELEMENT;
+    header[name] = { dtype: FILE_DTYPE[dtype], shape: [...shape], data_offsets: [offset, end] };
+    offset = end;
+  }
+  let json = JSON.stringify(header);
+  // Pad so that the data area starts 8-byte aligned, as the safetensors writer does.
+  while ((8 + Buffer.byteLength(json, 'utf8')) % 8 !== 0) json += ' ';
+  const headerBytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, headerBytes.length, true);
+  view.setUint32(4, Math.floor(headerBytes.length / 2 ** 32), true);
+  out.set(headerBytes, 8);
+  let at = 8 + headerBytes.length;
+  for (const { data } of entries) {
+    out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
+    at += data.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Parses safetensors bytes, validating everything; any problem throws an Error that starts with `source` (a
+ * path or description) and names the problem: too short, header length beyond the file, bad JSON, a tensor
+ * with an unknown dtype, a bad shape, a size mismatch, offsets out of range, overlapping or leaving gaps.
+ */
+export function decodeTensorFile(bytes: Uint8Array, source: string): TensorFile {
+  assertLittleEndianHost();
+  function fail(problem: string): never {
+    throw new Error(`${source}: invalid weight file: ${problem}`);
+  }
+  if (bytes.length < 8) fail(`too short (${bytes.length} bytes, need at least 8)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
+  if (headerLength > bytes.length - 8) {
+    fail(`header length ${headerLength} goes beyond the file (${bytes.length} bytes)`);
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)),
+    );
+  } catch (err) {
+    fail(`header is not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    fail('header is not a JSON object');
+  const dataStart = 8 + headerLength;
+  const dataLength = bytes.length - dataStart;
+
+  const metadata: Record<string, string> = {};
+  const placed: { entry: Omit<TensorEntry, 'data'>; begin: number; end: number }[] = [];
+  for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
+    if (name === METADATA_KEY) {
+      if (typeof info !== 'object' || info === null || Array.isArray(info))
+        fail('__metadata__ is not an object');
+      for (const [key, value] of Object.entries(info as Record<string, unknown>)) {
+        if (typeof value !== 'string') fail(`metadata '${key}' is not a string`);
+        metadata[key] = value as string;
+      }
+      continue;
+    }
+    if (typeof info !== 'object' || info === null) fail(`tensor '${name}' has no description`);
+    const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
+    const ourDtype = typeof dtype === 'string' ? FROM_FILE_DTYPE[dtype] : undefined;
+    if (ourDtype === undefined)
+      fail(`tensor '${name}' has unsupported dtype ${JSON.stringify(dtype)} (supported: F32, I32)`);
+    if (!isShape(shape)) fail(`tensor '${name}' has invalid shape ${JSON.stringify(shape)}`);
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
+    ) {
+      fail(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
+    }
+    const [begin, end] = offsets as [number, number];
+    if (begin > end || end > dataLength) {
+      fail(
+        `tensor '${name}' data_offsets [${begin}, ${end}] out of range (data area is ${dataLength} bytes)`,
+      );
+    }
+    const expectedBytes = elementCount(shape as number[]) * BYTES_PER_ELEMENT;
+    if (end - begin !== expectedBytes) {
+      fail(
+        `tensor '${name}' size mismatch: shape [${(shape as number[]).join(', ')}] needs ${expectedBytes} bytes, offsets give ${end - begin}`,
+      );
+    }
+    placed.push({ entry: { name, shape: shape as number[], dtype: ourDtype as TensorDType }, begin, end });
+  }
+
+  placed.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  for (const { entry, begin, end } of placed) {
+    if (begin < covered)
+      fail(`tensor '${entry.name}' data_offsets [${begin}, ${end}] overlap another tensor`);
+    if (begin > covered) fail(`bytes ${covered}..${begin} of the data area belong to no tensor`);
+    covered = end;
+  }
+  if (covered !== dataLength) fail(`bytes ${covered}..${dataLength} of the data area belong to no tensor`);
+
+  const entries = placed.map(({ entry, begin, end }) => {
+    // slice() copies into a fresh, aligned ArrayBuffer.
+    const raw = bytes.slice(dataStart + begin, dataStart + end).buffer;
+    const data = entry.dtype === 'float32' ? new Float32Array(raw) : new Int32Array(raw);
+    return { ...entry, data };
+  });
+  return { entries, tensors: new Map(entries.map((e) => [e.name, e])), metadata };
+}
+
+let tempCounter = 0;
+
+/**
+ * Writes `bytes` to `path` so that a crash never leaves a partial file there: write a temporary file in the same
+ * directory, fsync it, rename it over `path` (atomic on POSIX), then fsync the directory (best effort).
+ * Synchronous, so callers can rely on the order of several writes (e.g. a checkpoint manifest last).
+ */
+export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+  const dir = dirname(path);
+  const temp = join(dir, `.${basename(path)}.${process.pid}.${++tempCounter}.tmp`);
+  try {
+    const fd = openSync(temp, 'w');
+    try {
+      let written = 0;
+      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+  } catch (err) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // The temporary file was never created or is already gone.
+    }
+    throw err;
+  }
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Some platforms cannot fsync a directory; the rename itself has happened.
+  }
+}
+
+/** A copy of the model's weights (params, then buffers) as file entries, in tfjs layouts. */
+export function modelToEntries(model: Model): TensorEntry[] {
+  return [...model.params, ...model.buffers].map(({ name, variable }) => ({
+    name,
+    shape: [...variable.shape],
+    dtype: 'float32' as const,
+    data: new Float32Array(variable.dataSync() as Float32Array),
+  }));
+}
+
+function listNames(names: string[]): string {
+  const shown = names.slice(0, 12).join(', ');
+  return names.length > 12 ? `${shown}, … (${names.length} in all)` : shown;
+}
+
+/**
+ * Assigns `entries` to the model's params and buffers by name. All names, shapes and dtypes are checked first;
+ * if anything is missing, unexpected or mismatched the error lists it and the model is left unchanged.
+ */
+export function applyEntriesToModel(model: Model, entries: readonly TensorEntry[], source: string): void {
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  const variables = [...model.params, ...model.buffers];
+  const known = new Set(variables.map((v) => v.name));
+  const missing = variables.filter((v) => !byName.has(v.name)).map((v) => v.name);
+  const unexpected = entries.filter((e) => !known.has(e.name)).map((e) => e.name);
+  const mismatched: string[] = [];
+  for (const { name, variable } of variables) {
+    const entry = byName.get(name);
+    if (entry === undefined) continue;
+    if (entry.dtype !== 'float32' || !tf.util.arraysEqual(entry.shape, variable.shape)) {
+      mismatched.push(
+        `${name} (file ${entry.dtype} [${entry.shape.join(', ')}], model float32 [${variable.shape.join(', ')}])`,
+      );
+    }
+  }
+  if (missing.length + unexpected.length + mismatched.length > 0) {
+    const problems = [
+      missing.length ? `missing: ${listNames(missing)}` : '',
+      unexpected.length ? `unexpected: ${listNames(unexpected)}` : '',
+      mismatched.length ? `mismatched: ${listNames(mismatched)}` : '',
+    ].filter((p) => p !== '');
+    throw new Error(`${source}: weights do not fit model ${model.arch}; ${problems.join('; ')}`);
+  }
+  tf.tidy(() => {
+    for (const { name, variable } of variables) {
+      const entry = byName.get(name) as TensorEntry;
+      variable.assign(tf.tensor(entry.data, entry.shape, 'float32'));
+    }
+  });
+}
+
+/** Reads a whole file; a missing or unreadable file gives an Error naming it. */
+export function readWeightFileBytes(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`${path}: cannot read weight file (${(err as Error).message})`);
+  }
+}
+
+/** Metadata every model weight file carries; callers may add their own keys. */
+export function modelMetadata(model: Model): Record<string, string> {
+  return {
+    format: 'mat-weights',
+    arch: model.arch,
+    inputShape: JSON.stringify(model.inputShape),
+    numClasses: String(model.numClasses),
+  };
+}
+
+/** Saves params and buffers (tfjs layouts, MAT names) atomically to `path`. */
+export function saveModelWeights(model: Model, path: string, metadata: Record<string, string> = {}): void {
+  writeFileAtomic(path, encodeTensorFile(modelToEntries(model), { ...modelMetadata(model), ...metadata }));
+}
+
+/**
+ * Loads weights saved by `saveModelWeights` into `model`. Every name and shape must match (the error lists the
+ * missing, unexpected and mismatched names); on any error the model is unchanged. Returns the file's metadata.
+ */
+export function loadModelWeights(model: Model, path: string): Record<string, string> {
+  const { entries, metadata } = decodeTensorFile(readWeightFileBytes(path), path);
+  applyEntriesToModel(model, entries, path);
+  return metadata;
+}
