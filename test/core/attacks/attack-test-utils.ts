@@ -23,7 +23,9 @@ export function perSampleNorms(a: tf.Tensor4D, b: tf.Tensor4D, norm: Norm): numb
 
 /** Per-sample cross-entropy of the model (eval mode) at x. */
 export function perSampleLoss(model: Model, x: tf.Tensor4D, y: tf.Tensor1D): number[] {
-  return tf.tidy(() => Array.from(crossEntropyPerSample(model.forward(x, { training: false }), y).dataSync()));
+  return tf.tidy(() =>
+    Array.from(crossEntropyPerSample(model.forward(x, { training: false }), y).dataSync()),
+  );
 }
 
 /** Per-sample correctness of the model (eval mode) at x. */

@@ -11,7 +11,10 @@ type Shape3 = readonly [number, number, number];
 
 function randomVariable(name: string, shape: number[], std: number, rng: Rng): NamedVariable {
   const size = shape.reduce((a, b) => a * b, 1);
-  return { name, variable: tf.variable(tf.tensor(rng.fillNormal(new Float32Array(size), 0, std), shape), true) };
+  return {
+    name,
+    variable: tf.variable(tf.tensor(rng.fillNormal(new Float32Array(size), 0, std), shape), true),
+  };
 }
 
 function zerosVariable(name: string, shape: number[]): NamedVariable {
@@ -45,7 +48,7 @@ export class SoftmaxRegression extends TinyModel {
       zerosVariable('dense.bias', [numClasses]),
     ]);
   }
-  forward(x: tf.Tensor4D): tf.Tensor2D {
+  forward(x: tf.Tensor4D, _mode?: ForwardMode): tf.Tensor2D {
     return tf.tidy(() => tf.add(tf.matMul(tf.reshape(x, [x.shape[0], -1]), this.v(0)), this.v(1)));
   }
 }
@@ -62,7 +65,7 @@ export class TinyMlp extends TinyModel {
       zerosVariable('fc2.bias', [numClasses]),
     ]);
   }
-  forward(x: tf.Tensor4D): tf.Tensor2D {
+  forward(x: tf.Tensor4D, _mode?: ForwardMode): tf.Tensor2D {
     return tf.tidy(() => {
       const h = tf.relu(tf.add(tf.matMul(tf.reshape(x, [x.shape[0], -1]), this.v(0)), this.v(1)));
       return tf.add(tf.matMul(h, this.v(2)), this.v(3));
@@ -83,10 +86,10 @@ export class TinyConvNet extends TinyModel {
       zerosVariable('dense.bias', [numClasses]),
     ]);
   }
-  forward(x: tf.Tensor4D): tf.Tensor2D {
+  forward(x: tf.Tensor4D, _mode?: ForwardMode): tf.Tensor2D {
     return tf.tidy(() => {
       const conv = tf.relu(tf.add(tf.conv2d(x, this.v(0) as tf.Tensor4D, 1, 'same'), this.v(1)));
-      const pooled = tf.avgPool(conv, 2, 2, 'valid');
+      const pooled = tf.avgPool(conv as tf.Tensor4D, 2, 2, 'valid');
       return tf.add(tf.matMul(tf.reshape(pooled, [x.shape[0], -1]), this.v(2)), this.v(3));
     });
   }
@@ -129,7 +132,10 @@ export function randomBatch(
   const rng = new Rng(seed);
   const size = shape.reduce((a, b) => a * b, 1);
   const x = tf.tensor4d(rng.fillUniform(new Float32Array(size)), shape);
-  const y = tf.tensor1d(Array.from({ length: shape[0] }, () => rng.int(numClasses)), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: shape[0] }, () => rng.int(numClasses)),
+    'int32',
+  );
   return { x, y };
 }
 

@@ -22,7 +22,12 @@
 /** Projection of v onto {δ : ‖δ‖₁ ≤ radius} (Duchi et al. 2008). Returns a new array. */
 export function projectOntoL1Ball(v: ArrayLike<number>, radius: number): Float64Array {
   const inf = new Float64Array(v.length).fill(Infinity);
-  return projectOntoL1BallInBox(v, radius, inf.map((x) => -x), inf);
+  return projectOntoL1BallInBox(
+    v,
+    radius,
+    inf.map((x) => -x),
+    inf,
+  );
 }
 
 /**
@@ -36,13 +41,15 @@ export function projectOntoL1BallInBox(
   hi: ArrayLike<number>,
 ): Float64Array {
   const n = v.length;
-  if (lo.length !== n || hi.length !== n) throw new Error(`l1 projection: v, lo, hi lengths differ (${n}, ${lo.length}, ${hi.length})`);
+  if (lo.length !== n || hi.length !== n)
+    throw new Error(`l1 projection: v, lo, hi lengths differ (${n}, ${lo.length}, ${hi.length})`);
   if (!(radius >= 0)) throw new Error(`l1 projection: radius must be ≥ 0, got ${radius}`);
   const abs = new Float64Array(n);
   const cap = new Float64Array(n);
   let clippedNorm = 0;
   for (let i = 0; i < n; i++) {
-    if (!(lo[i] <= 0 && hi[i] >= 0)) throw new Error(`l1 projection: box [${lo[i]}, ${hi[i]}] at ${i} does not contain 0`);
+    if (!(lo[i] <= 0 && hi[i] >= 0))
+      throw new Error(`l1 projection: box [${lo[i]}, ${hi[i]}] at ${i} does not contain 0`);
     abs[i] = Math.abs(v[i]);
     cap[i] = v[i] >= 0 ? hi[i] : -lo[i];
     clippedNorm += Math.min(abs[i], cap[i]);
@@ -111,7 +118,7 @@ function nextFloat32Towards(value: number, towards: number): number {
     return towards > 0 ? f32[0] : -f32[0];
   }
   // For IEEE floats, stepping the integer representation by one moves one ulp away from / towards zero.
-  const awayFromZero = (towards > value) === (value > 0);
+  const awayFromZero = towards > value === value > 0;
   i32[0] += awayFromZero ? 1 : -1;
   return f32[0];
 }

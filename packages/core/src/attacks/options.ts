@@ -61,11 +61,13 @@ export function resolveOptions(
     throw new Error(`${attack}: ${message}`);
   };
   const { eps } = options;
-  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps <= 0) fail(`eps must be a finite number > 0, got ${eps}`);
+  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps <= 0)
+    fail(`eps must be a finite number > 0, got ${eps}`);
   const steps = options.steps ?? defaults.steps;
   if (!Number.isInteger(steps) || steps < 1) fail(`steps must be an integer ≥ 1, got ${steps}`);
   const stepSize = options.stepSize ?? defaults.stepSize(eps as number, steps);
-  if (!Number.isFinite(stepSize) || stepSize <= 0) fail(`stepSize must be a finite number > 0, got ${stepSize}`);
+  if (!Number.isFinite(stepSize) || stepSize <= 0)
+    fail(`stepSize must be a finite number > 0, got ${stepSize}`);
   const restarts = options.restarts ?? 1;
   if (!Number.isInteger(restarts) || restarts < 1) fail(`restarts must be an integer ≥ 1, got ${restarts}`);
   const randomStart = options.randomStart ?? defaults.randomStart;
@@ -76,7 +78,8 @@ export function resolveOptions(
     fail("loss 'trades-kl' needs randomStart: the KL gradient is exactly zero at x' = x");
   }
   const mode = options.mode ?? EVAL_MODE;
-  if (mode.updateStats) fail('mode.updateStats must not be set: an attack never updates batch-norm statistics');
+  if (mode.updateStats)
+    fail('mode.updateStats must not be set: an attack never updates batch-norm statistics');
   if (randomStart && !options.rng) fail('randomStart needs an rng');
   return { eps: eps as number, stepSize, steps, randomStart, restarts, loss, mode, rng: options.rng };
 }

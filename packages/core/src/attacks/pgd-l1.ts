@@ -2,7 +2,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GradientAttack } from './gradient-attack';
 import { projectOntoL1BallInBox, roundTowards } from './l1-projection';
 import type { NormGeometry } from './norm-geometry';
-import { checkSparsityQuantile, defaultPgdStepSize, DEFAULT_STEPS, resolveOptions, type PgdOptions } from './options';
+import {
+  checkSparsityQuantile,
+  defaultPgdStepSize,
+  DEFAULT_STEPS,
+  resolveOptions,
+  type PgdOptions,
+} from './options';
 
 /** Default SLIDE percentile: step on the top 1 % of gradient coordinates (Tramer & Boneh 2019; cleverhans). */
 export const DEFAULT_L1_SPARSITY_QUANTILE = 99;
@@ -61,7 +67,10 @@ export function l1Geometry(quantile = DEFAULT_L1_SPARSITY_QUANTILE): NormGeometr
         const magnitude = tf.reshape(tf.where(blocked, tf.zerosLike(grad), tf.abs(grad)), [batch, dim]);
         const k = slideKeepCount(dim, quantile);
         const threshold = tf.slice(tf.topk(magnitude, k).values, [0, k - 1], [batch, 1]);
-        const kept = tf.cast(tf.logicalAnd(tf.greaterEqual(magnitude, threshold), tf.greater(magnitude, 0)), 'float32');
+        const kept = tf.cast(
+          tf.logicalAnd(tf.greaterEqual(magnitude, threshold), tf.greater(magnitude, 0)),
+          'float32',
+        );
         const count = tf.maximum(tf.sum(kept, 1, true), 1);
         const direction = tf.div(tf.mul(tf.sign(tf.reshape(grad, [batch, dim])), kept), count);
         return tf.reshape(tf.mul(direction, stepSize), grad.shape) as tf.Tensor4D;
@@ -90,7 +99,8 @@ function projectL1Box(xAdv: tf.Tensor4D, x: tf.Tensor4D, eps: number): tf.Tensor
     const offset = b * dim;
     for (let i = 0; i < dim; i++) {
       const xi = clean[offset + i];
-      if (!(xi >= 0 && xi <= 1)) throw new Error(`l1 attack: inputs must be in [0, 1], got x = ${xi} at index ${offset + i}`);
+      if (!(xi >= 0 && xi <= 1))
+        throw new Error(`l1 attack: inputs must be in [0, 1], got x = ${xi} at index ${offset + i}`);
       v[i] = adv[offset + i] - xi;
       lo[i] = -clean[offset + i];
       hi[i] = 1 - clean[offset + i];
@@ -126,7 +136,11 @@ export class PgdL1 extends GradientAttack {
     super(
       'pgd-l1',
       l1Geometry(options.sparsityQuantile ?? DEFAULT_L1_SPARSITY_QUANTILE),
-      resolveOptions('pgd-l1', options, { steps: DEFAULT_STEPS, randomStart: true, stepSize: defaultPgdStepSize }),
+      resolveOptions('pgd-l1', options, {
+        steps: DEFAULT_STEPS,
+        randomStart: true,
+        stepSize: defaultPgdStepSize,
+      }),
     );
   }
 }

@@ -54,7 +54,11 @@ export class PgdL2 extends GradientAttack {
     super(
       'pgd-l2',
       L2_GEOMETRY,
-      resolveOptions('pgd-l2', options, { steps: DEFAULT_STEPS, randomStart: true, stepSize: defaultPgdStepSize }),
+      resolveOptions('pgd-l2', options, {
+        steps: DEFAULT_STEPS,
+        randomStart: true,
+        stepSize: defaultPgdStepSize,
+      }),
     );
   }
 }

@@ -13,7 +13,9 @@ export const LINF_GEOMETRY: NormGeometry = {
   randomStart: (batch, dim, eps, rng) => rng.fillUniform(new Float32Array(batch * dim), -eps, eps),
   ascentStep: (grad, _xAdv, stepSize) => tf.tidy(() => tf.mul(tf.sign(grad), stepSize)),
   project: (xAdv, x, eps) =>
-    tf.tidy(() => tf.clipByValue(tf.minimum(tf.maximum(xAdv, tf.sub(x, eps)), tf.add(x, eps)), 0, 1) as tf.Tensor4D),
+    tf.tidy(
+      () => tf.clipByValue(tf.minimum(tf.maximum(xAdv, tf.sub(x, eps)), tf.add(x, eps)), 0, 1) as tf.Tensor4D,
+    ),
 };
 
 /**
@@ -31,7 +33,11 @@ export class PgdLinf extends GradientAttack {
     super(
       'pgd-linf',
       LINF_GEOMETRY,
-      resolveOptions('pgd-linf', options, { steps: DEFAULT_STEPS, randomStart: true, stepSize: defaultPgdStepSize }),
+      resolveOptions('pgd-linf', options, {
+        steps: DEFAULT_STEPS,
+        randomStart: true,
+        stepSize: defaultPgdStepSize,
+      }),
     );
   }
 }

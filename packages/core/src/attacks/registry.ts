@@ -38,7 +38,8 @@ export function createAttack(spec: AttackSpec, rng: Rng): Attack {
   if (!(ATTACK_NAMES as readonly string[]).includes(spec.name)) {
     throw new Error(`unknown attack '${spec.name}'; known: ${ATTACK_NAMES.join(', ')}`);
   }
-  if (!NORMS.includes(spec.norm)) throw new Error(`${spec.name}: unknown norm '${spec.norm}'; known: ${NORMS.join(', ')}`);
+  if (!NORMS.includes(spec.norm))
+    throw new Error(`${spec.name}: unknown norm '${spec.norm}'; known: ${NORMS.join(', ')}`);
   if (spec.loss !== undefined && !ATTACK_LOSSES.includes(spec.loss)) {
     throw new Error(`${spec.name}: unknown loss '${spec.loss}'; known: ${ATTACK_LOSSES.join(', ')}`);
   }

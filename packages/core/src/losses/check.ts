@@ -2,7 +2,8 @@ import type * as tf from '@tensorflow/tfjs-core';
 
 /** Throws unless `logits` is [batch, classes]. */
 export function checkLogits(what: string, logits: tf.Tensor): void {
-  if (logits.rank !== 2) throw new Error(`${what}: expected logits of shape [batch, classes], got [${logits.shape}]`);
+  if (logits.rank !== 2)
+    throw new Error(`${what}: expected logits of shape [batch, classes], got [${logits.shape}]`);
 }
 
 /** Throws unless both logits have the same [batch, classes] shape. */
@@ -22,5 +23,6 @@ export function checkLabels(what: string, logits: tf.Tensor, labels: tf.Tensor):
 }
 
 export function checkFiniteNonNegative(what: string, name: string, value: number): void {
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${what}: ${name} must be a finite number ≥ 0, got ${value}`);
+  if (!Number.isFinite(value) || value < 0)
+    throw new Error(`${what}: ${name} must be a finite number ≥ 0, got ${value}`);
 }

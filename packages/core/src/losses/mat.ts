@@ -34,18 +34,24 @@ export function matDistillationLoss(inputs: MatDistillationInputs): tf.Scalar {
   const { ownStudent, ownTeachers, peerStudents, peerTeachers, lambdaOwn, lambdaPeer, tau } = inputs;
   checkFiniteNonNegative('matDistillationLoss', 'lambdaOwn', lambdaOwn);
   checkFiniteNonNegative('matDistillationLoss', 'lambdaPeer', lambdaPeer);
-  if (!(tau > 0) || !Number.isFinite(tau)) throw new Error(`matDistillationLoss: tau must be > 0, got ${tau}`);
+  if (!(tau > 0) || !Number.isFinite(tau))
+    throw new Error(`matDistillationLoss: tau must be > 0, got ${tau}`);
   if (peerStudents.length !== peerTeachers.length) {
     throw new Error(
       `matDistillationLoss: ${peerStudents.length} peer students but ${peerTeachers.length} peer teachers; ` +
-        'need one f_i(x_j\') per f_j(x_j\')',
+        "need one f_i(x_j') per f_j(x_j')",
     );
   }
   ownTeachers.forEach((t, j) => checkSameLogitShapes(`matDistillationLoss ownTeachers[${j}]`, t, ownStudent));
-  peerTeachers.forEach((t, j) => checkSameLogitShapes(`matDistillationLoss peer pair ${j}`, t, peerStudents[j]));
+  peerTeachers.forEach((t, j) =>
+    checkSameLogitShapes(`matDistillationLoss peer pair ${j}`, t, peerStudents[j]),
+  );
 
   return tf.tidy(() => {
-    const own = meanTemperedKl(ownTeachers.map((teacher) => [teacher, ownStudent]), tau);
+    const own = meanTemperedKl(
+      ownTeachers.map((teacher) => [teacher, ownStudent]),
+      tau,
+    );
     const peer = meanTemperedKl(
       peerTeachers.map((teacher, j) => [teacher, peerStudents[j]]),
       tau,
