@@ -177,9 +177,10 @@ export function decodeTensorFile(bytes: Uint8Array, source: string): TensorFile 
   if (covered !== dataLength) fail(`bytes ${covered}..${dataLength} of the data area belong to no tensor`);
 
   const entries = placed.map(({ entry, begin, end }) => {
-    // slice() copies into a fresh, aligned ArrayBuffer.
-    const raw = bytes.slice(dataStart + begin, dataStart + end).buffer;
-    const data = entry.dtype === 'float32' ? new Float32Array(raw) : new Int32Array(raw);
+    // Copy into a fresh, 4-byte-aligned buffer (a Node Buffer may be a view into a shared pool).
+    const raw = new Uint8Array(end - begin);
+    raw.set(bytes.subarray(dataStart + begin, dataStart + end));
+    const data = entry.dtype === 'float32' ? new Float32Array(raw.buffer) : new Int32Array(raw.buffer);
     return { ...entry, data };
   });
   return { entries, tensors: new Map(entries.map((e) => [e.name, e])), metadata };
