@@ -95,6 +95,50 @@ export class TinyConvNet extends TinyModel {
   }
 }
 
+/**
+ * dense → batch norm → relu → dense, with running mean/variance as buffers. Training mode normalises with
+ * the batch statistics and, with `updateStats`, folds them into the buffers (momentum 0.1, as PyTorch).
+ */
+export class TinyBatchNormNet extends TinyModel {
+  override readonly buffers: readonly NamedVariable[];
+  constructor(inputShape: Shape3, numClasses: number, hidden: number, seed: number) {
+    const dim = inputShape[0] * inputShape[1] * inputShape[2];
+    const rng = new Rng(seed);
+    super('tiny-bn', inputShape, numClasses, [
+      randomVariable('fc1.kernel', [dim, hidden], Math.sqrt(2 / dim), rng),
+      randomVariable('fc2.kernel', [hidden, numClasses], Math.sqrt(1 / hidden), rng),
+      zerosVariable('fc2.bias', [numClasses]),
+    ]);
+    this.buffers = [
+      { name: 'bn.running_mean', variable: tf.variable(tf.zeros([hidden]), false) },
+      { name: 'bn.running_var', variable: tf.variable(tf.ones([hidden]), false) },
+    ];
+  }
+  forward(x: tf.Tensor4D, mode: ForwardMode): tf.Tensor2D {
+    return tf.tidy(() => {
+      const h = tf.matMul(tf.reshape(x, [x.shape[0], -1]), this.v(0));
+      const [runningMean, runningVar] = this.buffers.map((b) => b.variable);
+      let mean: tf.Tensor = runningMean;
+      let variance: tf.Tensor = runningVar;
+      if (mode.training) {
+        const moments = tf.moments(h, 0);
+        mean = moments.mean;
+        variance = moments.variance;
+        if (mode.updateStats) {
+          runningMean.assign(tf.add(tf.mul(0.9, runningMean), tf.mul(0.1, mean)));
+          runningVar.assign(tf.add(tf.mul(0.9, runningVar), tf.mul(0.1, variance)));
+        }
+      }
+      const normalised = tf.div(tf.sub(h, mean), tf.sqrt(tf.add(variance, 1e-5)));
+      return tf.add(tf.matMul(tf.relu(normalised), this.v(1)), this.v(2));
+    });
+  }
+  override dispose(): void {
+    super.dispose();
+    for (const b of this.buffers) b.variable.dispose();
+  }
+}
+
 /** Wraps a model and records the ForwardMode of every forward call. */
 export class RecordingModel implements Model {
   readonly modes: ForwardMode[] = [];
