@@ -1,0 +1,12 @@
+/**
+ * @mat/native: a fast CPU engine for tfjs.
+ *
+ *   import { registerNativeBackend } from '@mat/native';
+ *   if (registerNativeBackend()) await tf.setBackend('native');
+ *
+ * Build: `npm install` (or `npm run rebuild-addon -w @mat/native`). Threads: MAT_NATIVE_THREADS=2 or
+ * setNativeThreads(2). Benchmark: `npm run bench`.
+ */
+export { NATIVE_BACKEND_NAME, registerNativeBackend } from './backend';
+export { nativeInfo, setNativeSimd, setNativeThreads, type NativeInfo, type SimdLevel } from './info';
+export { NATIVE_KERNELS, type NativeKernel } from './kernels';
