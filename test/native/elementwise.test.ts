@@ -1,0 +1,70 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from '../../packages/core/src/rng';
+import { describeNative, expectParity, randomTensor } from './helpers';
+
+describeNative('native element-wise kernels match cpu', () => {
+  it('Relu and its gradient (Step, Multiply), on sizes above and below the threading grain', async () => {
+    await expectParity('relu', () => {
+      const rng = new Rng(1);
+      const small = randomTensor(rng, [3, 5, 7]);
+      const large = randomTensor(rng, [2, 300, 300]); // > 2 * 65536 elements: the chunked path
+      const rs = randomTensor(rng, small.shape);
+      const rl = randomTensor(rng, large.shape);
+      const g = (r: tf.Tensor) => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.relu(t), r)));
+      return { small: tf.relu(small), large: tf.relu(large), dSmall: g(rs)(small), dLarge: g(rl)(large) };
+    });
+  });
+
+  it('Step keeps NaN and uses alpha for x <= 0', async () => {
+    await expectParity('step', () => {
+      const x = tf.tensor1d([-2, -0, 0, 1e-30, 3, NaN]);
+      return { step: tf.step(x, 0.25), sum: tf.add(tf.step(x, 0.25), 1) };
+    });
+  });
+
+  it('Add: same shape, bias rows on either side, and a broadcast it leaves to cpu', async () => {
+    await expectParity('add', () => {
+      const rng = new Rng(2);
+      const a = randomTensor(rng, [2, 3, 4, 6]);
+      const b = randomTensor(rng, [2, 3, 4, 6]);
+      const bias = randomTensor(rng, [6]);
+      const col = randomTensor(rng, [2, 3, 4, 1]);
+      return {
+        same: tf.add(a, b),
+        biasRight: tf.add(a, bias),
+        biasLeft: tf.add(tf.reshape(bias, [1, 1, 1, 6]), a),
+        column: tf.add(a, col),
+      };
+    });
+  });
+
+  it('Multiply: same shape (native) and broadcast (cpu)', async () => {
+    await expectParity('mul', () => {
+      const rng = new Rng(3);
+      const a = randomTensor(rng, [4, 9]);
+      return { same: tf.mul(a, randomTensor(rng, [4, 9])), broadcast: tf.mul(a, randomTensor(rng, [9])) };
+    });
+  });
+
+  it('Sum over all but the last axis (bias gradient), with and without keepDims, and other axes', async () => {
+    await expectParity('sum', () => {
+      const rng = new Rng(4);
+      const x = randomTensor(rng, [3, 5, 7, 11]);
+      return {
+        leading: tf.sum(x, [0, 1, 2]),
+        keep: tf.sum(x, [2, 0, 1], true),
+        other: tf.sum(x, [1, 3]),
+        biasGrad: tf.grad((b: tf.Tensor) => tf.sum(tf.mul(tf.add(x, b), x)))(randomTensor(rng, [11])),
+      };
+    });
+  });
+
+  it('int32 inputs run on the cpu kernels', async () => {
+    await tf.setBackend('native');
+    const a = tf.tensor1d([1, -2, 3], 'int32');
+    const out = tf.add(tf.relu(a), a);
+    expect(out.dtype).toBe('int32');
+    expect(Array.from(out.dataSync())).toEqual([2, -2, 6]);
+    tf.dispose([a, out]);
+  });
+});

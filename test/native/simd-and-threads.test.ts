@@ -1,0 +1,48 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { nativeInfo, setNativeSimd, setNativeThreads, type SimdLevel } from '@mat/native';
+import { Rng } from '../../packages/core/src/rng';
+import { describeNative, expectParity, randomTensor } from './helpers';
+
+/** Conv forward and both gradients, a dense layer and a max pool: every GEMM/packing path in one probe. */
+function probe() {
+  const rng = new Rng(77);
+  const x = randomTensor(rng, [3, 13, 11, 7]) as tf.Tensor4D;
+  const w = randomTensor(rng, [3, 3, 7, 19]) as tf.Tensor4D;
+  const d = randomTensor(rng, [19, 23]) as tf.Tensor2D;
+  const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => {
+    const y = tf.maxPool(tf.relu(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same')), 2, 2, 'same');
+    return tf.sum(tf.matMul(tf.reshape(y, [-1, 19]), c as tf.Tensor2D));
+  };
+  const [dx, dw, dd] = tf.grads(f)([x, w, d]);
+  return { y: tf.conv2d(x, w, 2, 'valid'), dx, dw, dd };
+}
+
+describeNative('every SIMD level and thread count gives the cpu results', () => {
+  const detected = nativeInfo().detectedSimd as SimdLevel;
+  const levels = (['scalar', 'avx2', 'avx512'] as SimdLevel[]).slice(
+    0,
+    ['scalar', 'avx2', 'avx512'].indexOf(detected) + 1,
+  );
+  const before = nativeInfo();
+
+  afterAll(() => {
+    setNativeSimd(before.simd as SimdLevel);
+    setNativeThreads(before.threads);
+  });
+
+  for (const level of levels)
+    for (const threads of [1, 2]) {
+      it(`${level}, ${threads} thread(s)`, async () => {
+        setNativeSimd(level);
+        setNativeThreads(threads);
+        expect(nativeInfo()).toMatchObject({ simd: level, threads });
+        await expectParity(`${level}/${threads}`, probe);
+      });
+    }
+
+  it('rejects bad settings with a message naming the problem', () => {
+    expect(() => setNativeThreads(0)).toThrow(/setNativeThreads/);
+    expect(() => setNativeThreads(1.5)).toThrow(/integer/);
+    expect(() => setNativeSimd('sse9' as SimdLevel)).toThrow(/unknown level 'sse9'/);
+  });
+});
