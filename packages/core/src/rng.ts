@@ -7,6 +7,9 @@
  * Generator: xoshiro128** (Blackman & Vigna), seeded through splitmix32.
  */
 
+// Local bindings: looking up Math.* on every call is slow in sandboxed contexts (jest's vm).
+const { imul, log, cos, sqrt, PI } = Math;
+
 export type RngState = [number, number, number, number];
 
 function splitmix32(seed: number): () => number {
@@ -14,8 +17,8 @@ function splitmix32(seed: number): () => number {
   return () => {
     s = (s + 0x9e3779b9) >>> 0;
     let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    z = imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
     return (z ^ (z >>> 16)) >>> 0;
   };
 }
@@ -25,7 +28,7 @@ export function mixSeed(...parts: number[]): number {
   let h = 0x811c9dc5;
   for (const part of parts) {
     const next = splitmix32(h ^ (part >>> 0))();
-    h = Math.imul(next ^ (part >>> 0), 0x01000193) >>> 0;
+    h = imul(next ^ (part >>> 0), 0x01000193) >>> 0;
   }
   return h >>> 0;
 }
@@ -64,7 +67,7 @@ export class Rng {
   /** Next uint32. */
   nextUint32(): number {
     const s = this.s;
-    const result = Math.imul(rotl(Math.imul(s[1], 5) >>> 0, 7), 9) >>> 0;
+    const result = imul(rotl(imul(s[1], 5) >>> 0, 7), 9) >>> 0;
     const t = (s[1] << 9) >>> 0;
     s[2] ^= s[0];
     s[3] ^= s[1];
@@ -95,7 +98,7 @@ export class Rng {
     let u = this.uniform();
     while (u <= 0) u = this.uniform();
     const v = this.uniform();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    return sqrt(-2 * log(u)) * cos(2 * PI * v);
   }
 
   /** Fills with uniform values in [low, high). */

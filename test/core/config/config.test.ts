@@ -1,4 +1,12 @@
-import { parseRunConfig, PRESET_NAMES, resolveRunConfig } from '../../../packages/core/src/config';
+import {
+  createAttack,
+  describeAttack,
+  parseRunConfig,
+  PRESET_NAMES,
+  resolveRunConfig,
+  Rng,
+  trainingAttackSpec,
+} from '@mat/core';
 
 describe('run config', () => {
   it('fills defaults', () => {
@@ -36,5 +44,14 @@ describe('run config', () => {
     expect(message).toMatch(/modle/);
     expect(() => resolveRunConfig({ preset: 'nope' })).toThrow(/unknown preset "nope"; known presets: quick/);
     expect(() => parseRunConfig({ name: 'a/b' })).toThrow(/name/);
+  });
+
+  it('an FGSM attack config becomes a valid attack (no PGD step defaults leak into it)', () => {
+    const c = parseRunConfig({ attack: { name: 'fgsm', eps: 0.1 }, method: { base: 'trades' } });
+    const spec = trainingAttackSpec(c.attack, c.method.base);
+    expect(spec.loss).toBe('trades-kl');
+    expect(createAttack(spec, new Rng(1)).name).toMatch(/fgsm/i);
+    expect(describeAttack(c.attack)).toBe('FGSM linf eps 0.1');
+    expect(describeAttack(parseRunConfig({}).attack)).toBe('PGD-10 linf eps 0.1');
   });
 });

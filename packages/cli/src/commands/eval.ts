@@ -3,6 +3,8 @@ import * as path from 'path';
 import type { Argv } from 'yargs';
 import {
   createPeers,
+  describeAttack,
+  evalAttackSpec,
   evaluateModel,
   findLatestCheckpoint,
   loadCheckpoint,
@@ -22,6 +24,7 @@ interface EvalArgs {
   'step-size'?: number;
   'attack-steps'?: number;
   restarts?: number;
+  fgsm?: boolean;
   'test-subset'?: number;
   'batch-size'?: number;
   backend?: string;
@@ -52,6 +55,7 @@ export function evalCommand(yargs: Argv): Argv {
         .option('step-size', { type: 'number' })
         .option('attack-steps', { type: 'number' })
         .option('restarts', { type: 'number' })
+        .option('fgsm', { type: 'boolean', describe: 'Use one-step FGSM instead of PGD' })
         .option('test-subset', { type: 'number', describe: 'Evaluate on the first N test images' })
         .option('batch-size', { type: 'number' })
         .option('backend', { type: 'string', choices: ['auto', 'tensorflow', 'native', 'wasm', 'cpu'] })
@@ -82,21 +86,21 @@ export async function runEval(a: EvalArgs): Promise<void> {
     const manifest = loadCheckpoint(ckptDir, peers);
     const attack = {
       ...config.eval.attack,
+      name: a.fgsm ? ('fgsm' as const) : config.eval.attack.name,
       norm: a.norm ?? config.eval.attack.norm,
       eps: a.eps ?? config.eval.attack.eps,
       stepSize: a['step-size'] ?? config.eval.attack.stepSize,
       steps: a['attack-steps'] ?? config.eval.attack.steps,
       restarts: a.restarts ?? config.eval.attack.restarts,
-      loss: 'ce' as const,
     };
     reporter.info(
-      `checkpoint ${ckptDir} (step ${manifest.step}); attack PGD-${attack.steps} ${attack.norm} eps ${attack.eps}, ${test.count} test images`,
+      `checkpoint ${ckptDir} (step ${manifest.step}); attack ${describeAttack(attack)}, ${test.count} test images`,
       { checkpoint: ckptDir, step: manifest.step, attack },
     );
     const results = peers.map((peer) => ({
       peer: peer.index,
       ...evaluateModel(peer.model, test, {
-        attack,
+        attack: evalAttackSpec(attack),
         batchSize: a['batch-size'] ?? config.eval.batchSize,
         seed: config.seed,
         onBatch: (done, total) => reporter.evalProgress(peer.index, done, total),

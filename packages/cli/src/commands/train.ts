@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Argv } from 'yargs';
 import {
+  describeAttack,
   InProcessTrainer,
   mergeLayers,
   parseRunConfig,
@@ -164,7 +165,7 @@ export async function runTrain(a: TrainArgs): Promise<void> {
   reporter.info(
     `run ${config.name}: ${config.peers} peer(s) ${config.model.arch} on ${config.data.dataset}, ` +
       `${config.method.base} + MAT (λ_own ${config.method.lambdaOwn}, λ_peer ${config.method.lambdaPeer}, τ ${config.method.tau}), ` +
-      `PGD-${config.attack.steps} ${config.attack.norm} eps ${config.attack.eps}`,
+      describeAttack(config.attack),
     { config },
   );
   const trainer = await InProcessTrainer.open(config, { resume, metadata: { backend } });

@@ -17,10 +17,10 @@ export const attackSchema = z
     norm: z.enum(['linf', 'l2', 'l1']).default('linf'),
     /** Radius of the perturbation ball, in [0, 1] pixel units. */
     eps: z.number().positive(),
-    /** Step size of each iteration. */
-    stepSize: z.number().positive(),
-    /** Number of iterations. */
-    steps: positiveInt.default(10),
+    /** Step size of each iteration; default 2.5·eps/steps for PGD, eps (1.25·eps with a random start) for FGSM. */
+    stepSize: z.number().positive().optional(),
+    /** Number of iterations of PGD (default 10); FGSM always takes one. */
+    steps: positiveInt.optional(),
     /** Start from a random point in the ball (Madry et al.). */
     randomStart: z.boolean().default(true),
     /** Independent restarts; the worst case per sample is kept. */
@@ -102,7 +102,7 @@ export const runConfigSchema = z
       .strict()
       .prefault({}),
     /** The attack that crafts training examples. */
-    attack: attackSchema.prefault({ eps: 0.1, stepSize: 0.025 }),
+    attack: attackSchema.prefault({ eps: 0.1, stepSize: 0.025, steps: 10 }),
     optim: z
       .object({
         lr: z.number().positive().default(0.05),

@@ -3,6 +3,7 @@ export * from './schedule';
 export * from './peer';
 export * from './streams';
 export * from './mat-loss-terms';
+export * from './attack-config';
 export * from './mat-step';
 export * from './evaluate';
 export * from './checkpoint';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { createAttack, type AttackSpec } from '../attacks';
-import type { AttackConfig, RunConfig } from '../config/schema';
+import { createAttack } from '../attacks';
+import type { RunConfig } from '../config/schema';
+import { trainingAttackSpec } from './attack-config';
 import type { Peer } from './peer';
 import { TEACHER_MODE } from './peer';
 import { peerLoss } from './mat-loss-terms';
@@ -13,10 +14,6 @@ export interface PeerStepMetrics {
   distill: number;
   /** Accuracy of the peer on its own adversarial examples of this batch (before the update). */
   advAccuracy: number;
-}
-
-export function trainingAttackSpec(attack: AttackConfig, base: RunConfig['method']['base']): AttackSpec {
-  return { ...attack, loss: base === 'trades' ? 'trades-kl' : 'ce' };
 }
 
 /**

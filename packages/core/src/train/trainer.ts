@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { RunConfig } from '../config/schema';
 import { Batcher, loadDataset, subset, type Dataset } from '../data';
 import { createModel } from '../models';
+import { evalAttackSpec } from './attack-config';
 import { findLatestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { evaluateModel, type EvalResult } from './evaluate';
 import { matStep, type PeerStepMetrics } from './mat-step';
@@ -218,7 +219,7 @@ export class InProcessTrainer {
     const peers = this.peers.map((peer) => ({
       peer: peer.index,
       ...evaluateModel(peer.model, this.test, {
-        attack: { ...ev.attack, loss: 'ce' },
+        attack: evalAttackSpec(ev.attack),
         batchSize: ev.batchSize,
         seed,
         onBatch: (done, total) => events.onEvalProgress?.(peer.index, done, total),
