@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createAttack } from '../attacks';
 import type { RunConfig } from '../config/schema';
 import { trainingAttackSpec } from './attack-config';
+import { peerLoss, type PeerLossInputs } from './mat-loss-terms';
 import type { Peer } from './peer';
 import { TEACHER_MODE } from './peer';
-import { peerLoss } from './mat-loss-terms';
 import { attackRng } from './streams';
 
 export interface PeerStepMetrics {
@@ -17,6 +17,59 @@ export interface PeerStepMetrics {
 }
 
 /**
+ * The three phases of a MAT step for one peer. The in-process trainer runs them for all peers below; a
+ * distributed worker runs them for its own peer and exchanges the results between phases.
+ */
+
+/** Phase 1: x_i', the peer's adversarial examples of the shared clean batch, crafted against itself. */
+export function craftAdversarial(
+  peer: Peer,
+  batch: { x: tf.Tensor4D; y: tf.Tensor1D },
+  config: RunConfig,
+  step: number,
+): tf.Tensor4D {
+  const spec = trainingAttackSpec(config.attack, config.method.base);
+  return createAttack(spec, attackRng(config.seed, peer.index, step)).attack(peer.model, batch.x, batch.y);
+}
+
+/** Phase 2: the peer's detached outputs f_i(x_j') on every peer's adversarial examples (its teacher labels). */
+export function teacherOutputs(peer: Peer, advs: readonly tf.Tensor4D[]): tf.Tensor2D[] {
+  return advs.map((adv) => tf.tidy(() => peer.model.forward(adv, TEACHER_MODE)));
+}
+
+/** Phase 3: the MAT loss of the peer from its teachers' outputs, and one optimizer update. */
+export function updatePeer(
+  peer: Peer,
+  inputs: PeerLossInputs,
+  method: RunConfig['method'],
+  lr: number,
+): PeerStepMetrics {
+  const byVariable = new Map(peer.model.params.map((p) => [p.variable.name, p.name]));
+  let kept: tf.Tensor[] = [];
+  const { value, grads } = tf.variableGrads(
+    () => {
+      const parts = peerLoss(peer.model, inputs, method);
+      kept = [parts.base, parts.distill, correctFraction(parts.ownLogits, inputs.y)].map((t) => tf.keep(t));
+      return parts.total;
+    },
+    peer.model.params.map((p) => p.variable),
+  );
+  const gradsByName: Record<string, tf.Tensor> = {};
+  for (const [varName, grad] of Object.entries(grads)) gradsByName[byVariable.get(varName) ?? varName] = grad;
+  peer.optimizer.step(gradsByName, lr);
+
+  const [base, distill, advAccuracy] = kept.map((t) => t.dataSync()[0]);
+  const metrics = { peer: peer.index, loss: value.dataSync()[0], base, distill, advAccuracy };
+  tf.dispose([value, ...Object.values(grads), ...kept]);
+  return metrics;
+}
+
+/** Which peers' outputs peer i learns from, and in which order: every other peer. */
+export function teachersOf(i: number, peerCount: number): number[] {
+  return Array.from({ length: peerCount }, (_, j) => j).filter((j) => j !== i);
+}
+
+/**
  * One synchronous MAT step of all peers held by this process. It is the reference the distributed
  * runtime reproduces: every teacher output is computed before any peer updates.
  */
@@ -26,55 +79,29 @@ export function matStep(
   ctx: { config: RunConfig; step: number; lr: number },
 ): PeerStepMetrics[] {
   const { config, step, lr } = ctx;
-  const { x, y } = batch;
-  const spec = trainingAttackSpec(config.attack, config.method.base);
 
   // 1. Attack: each peer crafts x_i' from the same clean batch, against itself.
-  const advs = peers.map((p) =>
-    createAttack(spec, attackRng(config.seed, p.index, step)).attack(p.model, x, y),
-  );
+  const advs = peers.map((peer) => craftAdversarial(peer, batch, config, step));
 
   // 2. Teacher outputs: labels[j][i] = f_j(x_i'), detached, all before any update.
-  const labels = peers.map((teacher) =>
-    advs.map((adv) => tf.tidy(() => teacher.model.forward(adv, TEACHER_MODE))),
-  );
+  const labels = peers.map((peer) => teacherOutputs(peer, advs));
 
   // 3. Loss and update, peer by peer.
   const metrics = peers.map((peer, i) => {
-    const others = peers.map((_, j) => j).filter((j) => j !== i);
-    const inputs = {
-      x,
-      y,
-      ownAdv: advs[i],
-      peerAdvs: others.map((j) => advs[j]),
-      ownTeachers: others.map((j) => labels[j][i]),
-      peerTeachers: others.map((j) => labels[j][j]),
-    };
-    const byVariable = new Map(peer.model.params.map((p) => [p.variable.name, p.name]));
-    let kept: tf.Tensor[] = [];
-    const { value, grads } = tf.variableGrads(
-      () => {
-        const parts = peerLoss(peer.model, inputs, config.method);
-        kept = [parts.base, parts.distill, correctFraction(parts.ownLogits, y)].map((t) => tf.keep(t));
-        return parts.total;
+    const teachers = teachersOf(i, peers.length);
+    return updatePeer(
+      peer,
+      {
+        x: batch.x,
+        y: batch.y,
+        ownAdv: advs[i],
+        peerAdvs: teachers.map((j) => advs[j]),
+        ownTeachers: teachers.map((j) => labels[j][i]),
+        peerTeachers: teachers.map((j) => labels[j][j]),
       },
-      peer.model.params.map((p) => p.variable),
+      config.method,
+      lr,
     );
-    const gradsByName: Record<string, tf.Tensor> = {};
-    for (const [varName, grad] of Object.entries(grads))
-      gradsByName[byVariable.get(varName) ?? varName] = grad;
-    peer.optimizer.step(gradsByName, lr);
-
-    const [base, distill, acc] = kept.map((t) => t.dataSync()[0]);
-    const m: PeerStepMetrics = {
-      peer: peer.index,
-      loss: value.dataSync()[0],
-      base,
-      distill,
-      advAccuracy: acc,
-    };
-    tf.dispose([value, ...Object.values(grads), ...kept]);
-    return m;
   });
 
   tf.dispose([...advs, ...labels.flat()]);

@@ -48,26 +48,33 @@ export interface RunSummary {
   final?: EvalEvent;
 }
 
-/** Builds N freshly initialised peers; peer i's weights depend only on (seed, i). */
+/** Builds peer `index` freshly initialised; its weights depend only on (seed, index). */
+export function createPeer(
+  config: RunConfig,
+  index: number,
+  data: { numClasses: number; shape: [number, number, number] },
+): Peer {
+  const model = createModel(config.model.arch, {
+    seed: initSeed(config.seed, index),
+    numClasses: data.numClasses,
+    inputShape: data.shape,
+    depth: config.model.depth,
+    widen: config.model.widen,
+  });
+  const optimizer = new Sgd(model.params, {
+    momentum: config.optim.momentum,
+    weightDecay: config.optim.weightDecay,
+    nesterov: config.optim.nesterov,
+  });
+  return { index, model, optimizer };
+}
+
+/** Builds all N peers of a run. */
 export function createPeers(
   config: RunConfig,
   data: { numClasses: number; shape: [number, number, number] },
 ): Peer[] {
-  return Array.from({ length: config.peers }, (_, index) => {
-    const model = createModel(config.model.arch, {
-      seed: initSeed(config.seed, index),
-      numClasses: data.numClasses,
-      inputShape: data.shape,
-      depth: config.model.depth,
-      widen: config.model.widen,
-    });
-    const optimizer = new Sgd(model.params, {
-      momentum: config.optim.momentum,
-      weightDecay: config.optim.weightDecay,
-      nesterov: config.optim.nesterov,
-    });
-    return { index, model, optimizer };
-  });
+  return Array.from({ length: config.peers }, (_, index) => createPeer(config, index, data));
 }
 
 export function makeBatcher(config: RunConfig, train: Dataset): Batcher {
