@@ -1,0 +1,365 @@
+#!/usr/bin/env node
+/**
+ * Engine benchmark: images/s of one PGD-10 adversarial-training step, per tfjs backend, beside PyTorch.
+ *
+ *   npm run bench                          # tsc -b, then everything (about 10-15 minutes on 2 cores)
+ *   node scripts/bench.js --quick          # fmnist-cnn on native + wasm + PyTorch only (about 2 minutes)
+ *   node scripts/bench.js --backends native --threads 1,2 --profile   # adds a per-kernel time table
+ *
+ * The workload is ../shared/reference/torch_pgd_at_bench.py's: fmnist-cnn, 28x28x1, batch 128, l-inf
+ * PGD with eps 0.1, step 0.025, random start, 10 input-gradient steps, then one SGD update (lr 0.05,
+ * momentum 0.9) on the adversarial batch; synthetic data. Also PreActResNet-18 on 32x32x3, batch 64 (fewer
+ * timed steps; no PyTorch reference). Model, attack and optimiser are @mat/core's (createModel, PgdLinf, Sgd).
+ *
+ * Each measurement runs in a fresh child process (`--worker`), so backends, thread pools and buffer pools do
+ * not interfere; PyTorch runs right before the native run it is compared with (same minute: the machine is
+ * shared, so only ratios measured together mean much). Prints a table and writes bench-results/engine.json.
+ *
+ * Options: --backends native,wasm,cpu  --threads 1,2 (native)  --steps 5 (fmnist timed steps)
+ *   --cpu-steps 1  --resnet-steps 1  --no-resnet  --no-torch  --profile  --quick  --out <file>
+ */
+const { spawnSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const ROOT = path.resolve(__dirname, '..');
+const TORCH_SCRIPT = path.resolve(ROOT, '..', 'shared', 'reference', 'torch_pgd_at_bench.py');
+const PYTHON = '/usr/bin/python3';
+
+// The reference workload (torch_pgd_at_bench.py).
+const WORKLOADS = {
+  'fmnist-cnn': { arch: 'fmnist-cnn', batch: 128, shape: [28, 28, 1] },
+  'preact-resnet18': { arch: 'preact-resnet18', batch: 64, shape: [32, 32, 3] },
+};
+const ATTACK = { eps: 0.1, stepSize: 0.025, steps: 10 };
+const SGD = { lr: 0.05, momentum: 0.9 };
+
+function parseArgs(argv) {
+  const opts = {
+    backends: ['native', 'wasm', 'cpu'],
+    threads: [1, 2],
+    steps: 5,
+    cpuSteps: 1,
+    resnetSteps: 1,
+    resnet: true,
+    torch: true,
+    profile: false,
+    out: path.join(ROOT, 'bench-results', 'engine.json'),
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) throw new Error(`bench: ${a} needs a value`);
+      return argv[++i];
+    };
+    const int = (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`bench: ${a} must be an integer >= 0, got '${v}'`);
+      return n;
+    };
+    if (a === '--backends') opts.backends = next().split(',').filter(Boolean);
+    else if (a === '--threads') opts.threads = next().split(',').map(int);
+    else if (a === '--steps') opts.steps = int(next());
+    else if (a === '--cpu-steps') opts.cpuSteps = int(next());
+    else if (a === '--resnet-steps') opts.resnetSteps = int(next());
+    else if (a === '--no-resnet') opts.resnet = false;
+    else if (a === '--no-torch') opts.torch = false;
+    else if (a === '--profile') opts.profile = true;
+    else if (a === '--out') opts.out = path.resolve(next());
+    else if (a === '--quick') {
+      opts.backends = ['native', 'wasm'];
+      opts.resnet = false;
+      opts.steps = 3;
+    } else throw new Error(`bench: unknown option '${a}' (see the header of scripts/bench.js)`);
+  }
+  for (const b of opts.backends)
+    if (!['native', 'wasm', 'cpu'].includes(b)) throw new Error(`bench: unknown backend '${b}'`);
+  return opts;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Worker: one backend, one workload, in this process.
+
+/** Wraps every kernel of the backend with a wall-clock timer (kernels run synchronously on CPU backends). */
+function instrumentKernels(tf, backendName) {
+  const totals = {};
+  for (const config of tf.getKernelsForBackend(backendName)) {
+    const inner = config.kernelFunc;
+    tf.unregisterKernel(config.kernelName, backendName);
+    tf.registerKernel({
+      ...config,
+      kernelFunc: (args) => {
+        const t0 = process.hrtime.bigint();
+        const out = inner(args);
+        const entry = (totals[config.kernelName] ??= { ms: 0, calls: 0 });
+        entry.ms += Number(process.hrtime.bigint() - t0) / 1e6;
+        entry.calls++;
+        return out;
+      },
+    });
+  }
+  return totals;
+}
+
+async function runWorker(spec) {
+  const tf = require('@tensorflow/tfjs-core');
+  const core = require('@mat/core');
+  const info = await core.selectBackend(spec.backend);
+  let engine = { backend: info.name };
+  if (spec.backend === 'native') {
+    const native = require('@mat/native');
+    native.setNativeThreads(spec.threads);
+    const n = native.nativeInfo();
+    engine = { ...engine, simd: n.simd, threads: n.threads, microTile: n.microTile };
+  }
+  const w = WORKLOADS[spec.workload];
+  const rng = new core.Rng(1234);
+  const model = core.createModel(w.arch, { seed: 1 });
+  const [h, wd, c] = w.shape;
+  const x = tf.tensor4d(rng.fillUniform(new Float32Array(w.batch * h * wd * c)), [w.batch, h, wd, c]);
+  const labels = Int32Array.from({ length: w.batch }, () => Math.floor(rng.uniform() * 10));
+  const y = tf.tensor1d(labels, 'int32');
+  const yOneHot = tf.oneHot(y, 10);
+  const attack = new core.PgdLinf({ ...ATTACK, randomStart: true, rng: new core.Rng(99) });
+  const sgd = new core.Sgd(model.params, { momentum: SGD.momentum, weightDecay: 0, nesterov: false });
+  const byVarName = new Map(model.params.map((p) => [p.variable.name, p.name]));
+  const vars = model.params.map((p) => p.variable);
+
+  // One adversarial-training step: PGD-10 on the batch, then SGD on the loss of the adversarial batch.
+  const atStep = () => {
+    const xAdv = attack.attack(model, x, y);
+    const { value, grads } = tf.variableGrads(
+      () => tf.losses.softmaxCrossEntropy(yOneHot, model.forward(xAdv, core.TRAIN_MODE)),
+      vars,
+    );
+    const named = Object.fromEntries(Object.entries(grads).map(([k, g]) => [byVarName.get(k), g]));
+    sgd.step(named, SGD.lr);
+    value.dataSync(); // the step is done when its loss can be read
+    tf.dispose([xAdv, value, ...Object.values(grads)]);
+  };
+
+  for (let i = 0; i < spec.warmup; i++) atStep();
+  const totals = spec.profile ? instrumentKernels(tf, tf.getBackend()) : null;
+  const times = [];
+  for (let i = 0; i < spec.steps; i++) {
+    const t0 = process.hrtime.bigint();
+    atStep();
+    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  const stepS = times.reduce((a, b) => a + b, 0) / times.length;
+  const result = {
+    ...engine,
+    workload: spec.workload,
+    batch: w.batch,
+    steps: spec.steps,
+    step_s: round(stepS, 4),
+    best_step_s: round(Math.min(...times), 4),
+    img_per_s: round(w.batch / stepS, 2),
+  };
+  if (totals) {
+    const kernelMs = Object.values(totals).reduce((a, e) => a + e.ms, 0);
+    result.kernels = Object.entries(totals)
+      .sort((a, b) => b[1].ms - a[1].ms)
+      .map(([name, e]) => ({
+        name,
+        calls_per_step: round(e.calls / spec.steps, 1),
+        ms_per_step: round(e.ms / spec.steps, 2),
+        share: round(e.ms / kernelMs, 4),
+      }));
+    result.kernel_ms_per_step = round(kernelMs / spec.steps, 1);
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Parent: schedule workers and PyTorch, print and save.
+
+function round(v, digits) {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+function lastJsonLine(text) {
+  const lines = text.trim().split('\n').reverse();
+  for (const line of lines) {
+    try {
+      return JSON.parse(line);
+    } catch {
+      // not the result line
+    }
+  }
+  return null;
+}
+
+function runChild(spec) {
+  const env = { ...process.env };
+  if (spec.threads) env.MAT_NATIVE_THREADS = String(spec.threads);
+  const res = spawnSync(
+    process.execPath,
+    [path.join(__dirname, 'bench.js'), '--worker', JSON.stringify(spec)],
+    {
+      cwd: ROOT,
+      env,
+      encoding: 'utf8',
+      maxBuffer: 64 * 2 ** 20,
+    },
+  );
+  const parsed = lastJsonLine(res.stdout || '');
+  if (res.status !== 0 || !parsed) {
+    const why = (res.stderr || res.error?.message || 'no output').trim().split('\n').slice(-3).join(' | ');
+    return { backend: spec.backend, workload: spec.workload, threads: spec.threads, error: why };
+  }
+  return parsed;
+}
+
+function torchAvailable() {
+  if (!fs.existsSync(TORCH_SCRIPT)) return `reference script not found at ${TORCH_SCRIPT}`;
+  const res = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
+  return res.status === 0 ? '' : `${PYTHON} cannot import torch`;
+}
+
+function runTorch(threads) {
+  const res = spawnSync(PYTHON, [TORCH_SCRIPT, String(threads)], { encoding: 'utf8' });
+  const parsed = lastJsonLine(res.stdout || '');
+  if (res.status !== 0 || !parsed)
+    return { engine: 'pytorch-cpu', threads, error: (res.stderr || '').trim().slice(-300) };
+  return { backend: 'pytorch', workload: 'fmnist-cnn', ...parsed };
+}
+
+function machineInfo() {
+  const cpus = os.cpus();
+  let native = null;
+  try {
+    native = require('@mat/native').nativeInfo();
+  } catch (e) {
+    native = { available: false, reason: e.message };
+  }
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    loadavg_start: os.loadavg().map((v) => round(v, 2)),
+    native,
+  };
+}
+
+function label(r) {
+  const threads = r.threads ? ` x${r.threads}` : '';
+  return `${r.backend ?? r.engine}${threads}`;
+}
+
+function printTable(rows, torch) {
+  const header = ['workload', 'engine', 'img/s', 'step s', 'vs torch 1t', 'vs torch 2t'];
+  const lines = rows.map((r) => {
+    const t1 = torch[1]?.img_per_s;
+    const t2 = torch[2]?.img_per_s;
+    const ratio = (t) =>
+      r.img_per_s && t && r.workload === 'fmnist-cnn' ? `${(r.img_per_s / t).toFixed(2)}x` : '';
+    return [
+      r.workload ?? '',
+      label(r),
+      r.error ? 'error' : String(r.img_per_s),
+      r.error ? r.error.slice(0, 60) : String(r.step_s),
+      ratio(t1),
+      ratio(t2),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+  console.log(fmt(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const l of lines) console.log(fmt(l));
+}
+
+function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const machine = machineInfo();
+  console.log(
+    `bench: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, load ${machine.loadavg_start}`,
+  );
+  const torchReason = opts.torch ? torchAvailable() : 'disabled (--no-torch)';
+  if (torchReason) console.log(`bench: PyTorch reference skipped: ${torchReason}`);
+  const rows = [];
+  const torch = {};
+  const log = (r) => {
+    rows.push(r);
+    console.log(
+      `  ${r.workload} ${label(r)}: ${r.error ? `error: ${r.error}` : `${r.img_per_s} img/s (${r.step_s} s/step)`}`,
+    );
+  };
+  const fm = (backend, extra) => ({
+    workload: 'fmnist-cnn',
+    backend,
+    warmup: 2,
+    steps: opts.steps,
+    profile: opts.profile,
+    ...extra,
+  });
+
+  // fmnist-cnn: each native thread count right after PyTorch with the same thread count.
+  for (const threads of opts.backends.includes('native') ? opts.threads : []) {
+    if (!torchReason && threads <= 2) log((torch[threads] = runTorch(threads)));
+    log(runChild(fm('native', { threads })));
+  }
+  if (!torchReason && !opts.backends.includes('native')) log((torch[1] = runTorch(1)));
+  if (opts.backends.includes('wasm')) log(runChild(fm('wasm')));
+  if (opts.backends.includes('cpu')) log(runChild(fm('cpu', { warmup: 0, steps: opts.cpuSteps })));
+
+  if (opts.resnet) {
+    const rn = (backend, extra) => ({
+      workload: 'preact-resnet18',
+      backend,
+      warmup: 1,
+      steps: opts.resnetSteps,
+      profile: opts.profile,
+      ...extra,
+    });
+    for (const threads of opts.backends.includes('native') ? opts.threads : [])
+      log(runChild(rn('native', { threads })));
+    if (opts.backends.includes('wasm')) log(runChild(rn('wasm')));
+    // cpu is skipped: at ~1 img/s on fmnist-cnn, one ResNet-18 AT step would take hours.
+  }
+
+  machine.loadavg_end = os.loadavg().map((v) => round(v, 2));
+  console.log('');
+  printTable(rows, torch);
+  const result = {
+    date: new Date().toISOString(),
+    command: `node scripts/bench.js ${process.argv.slice(2).join(' ')}`.trim(),
+    workload: { ...WORKLOADS, attack: { ...ATTACK, randomStart: true }, sgd: SGD },
+    machine,
+    results: rows,
+    ratios_vs_torch: Object.fromEntries(
+      rows
+        .filter((r) => r.workload === 'fmnist-cnn' && r.img_per_s && r.backend !== 'pytorch')
+        .map((r) => [
+          label(r),
+          {
+            vs_torch_1_thread: torch[1]?.img_per_s ? round(r.img_per_s / torch[1].img_per_s, 3) : null,
+            vs_torch_2_threads: torch[2]?.img_per_s ? round(r.img_per_s / torch[2].img_per_s, 3) : null,
+          },
+        ]),
+    ),
+  };
+  fs.mkdirSync(path.dirname(opts.out), { recursive: true });
+  fs.writeFileSync(opts.out, JSON.stringify(result, null, 2) + '\n');
+  console.log(`\nbench: wrote ${path.relative(process.cwd(), opts.out)}`);
+}
+
+if (process.argv[2] === '--worker') {
+  runWorker(JSON.parse(process.argv[3]))
+    .then((r) => console.log(JSON.stringify(r)))
+    .catch((e) => {
+      console.error(e.stack || String(e));
+      process.exit(1);
+    });
+} else {
+  try {
+    main();
+  } catch (e) {
+    console.error(e.message);
+    process.exit(1);
+  }
+}
