@@ -89,6 +89,24 @@ export function makeBatcher(config: RunConfig, train: Dataset): Batcher {
   });
 }
 
+/** The run's training and test sets (subsets applied) and its deterministic batcher. */
+export async function loadRunData(
+  config: RunConfig,
+): Promise<{ train: Dataset; test: Dataset; batcher: Batcher }> {
+  const dataOpts = { dataDir: config.data.dataDir };
+  let train = await loadDataset(config.data.dataset, 'train', dataOpts);
+  let test = await loadDataset(config.data.dataset, 'test', dataOpts);
+  if (config.data.trainSubset) train = subset(train, Math.min(config.data.trainSubset, train.count));
+  if (config.data.testSubset) test = subset(test, Math.min(config.data.testSubset, test.count));
+  const batcher = makeBatcher(config, train);
+  if (batcher.batchesPerEpoch < 1) {
+    throw new Error(
+      `train.batchSize ${config.train.batchSize} is larger than the ${train.count} training images`,
+    );
+  }
+  return { train, test, batcher };
+}
+
 /**
  * Trains all N peers in this process, step by synchronous step (./mat-step.ts). This is the reference that
  * the distributed runtime must reproduce exactly.
@@ -113,17 +131,7 @@ export class InProcessTrainer {
     opts: { resume?: boolean; metadata?: Record<string, unknown> } = {},
   ): Promise<InProcessTrainer> {
     const runDir = path.join(config.outDir, config.name);
-    const dataOpts = { dataDir: config.data.dataDir };
-    let train = await loadDataset(config.data.dataset, 'train', dataOpts);
-    let test = await loadDataset(config.data.dataset, 'test', dataOpts);
-    if (config.data.trainSubset) train = subset(train, Math.min(config.data.trainSubset, train.count));
-    if (config.data.testSubset) test = subset(test, Math.min(config.data.testSubset, test.count));
-    const batcher = makeBatcher(config, train);
-    if (batcher.batchesPerEpoch < 1) {
-      throw new Error(
-        `train.batchSize ${config.train.batchSize} is larger than the ${train.count} training images`,
-      );
-    }
+    const { train, test, batcher } = await loadRunData(config);
     const peers = createPeers(config, train);
     const trainer = new InProcessTrainer(config, runDir, peers, batcher, test, opts.metadata ?? {});
     fs.mkdirSync(runDir, { recursive: true });
