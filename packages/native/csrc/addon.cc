@@ -248,28 +248,47 @@ napi_value Step(napi_env env, napi_callback_info info) {
   });
 }
 
-// binary(op, a, b, z): op 0 = add, 1 = mul; same lengths
+// binary(op, a, aMode, b, bMode, z, cols): z = op(a, b) over z.length elements; modes 0 full, 1 scalar,
+// 2 row of `cols` values (see elementwise.h).
 napi_value Binary(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
-    Args a(env, info, "binary", 4);
+    Args a(env, info, "binary", 7);
     const int op = static_cast<int>(a.num(0, "op"));
-    const size_t n = length_of(a, 1, "a");
-    const float* x = a.f32(1, n, "a");
-    const float* y = a.f32(2, n, "b");
-    float* z = a.f32(3, n, "z");
-    (op == 1 ? matn::mul : matn::add)(x, y, z, static_cast<long>(n));
+    if (op < 0 || op > 6) throw ArgError("binary: unknown op " + std::to_string(op));
+    const int am = static_cast<int>(a.num(2, "aMode")), bm = static_cast<int>(a.num(4, "bMode"));
+    if (am < 0 || am > 2 || bm < 0 || bm > 2) throw ArgError("binary: modes must be 0 (full), 1 (scalar) or 2 (row)");
+    const size_t n = length_of(a, 5, "z");
+    const long cols = static_cast<long>(a.num(6, "cols"));
+    const bool rows = am == 2 || bm == 2;
+    if (rows && (cols <= 0 || n % static_cast<size_t>(cols) != 0))
+      throw ArgError("binary: a row operand needs cols > 0 dividing the output length");
+    auto need = [&](int mode) { return mode == 0 ? n : mode == 1 ? (n > 0 ? 1 : 0) : static_cast<size_t>(cols); };
+    const float* x = a.f32(1, need(am), "a");
+    const float* y = a.f32(3, need(bm), "b");
+    float* z = a.f32(5, n, "z");
+    matn::binary(static_cast<matn::BinOp>(op), x, static_cast<matn::Bcast>(am), y, static_cast<matn::Bcast>(bm), z,
+                 static_cast<long>(n), cols);
     return undefined(env);
   });
 }
 
-// addRow(a, b, z): z[i, j] = a[i, j] + b[j], with cols = b.length
-napi_value AddRow(napi_env env, napi_callback_info info) {
+// sign(x, y)
+napi_value Sign(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
-    Args a(env, info, "addRow", 3);
-    const size_t n = length_of(a, 0, "a"), cols = length_of(a, 1, "b");
-    if (cols == 0 || n % cols != 0) throw ArgError("addRow: a's length must be a multiple of b's");
-    matn::add_row(a.f32(0, n, "a"), a.f32(1, cols, "b"), a.f32(2, n, "z"), static_cast<long>(n / cols),
-                  static_cast<long>(cols));
+    Args a(env, info, "sign", 2);
+    const size_t n = length_of(a, 0, "x");
+    matn::sign(a.f32(0, n, "x"), a.f32(1, n, "y"), static_cast<long>(n));
+    return undefined(env);
+  });
+}
+
+// clip(x, y, lo, hi)
+napi_value Clip(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, "clip", 4);
+    const size_t n = length_of(a, 0, "x");
+    matn::clip(a.f32(0, n, "x"), a.f32(1, n, "y"), static_cast<long>(n), static_cast<float>(a.num(2, "lo")),
+               static_cast<float>(a.num(3, "hi")));
     return undefined(env);
   });
 }
@@ -350,7 +369,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"relu", nullptr, Relu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"step", nullptr, Step, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"addRow", nullptr, AddRow, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sign", nullptr, Sign, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"clip", nullptr, Clip, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -23,33 +23,35 @@ inline Pixel decode(const ConvGeom& g, long m) {
 }
 
 /**
- * Packs im2col(x)[i0:i0+mc, k0:k0+kc] as pack_a does for a stored matrix: MR-row panels, k-major.
+ * Writes im2col(x)[i0:i0+mc, k0:k0+kc] row-major (row stride kc) into dst, for the GEMM to read in place.
  * Column k is filter tap (kh, kw) = divmod(k / inC, fW) and channel k % inC; out-of-image taps are zero.
+ * Each tap is one contiguous run of channels, so a row is a few block copies.
  */
-void pack_im2col(const Kernel& kr, const ConvGeom& g, const float* x, long i0, int mc, int k0, int kc, float* dst) {
-  const int MR = kr.mr;
-  for (int ip = 0; ip < mc; ip += MR, dst += static_cast<long>(kc) * MR) {
-    for (int r = 0; r < MR; ++r) {
-      float* d = dst + r;
-      if (ip + r >= mc) {
-        for (int k = 0; k < kc; ++k) d[static_cast<long>(k) * MR] = 0.f;
-        continue;
+void im2col_rows(const ConvGeom& g, const float* x, long i0, int mc, int k0, int kc, float* dst) {
+  Pixel p = decode(g, i0);
+  for (int r = 0; r < mc; ++r, dst += kc) {
+    const int ih0 = p.oh * g.strideH - g.padTop, iw0 = p.ow * g.strideW - g.padLeft;
+    const float* xn = x + static_cast<long>(p.n) * g.inH * g.inW * g.inC;
+    int tap = k0 / g.inC, ci = k0 % g.inC;
+    for (int kk = 0; kk < kc; ++tap, ci = 0) {
+      const int ih = ih0 + (tap / g.fW) * g.dilH, iw = iw0 + (tap % g.fW) * g.dilW;
+      const int run = std::min(g.inC - ci, kc - kk);
+      if (ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW) {
+        const float* s = xn + (static_cast<long>(ih) * g.inW + iw) * g.inC + ci;
+        if (run == 1)
+          dst[kk] = *s;
+        else
+          std::memcpy(dst + kk, s, sizeof(float) * run);
+      } else {
+        std::memset(dst + kk, 0, sizeof(float) * run);
       }
-      const Pixel p = decode(g, i0 + ip + r);
-      const int ih0 = p.oh * g.strideH - g.padTop, iw0 = p.ow * g.strideW - g.padLeft;
-      const float* xn = x + static_cast<long>(p.n) * g.inH * g.inW * g.inC;
-      int tap = k0 / g.inC, ci = k0 % g.inC;
-      for (int kk = 0; kk < kc; ++tap, ci = 0) {
-        const int ih = ih0 + (tap / g.fW) * g.dilH, iw = iw0 + (tap % g.fW) * g.dilW;
-        const int run = std::min(g.inC - ci, kc - kk);
-        float* dd = d + static_cast<long>(kk) * MR;
-        if (ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW) {
-          const float* s = xn + (static_cast<long>(ih) * g.inW + iw) * g.inC + ci;
-          for (int t = 0; t < run; ++t) dd[t * MR] = s[t];
-        } else {
-          for (int t = 0; t < run; ++t) dd[t * MR] = 0.f;
-        }
-        kk += run;
+      kk += run;
+    }
+    if (++p.ow == g.outW) {
+      p.ow = 0;
+      if (++p.oh == g.outH) {
+        p.oh = 0;
+        ++p.n;
       }
     }
   }
@@ -143,18 +145,19 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const flo
   const long blocks = (M + MC - 1) / MC;
   parallel_for(blocks, [&](long b0, long b1, int) {
     thread_local Scratch abuf;
-    float* a = abuf.get(packed_a_size(kr, MC, KC));
+    float* a = pointwise ? nullptr : abuf.get(static_cast<size_t>(MC) * KC);
     for (long blk = b0; blk < b1; ++blk) {
       const long i0 = blk * MC;
       const int mc = static_cast<int>(std::min<long>(MC, M - i0));
       float* yb = y + i0 * N;
       for (int k0 = 0; k0 < K; k0 += KC) {
         const int kc = std::min(KC, K - k0);
-        if (pointwise)
-          pack_a(kr, false, x + i0 * g.inC, g.inC, 0, mc, k0, kc, a);
-        else
-          pack_im2col(kr, g, x, i0, mc, k0, kc, a);
-        macro_kernel(kr, mc, N, kc, a, pw.slice(k0), yb, N, k0 > 0);
+        if (pointwise) {
+          macro_kernel_rows(kr, mc, N, kc, x + i0 * g.inC + k0, g.inC, pw.slice(k0), yb, N, k0 > 0);
+        } else {
+          im2col_rows(g, x, i0, mc, k0, kc, a);
+          macro_kernel_rows(kr, mc, N, kc, a, kc, pw.slice(k0), yb, N, k0 > 0);
+        }
       }
       bias_activation(yb, mc, N, bias, act);
     }
@@ -181,8 +184,7 @@ void conv2d_backprop_input(const ConvGeom& g, const float* dy, const float* w, f
   // Threads own whole images, so their scatters into dx never overlap.
   parallel_for(g.batch, [&](long n0, long n1, int) {
     std::memset(dx + n0 * imageSize, 0, sizeof(float) * (n1 - n0) * imageSize);
-    thread_local Scratch abuf, cbuf;
-    float* a = abuf.get(packed_a_size(kr, MC, KC));
+    thread_local Scratch cbuf;
     float* cols = cbuf.get(static_cast<size_t>(MC) * chunk);
     for (long i0 = n0 * rowsPerImage; i0 < n1 * rowsPerImage; i0 += MC) {
       const int mc = static_cast<int>(std::min<long>(MC, n1 * rowsPerImage - i0));
@@ -190,8 +192,7 @@ void conv2d_backprop_input(const ConvGeom& g, const float* dy, const float* w, f
         const int nc = std::min(chunk, N - j0);
         for (int k0 = 0; k0 < K; k0 += KC) {
           const int kc = std::min(KC, K - k0);
-          pack_a(kr, false, dy + i0 * K, K, 0, mc, k0, kc, a);
-          macro_kernel(kr, mc, nc, kc, a, pwt.at(k0, j0), cols, nc, k0 > 0);
+          macro_kernel_rows(kr, mc, nc, kc, dy + i0 * K + k0, K, pwt.at(k0, j0), cols, nc, k0 > 0);
         }
         col2im_add(g, cols, i0, mc, j0, nc, dx);
       }

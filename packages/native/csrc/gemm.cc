@@ -129,9 +129,28 @@ void macro_kernel(const Kernel& kr, int mc, int N, int kc, const float* a, const
     const float* bp = b + static_cast<long>(jp / NR) * kc * NR;
     const int nr = std::min(NR, N - jp);
     for (int ip = 0; ip < mc; ip += MR) {
-      kr.run(kc, a + static_cast<long>(ip / MR) * kc * MR, bp, C + ip * ldc + jp, ldc, accumulate,
+      kr.run(kc, a + static_cast<long>(ip / MR) * kc * MR, 1, MR, bp, C + ip * ldc + jp, ldc, accumulate,
              std::min(MR, mc - ip), nr);
     }
+  }
+}
+
+void macro_kernel_rows(const Kernel& kr, int mc, int N, int kc, const float* A, long lda, const float* b, float* C,
+                       long ldc, bool accumulate) {
+  const int MR = kr.mr, NR = kr.nr;
+  const int full = mc / MR * MR;
+  float* tail = nullptr;
+  if (full < mc) {
+    thread_local Scratch tailBuf;
+    tail = tailBuf.get(static_cast<size_t>(MR) * kc);
+    pack_a(kr, false, A, lda, full, mc - full, 0, kc, tail);
+  }
+  for (int jp = 0; jp < N; jp += NR) {
+    const float* bp = b + static_cast<long>(jp / NR) * kc * NR;
+    const int nr = std::min(NR, N - jp);
+    for (int ip = 0; ip < full; ip += MR)
+      kr.run(kc, A + ip * lda, lda, 1, bp, C + ip * ldc + jp, ldc, accumulate, MR, nr);
+    if (tail) kr.run(kc, tail, 1, MR, bp, C + full * ldc + jp, ldc, accumulate, mc - full, nr);
   }
 }
 
@@ -151,17 +170,22 @@ void zero_or_keep(int M, int N, float* C, long ldc, bool accumulate) {
   for (int i = 0; i < M; ++i) std::memset(C + i * ldc, 0, sizeof(float) * N);
 }
 
-/** Rows [r0, r1) of C with B already packed. */
+/** Rows [r0, r1) of C with B already packed; A is read in place unless transposed. */
 void gemm_rows(const Kernel& kr, bool transA, int r0, int r1, int K, const float* A, long lda, const PackedB& pb,
                float* C, long ldc, bool accumulate) {
   thread_local Scratch abuf;
-  float* a = abuf.get(packed_a_size(kr, MC, KC));
+  float* a = transA ? abuf.get(packed_a_size(kr, MC, KC)) : nullptr;
   for (int i0 = r0; i0 < r1; i0 += MC) {
     const int mc = std::min(MC, r1 - i0);
     for (int k0 = 0; k0 < K; k0 += KC) {
       const int kc = std::min(KC, K - k0);
-      pack_a(kr, transA, A, lda, i0, mc, k0, kc, a);
-      macro_kernel(kr, mc, pb.N(), kc, a, pb.slice(k0), C + i0 * ldc, ldc, accumulate || k0 > 0);
+      const bool acc = accumulate || k0 > 0;
+      if (transA) {
+        pack_a(kr, true, A, lda, i0, mc, k0, kc, a);
+        macro_kernel(kr, mc, pb.N(), kc, a, pb.slice(k0), C + i0 * ldc, ldc, acc);
+      } else {
+        macro_kernel_rows(kr, mc, pb.N(), kc, A + i0 * lda + k0, lda, pb.slice(k0), C + i0 * ldc, ldc, acc);
+      }
     }
   }
 }

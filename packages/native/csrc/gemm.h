@@ -19,11 +19,12 @@ constexpr int KC = 256;
 constexpr int MC = 240;
 
 /**
- * C[0:mr, 0:nr] (+)= a_panel (kc x MR, k-major) * b_panel (kc x NR, k-major); only mr x nr of the MR x NR
- * tile is stored.
+ * C[0:mr, 0:nr] (+)= A (MR x kc) * b_panel (kc x NR, k-major); only mr x nr of the MR x NR tile is stored.
+ * A(r, k) = a[r * rs + k * ks]: a packed panel (rs 1, ks MR) or MR rows of a row-major matrix (rs lda, ks 1);
+ * all MR rows are read, so a partial row block must be packed (zero-padded) first.
  */
-using Ukernel = void (*)(int kc, const float* a, const float* b, float* c, long ldc, bool accumulate, int mr,
-                         int nr);
+using Ukernel = void (*)(int kc, const float* a, long rs, long ks, const float* b, float* c, long ldc,
+                         bool accumulate, int mr, int nr);
 
 struct Kernel {
   int mr, nr;
@@ -61,6 +62,13 @@ inline size_t packed_a_size(const Kernel& kr, int mc, int kc) {
 /** C[mc, N] (+)= packed A block (mc x kc) * packed B slice (kc x N). */
 void macro_kernel(const Kernel& kr, int mc, int N, int kc, const float* a, const float* b, float* C, long ldc,
                   bool accumulate);
+
+/**
+ * C[mc, N] (+)= A (mc x kc, row-major with stride lda, read in place) * packed B slice (kc x N). Only a
+ * last partial panel of fewer than MR rows is copied (zero-padded), so the kernel never reads past A.
+ */
+void macro_kernel_rows(const Kernel& kr, int mc, int N, int kc, const float* A, long lda, const float* b, float* C,
+                       long ldc, bool accumulate);
 
 /** op(B)[K, N] packed once (all KC slices), for reuse across many row blocks of A, e.g. a conv filter. */
 class PackedB {

@@ -1,4 +1,6 @@
-// Register-blocked micro-kernels: C tile (MR x NR) += sum over k of a[k, 0:MR] (outer) b[k, 0:NR].
+// Register-blocked micro-kernels: C tile (MR x NR) += sum over k of a(0:MR, k) (outer) b[k, 0:NR].
+// A element (r, k) is read at a[r * rs + k * ks]: rs = 1, ks = MR for a packed panel, rs = lda, ks = 1 for
+// rows of a row-major matrix read in place (no packing: im2col rows, dy, dense activations).
 // Each is compiled for its own ISA with a target attribute and picked at run time (see gemm.cc), so the
 // library needs no -march flag. Accumulators live in registers for the whole k loop:
 //   AVX-512: 12 x 32 tile = 24 zmm accumulators, 2 B loads + 12 broadcasts per 24 FMAs.
@@ -28,14 +30,15 @@ inline void store_partial(const float* tile, float* c, long ldc, bool accumulate
 
 constexpr int kScalarMr = 4, kScalarNr = 8;
 
-void ukernel_scalar(int kc, const float* a, const float* b, float* c, long ldc, bool accumulate, int mr, int nr) {
+void ukernel_scalar(int kc, const float* a, long rs, long ks, const float* b, float* c, long ldc, bool accumulate,
+                    int mr, int nr) {
   float acc[kScalarMr * kScalarNr] = {};
   for (int k = 0; k < kc; ++k) {
     for (int r = 0; r < kScalarMr; ++r) {
-      const float av = a[r];
+      const float av = a[r * rs];
       for (int j = 0; j < kScalarNr; ++j) acc[r * kScalarNr + j] += av * b[j];
     }
-    a += kScalarMr;
+    a += ks;
     b += kScalarNr;
   }
   store_partial<kScalarMr, kScalarNr>(acc, c, ldc, accumulate, mr, nr);
@@ -43,20 +46,25 @@ void ukernel_scalar(int kc, const float* a, const float* b, float* c, long ldc, 
 
 constexpr int kAvx2Mr = 6, kAvx2Nr = 16;
 
-__attribute__((target("avx2,fma"))) void ukernel_avx2(int kc, const float* a, const float* b, float* c, long ldc,
-                                                       bool accumulate, int mr, int nr) {
+__attribute__((target("avx2,fma"))) void ukernel_avx2(int kc, const float* a, long rs, long ks, const float* b,
+                                                       float* c, long ldc, bool accumulate, int mr, int nr) {
   __m256 c0[kAvx2Mr], c1[kAvx2Mr];
 #pragma GCC unroll 6
   for (int r = 0; r < kAvx2Mr; ++r) c0[r] = c1[r] = _mm256_setzero_ps();
+  // Rows r = 0..5 at a0 + {0, 1, 2} * rs and a3 + {0, 1, 2} * rs: base + scaled index addressing.
+  const float* a0 = a;
+  const float* a3 = a + 3 * rs;
   for (int k = 0; k < kc; ++k) {
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    const float* rows[kAvx2Mr] = {a0, a0 + rs, a0 + 2 * rs, a3, a3 + rs, a3 + 2 * rs};
 #pragma GCC unroll 6
     for (int r = 0; r < kAvx2Mr; ++r) {
-      const __m256 av = _mm256_broadcast_ss(a + r);
+      const __m256 av = _mm256_broadcast_ss(rows[r]);
       c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
       c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
     }
-    a += kAvx2Mr;
+    a0 += ks;
+    a3 += ks;
     b += kAvx2Nr;
   }
   if (mr == kAvx2Mr && nr == kAvx2Nr) {
@@ -83,20 +91,31 @@ __attribute__((target("avx2,fma"))) void ukernel_avx2(int kc, const float* a, co
 
 constexpr int kAvx512Mr = 12, kAvx512Nr = 32;
 
-__attribute__((target("avx512f,fma"))) void ukernel_avx512(int kc, const float* a, const float* b, float* c,
-                                                            long ldc, bool accumulate, int mr, int nr) {
+__attribute__((target("avx512f,fma"))) void ukernel_avx512(int kc, const float* a, long rs, long ks,
+                                                            const float* b, float* c, long ldc, bool accumulate,
+                                                            int mr, int nr) {
   __m512 c0[kAvx512Mr], c1[kAvx512Mr];
 #pragma GCC unroll 12
   for (int r = 0; r < kAvx512Mr; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
+  // Rows r = 0..11 at a{0,3,6,9} + {0, 1, 2} * rs: four bases and one scaled index, no spills.
+  const float* a0 = a;
+  const float* a3 = a + 3 * rs;
+  const float* a6 = a + 6 * rs;
+  const float* a9 = a + 9 * rs;
   for (int k = 0; k < kc; ++k) {
     const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    const float* rows[kAvx512Mr] = {a0, a0 + rs, a0 + 2 * rs, a3, a3 + rs, a3 + 2 * rs,
+                                    a6, a6 + rs, a6 + 2 * rs, a9, a9 + rs, a9 + 2 * rs};
 #pragma GCC unroll 12
     for (int r = 0; r < kAvx512Mr; ++r) {
-      const __m512 av = _mm512_set1_ps(a[r]);
+      const __m512 av = _mm512_set1_ps(*rows[r]);
       c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
       c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
     }
-    a += kAvx512Mr;
+    a0 += ks;
+    a3 += ks;
+    a6 += ks;
+    a9 += ks;
     b += kAvx512Nr;
   }
   // Masked stores handle a partial width; rows past mr are skipped.

@@ -28,10 +28,21 @@ export interface NativeAddon {
   avgPoolGrad(dy: Float32Array, dx: Float32Array, geom: Int32Array): void;
   relu(x: Float32Array, y: Float32Array): void;
   step(x: Float32Array, y: Float32Array, alpha: number): void;
-  /** op 0: z = a + b, op 1: z = a * b (same lengths). */
-  binary(op: 0 | 1, a: Float32Array, b: Float32Array, z: Float32Array): void;
-  /** z[i, j] = a[i, j] + b[j]. */
-  addRow(a: Float32Array, b: Float32Array, z: Float32Array): void;
+  /**
+   * z = op(a, b) over z.length elements. op: 0 add, 1 mul, 2 sub, 3 div, 4 max, 5 min, 6 squared difference.
+   * Modes: 0 element-wise, 1 a single value, 2 a row of `cols` values repeated along z.
+   */
+  binary(
+    op: number,
+    a: Float32Array,
+    aMode: number,
+    b: Float32Array,
+    bMode: number,
+    z: Float32Array,
+    cols: number,
+  ): void;
+  sign(x: Float32Array, y: Float32Array): void;
+  clip(x: Float32Array, y: Float32Array, lo: number, hi: number): void;
   /** y[j] = sum_i x[i, j]. */
   sumRows(x: Float32Array, y: Float32Array): void;
   info(): { simd: string; detectedSimd: string; threads: number; compiler: string; mr: number; nr: number };

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { alloc, f32, output, type Inputs, type NativeKernel } from './util';
 
-/** Relu, and Step whose product with dy is Relu's gradient. */
+/** Unary element-wise kernels: Relu, Step (dy * step(x) is Relu's gradient), Sign, ClipByValue; and Sum. */
 export const reluKernel: NativeKernel = {
   kernelName: tf.Relu,
   run({ inputs }, backend, addon) {
@@ -27,59 +27,28 @@ export const stepKernel: NativeKernel = {
   },
 };
 
-const sameShape = (a: readonly number[], b: readonly number[]) =>
-  a.length === b.length && a.every((d, i) => d === b[i]);
-
-/** True when `row` broadcasts along the last axis of `full` only (a bias: [C] or [1, ..., 1, C]). */
-function isRowOf(row: readonly number[], full: readonly number[]): boolean {
-  const c = full[full.length - 1];
-  return (
-    full.length >= 2 &&
-    row.length >= 1 &&
-    row.length <= full.length &&
-    row[row.length - 1] === c &&
-    row.slice(0, -1).every((d) => d === 1)
-  );
-}
-
-/** x + y for equal shapes, or for a bias broadcast along the last axis (conv/dense bias). */
-export const addKernel: NativeKernel = {
-  kernelName: tf.Add,
+export const signKernel: NativeKernel = {
+  kernelName: tf.Sign,
   run({ inputs }, backend, addon) {
-    const { a, b } = inputs as Inputs<'a' | 'b'>;
-    const av = f32(backend, a);
-    const bv = f32(backend, b);
-    if (!av || !bv) return null;
-    if (sameShape(a.shape, b.shape)) {
-      const z = alloc(backend, av.length);
-      addon.binary(0, av, bv, z);
-      return output(backend, a.shape, z);
-    }
-    for (const [full, fv, row, rv] of [
-      [a, av, b, bv],
-      [b, bv, a, av],
-    ] as const) {
-      if (isRowOf(row.shape, full.shape)) {
-        const z = alloc(backend, fv.length);
-        addon.addRow(fv, rv, z);
-        return output(backend, full.shape, z);
-      }
-    }
-    return null;
+    const { x } = inputs as Inputs<'x'>;
+    const xv = f32(backend, x);
+    if (!xv) return null;
+    const y = alloc(backend, xv.length);
+    addon.sign(xv, y);
+    return output(backend, x.shape, y);
   },
 };
 
-/** x * y for equal shapes (Relu's gradient dy * step(x)); broadcasts run on the cpu kernel. */
-export const multiplyKernel: NativeKernel = {
-  kernelName: tf.Multiply,
-  run({ inputs }, backend, addon) {
-    const { a, b } = inputs as Inputs<'a' | 'b'>;
-    const av = f32(backend, a);
-    const bv = f32(backend, b);
-    if (!av || !bv || !sameShape(a.shape, b.shape)) return null;
-    const z = alloc(backend, av.length);
-    addon.binary(1, av, bv, z);
-    return output(backend, a.shape, z);
+export const clipByValueKernel: NativeKernel = {
+  kernelName: tf.ClipByValue,
+  run({ inputs, attrs }, backend, addon) {
+    const { x } = inputs as Inputs<'x'>;
+    const { clipValueMin, clipValueMax } = attrs as unknown as tf.ClipByValueAttrs;
+    const xv = f32(backend, x);
+    if (!xv) return null;
+    const y = alloc(backend, xv.length);
+    addon.clip(xv, y, clipValueMin, clipValueMax);
+    return output(backend, x.shape, y);
   },
 };
 

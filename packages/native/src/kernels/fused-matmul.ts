@@ -16,7 +16,7 @@ export const fusedMatMulKernel: NativeKernel = {
     const n = res.shape[res.shape.length - 1];
     if (bias && bv) {
       if (bv.length !== n || bias.shape[bias.shape.length - 1] !== n) return null;
-      addon.addRow(res.values, bv, res.values);
+      addon.binary(0, res.values, 0, bv, 2, res.values, n); // + bias row, in place
     }
     if (activation === 'relu') addon.relu(res.values, res.values);
     return output(backend, res.shape, res.values);

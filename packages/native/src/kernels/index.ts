@@ -4,7 +4,16 @@ import { batchMatMulKernel } from './batch-matmul';
 import { conv2DKernel } from './conv2d';
 import { conv2DBackpropFilterKernel } from './conv2d-backprop-filter';
 import { conv2DBackpropInputKernel } from './conv2d-backprop-input';
-import { addKernel, multiplyKernel, reluKernel, stepKernel, sumKernel } from './elementwise';
+import {
+  addKernel,
+  maximumKernel,
+  minimumKernel,
+  multiplyKernel,
+  realDivKernel,
+  squaredDifferenceKernel,
+  subKernel,
+} from './binary';
+import { clipByValueKernel, reluKernel, signKernel, stepKernel, sumKernel } from './elementwise';
 import { fusedConv2DKernel } from './fused-conv2d';
 import { fusedMatMulKernel } from './fused-matmul';
 import { maxPoolKernel } from './max-pool';
@@ -27,7 +36,14 @@ export const NATIVE_KERNELS: readonly NativeKernel[] = [
   avgPoolGradKernel,
   reluKernel,
   stepKernel,
+  signKernel,
+  clipByValueKernel,
   addKernel,
+  subKernel,
   multiplyKernel,
+  realDivKernel,
+  maximumKernel,
+  minimumKernel,
+  squaredDifferenceKernel,
   sumKernel,
 ];
