@@ -1,1 +1,6 @@
-export {};
+export * from './create-dashboard';
+export * from './metrics-entry';
+export * from './worker-health';
+export * from './run-reader';
+export * from './run-id';
+export { redactRedisUrl } from './redis-connection';

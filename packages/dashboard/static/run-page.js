@@ -1,0 +1,509 @@
+/* global document, fetch, setTimeout */
+/**
+ * The dashboard page, inlined by the server (see src/html.ts). Without a run id it lists the runs; with
+ * one it polls /api/runs/<id>?after=<last stream id>, keeps every metrics entry it has seen, and redraws
+ * the SVG charts and the worker table. Text from the server only ever goes through textContent.
+ */
+(function () {
+  'use strict';
+
+  const app = document.getElementById('app');
+  const live = document.getElementById('live');
+  const runId = app.dataset.runId;
+  const pollMs = Number(app.dataset.pollMs) || 1000;
+  const COLORS = ['#2456c7', '#d64545', '#1f9d55', '#d88c00', '#7b3fc4', '#0f8fa3', '#c2417f', '#6b7385'];
+  const SVG = 'http://www.w3.org/2000/svg';
+
+  // ---------- small DOM helpers ----------
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === 'text') node.textContent = v;
+      else if (v !== undefined && v !== null) node.setAttribute(k, v);
+    }
+    for (const c of children || [])
+      if (c) node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+    return node;
+  }
+  function svg(tag, attrs) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === 'text') node.textContent = v;
+      else node.setAttribute(k, v);
+    }
+    return node;
+  }
+  const color = (peer) => COLORS[peer % COLORS.length];
+
+  function fmt(v) {
+    if (v === null || v === undefined || !Number.isFinite(v)) return '–';
+    const a = Math.abs(v);
+    if (a >= 1000) return v.toFixed(0);
+    if (a >= 10) return v.toFixed(1);
+    if (a >= 1) return v.toFixed(2);
+    if (a === 0) return '0';
+    return v.toPrecision(2);
+  }
+  const pct = (v) => (v === null || v === undefined ? '–' : (100 * v).toFixed(1) + ' %');
+  function secs(v) {
+    if (v === null || v === undefined) return '–';
+    return v < 1 ? (1000 * v).toFixed(v < 0.01 ? 2 : 1) + ' ms' : v.toFixed(2) + ' s';
+  }
+  function ago(seconds) {
+    if (seconds === null || seconds === undefined) return 'never';
+    if (seconds < 60) return seconds.toFixed(1) + ' s ago';
+    if (seconds < 3600) return Math.floor(seconds / 60) + ' min ago';
+    return (seconds / 3600).toFixed(1) + ' h ago';
+  }
+  const time = (ms) => (ms ? new Date(ms).toLocaleString() : '–');
+
+  function setLive(ok, text) {
+    live.className = 'live ' + (ok ? 'on' : 'off');
+    live.textContent = text;
+  }
+
+  // ---------- chart ----------
+  /** "Nice" tick values (1, 2, 5 × 10^k) covering [lo, hi]. */
+  function ticks(lo, hi, count) {
+    if (!(hi > lo)) {
+      const pad = Math.abs(lo) * 0.1 || 1;
+      lo -= pad;
+      hi += pad;
+    }
+    const raw = (hi - lo) / count;
+    const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    const r = raw / mag;
+    const step = mag * (r >= 7.5 ? 10 : r >= 3.5 ? 5 : r >= 1.5 ? 2 : 1);
+    const start = Math.floor(lo / step) * step;
+    const end = Math.ceil(hi / step) * step;
+    const out = [];
+    for (let v = start; v <= end + step / 2; v += step) out.push(Number(v.toPrecision(12)));
+    return out;
+  }
+
+  /** At most `max` points: keeps the last point, strides over the rest (curves stay readable and cheap). */
+  function thin(points, max) {
+    if (points.length <= max) return points;
+    const stride = Math.ceil(points.length / max);
+    const out = points.filter((_, i) => i % stride === 0);
+    if (out[out.length - 1] !== points[points.length - 1]) out.push(points[points.length - 1]);
+    return out;
+  }
+
+  /**
+   * series: [{peer, label, points: [[step, value]], dash}]; opts: {name, yFormat, yMin, yMax}.
+   * Returns an <svg>; each curve is a <path data-peer data-points> so tests can count what was drawn.
+   */
+  function lineChart(series, opts) {
+    const W = 560;
+    const H = 250;
+    const m = { l: 56, r: 14, t: 10, b: 34 };
+    const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': opts.name });
+    const all = series.flatMap((s) => s.points);
+    if (all.length === 0) {
+      root.appendChild(
+        svg('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'empty', text: 'no data yet' }),
+      );
+      return root;
+    }
+    let xLo = Math.min(...all.map((p) => p[0]));
+    let xHi = Math.max(...all.map((p) => p[0]));
+    if (xHi === xLo) xHi = xLo + 1;
+    let yLo = opts.yMin !== undefined ? opts.yMin : Math.min(...all.map((p) => p[1]));
+    let yHi = opts.yMax !== undefined ? opts.yMax : Math.max(...all.map((p) => p[1]));
+    const yt = ticks(yLo, yHi, 5);
+    if (opts.yMin === undefined) yLo = yt[0];
+    if (opts.yMax === undefined) yHi = yt[yt.length - 1];
+    if (yHi === yLo) yHi = yLo + 1;
+    const xt = ticks(xLo, xHi, 6).filter((v) => v >= xLo && v <= xHi && Number.isInteger(v));
+    const X = (v) => m.l + ((v - xLo) / (xHi - xLo)) * (W - m.l - m.r);
+    const Y = (v) => H - m.b - ((v - yLo) / (yHi - yLo)) * (H - m.t - m.b);
+
+    for (const v of yt) {
+      if (v < yLo || v > yHi) continue;
+      root.appendChild(svg('line', { x1: m.l, x2: W - m.r, y1: Y(v), y2: Y(v), class: 'grid' }));
+      root.appendChild(
+        svg('text', { x: m.l - 6, y: Y(v) + 4, 'text-anchor': 'end', text: (opts.yFormat || fmt)(v) }),
+      );
+    }
+    for (const v of xt) {
+      root.appendChild(svg('line', { x1: X(v), x2: X(v), y1: H - m.b, y2: H - m.b + 4, class: 'axis' }));
+      root.appendChild(svg('text', { x: X(v), y: H - m.b + 16, 'text-anchor': 'middle', text: String(v) }));
+    }
+    root.appendChild(svg('line', { x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b, class: 'axis' }));
+    root.appendChild(svg('line', { x1: m.l, x2: m.l, y1: m.t, y2: H - m.b, class: 'axis' }));
+    root.appendChild(svg('text', { x: W - m.r, y: H - 4, 'text-anchor': 'end', text: 'step' }));
+
+    for (const s of series) {
+      if (s.points.length === 0) continue;
+      const pts = thin(s.points, 800);
+      const d = pts.map((p, i) => (i ? 'L' : 'M') + X(p[0]).toFixed(1) + ' ' + Y(p[1]).toFixed(1)).join('');
+      const path = svg('path', {
+        d,
+        fill: 'none',
+        stroke: color(s.peer),
+        'stroke-width': 1.8,
+        'stroke-linejoin': 'round',
+        'data-peer': s.peer,
+        'data-series': s.label,
+        'data-points': s.points.length,
+        'data-last-step': s.points[s.points.length - 1][0],
+      });
+      if (s.dash) path.setAttribute('stroke-dasharray', '5 4');
+      const last = s.points[s.points.length - 1];
+      path.appendChild(
+        svg('title', {
+          text: `${s.label} peer ${s.peer}: ${(opts.yFormat || fmt)(last[1])} at step ${last[0]}`,
+        }),
+      );
+      root.appendChild(path);
+      if (pts.length === 1)
+        root.appendChild(svg('circle', { cx: X(last[0]), cy: Y(last[1]), r: 3, fill: color(s.peer) }));
+    }
+    return root;
+  }
+
+  // ---------- run model: everything seen so far ----------
+  const run = {
+    lastId: null,
+    // peer -> Map(step -> entry): a step re-run after a rollback replaces the earlier value.
+    steps: new Map(),
+    evals: new Map(),
+    events: [],
+    skipped: 0,
+    detail: null,
+  };
+
+  function ingest(entries) {
+    for (const e of entries) {
+      if (e.type === 'step' || e.type === 'eval') {
+        const byPeer = e.type === 'step' ? run.steps : run.evals;
+        if (!byPeer.has(e.peer)) byPeer.set(e.peer, new Map());
+        byPeer.get(e.peer).set(e.step, e);
+      } else if (e.type === 'worker') {
+        run.events.push(e);
+      }
+    }
+    if (run.events.length > 200) run.events.splice(0, run.events.length - 200);
+  }
+
+  function seriesOf(byPeer, field, label, dash) {
+    const out = [];
+    for (const [peer, steps] of [...byPeer.entries()].sort((a, b) => a[0] - b[0])) {
+      const points = [...steps.values()]
+        .filter((e) => e[field] !== null && e[field] !== undefined)
+        .map((e) => [e.step, e[field]])
+        .sort((a, b) => a[0] - b[0]);
+      out.push({ peer, label, points, dash });
+    }
+    return out;
+  }
+
+  function chartCard(key, title, note, series, opts) {
+    const card = el('section', { class: 'card chart', 'data-chart': key }, [
+      el('h2', { text: title }),
+      note ? el('div', { class: 'muted', text: note }) : null,
+    ]);
+    card.appendChild(lineChart(series, Object.assign({ name: title }, opts)));
+    return card;
+  }
+
+  function peersOf() {
+    const peers = new Set([...run.steps.keys(), ...run.evals.keys()]);
+    const d = run.detail;
+    for (const s of d.slots) peers.add(s.peer);
+    for (let p = 0; p < (d.peers || 0); p++) peers.add(p);
+    return [...peers].sort((a, b) => a - b);
+  }
+
+  function lastOf(byPeer, peer) {
+    const steps = byPeer.get(peer);
+    if (!steps || steps.size === 0) return null;
+    let best = null;
+    for (const e of steps.values()) if (!best || e.step > best.step) best = e;
+    return best;
+  }
+
+  function renderRun() {
+    const d = run.detail;
+    const peers = peersOf();
+    const body = [];
+
+    if (d.error) body.push(el('div', { class: 'banner', text: 'run error: ' + d.error }));
+    body.push(el('h1', { text: 'Run ' + d.id }));
+    const kv = (k, v) =>
+      el('div', { class: 'kv' }, [el('b', { text: k }), typeof v === 'string' ? el('span', { text: v }) : v]);
+    const cfg = d.config && typeof d.config === 'object' ? d.config : {};
+    const describe = (v) => (v && typeof v === 'object' ? v.name || v.type || v.arch || '' : v);
+    body.push(
+      el('section', { class: 'card summary' }, [
+        kv(
+          'status',
+          el('span', {
+            class: 'badge ' + (d.status || ''),
+            'data-status': d.status || '',
+            text: d.status || 'unknown',
+          }),
+        ),
+        kv('step', d.step === null ? '–' : String(d.step)),
+        kv('peers', String(d.peers !== null ? d.peers : peers.length)),
+        kv('checkpoint', d.checkpointStep === null ? '–' : 'step ' + d.checkpointStep),
+        cfg.dataset ? kv('dataset', String(describe(cfg.dataset))) : null,
+        cfg.model ? kv('model', String(describe(cfg.model))) : null,
+        kv('updated', time(d.updatedAt)),
+        kv(
+          'entries',
+          String(
+            [...run.steps.values(), ...run.evals.values()].reduce((n, m) => n + m.size, 0) +
+              run.events.length,
+          ) + (run.skipped ? ` (${run.skipped} malformed skipped)` : ''),
+        ),
+      ]),
+    );
+
+    const legend = el('div', { class: 'legend' });
+    for (const p of peers) {
+      const swatch = el('i');
+      swatch.style.background = color(p);
+      legend.appendChild(el('span', {}, [swatch, 'peer ' + p]));
+    }
+    body.push(legend);
+
+    body.push(
+      el('div', { class: 'charts' }, [
+        chartCard(
+          'loss',
+          'Loss per peer',
+          'MAT loss of each training step',
+          seriesOf(run.steps, 'loss', 'loss'),
+          {},
+        ),
+        chartCard(
+          'accuracy',
+          'Accuracy: clean and adversarial',
+          'evaluations: clean — solid, adversarial (robust) — dashed',
+          seriesOf(run.evals, 'cleanAccuracy', 'clean').concat(
+            seriesOf(run.evals, 'robustAccuracy', 'adversarial', true),
+          ),
+          { yMin: 0, yMax: 1, yFormat: (v) => (100 * v).toFixed(0) + '%' },
+        ),
+        chartCard(
+          'train-adv-accuracy',
+          'Adversarial accuracy on training batches',
+          'accuracy on each step’s own adversarial batch',
+          seriesOf(run.steps, 'advAccuracy', 'train adversarial'),
+          {
+            yMin: 0,
+            yMax: 1,
+            yFormat: (v) => (100 * v).toFixed(0) + '%',
+          },
+        ),
+        chartCard(
+          'step-time',
+          'Step time',
+          'wall time of one training step',
+          seriesOf(run.steps, 'stepSeconds', 'step time'),
+          { yMin: 0, yFormat: secs },
+        ),
+        chartCard(
+          'exchange-latency',
+          'Exchange latency',
+          'time per step spent publishing and waiting for peers',
+          seriesOf(run.steps, 'exchangeSeconds', 'exchange'),
+          { yMin: 0, yFormat: secs },
+        ),
+      ]),
+    );
+
+    // Peers: the latest numbers of each, and which worker holds the slot.
+    const slotOf = new Map(d.slots.map((s) => [s.peer, s]));
+    const peerRows = peers.map((p) => {
+      const s = lastOf(run.steps, p) || {};
+      const e = lastOf(run.evals, p) || {};
+      const slot = slotOf.get(p) || {};
+      const swatch = el('i', { class: 'swatch' });
+      swatch.style.background = color(p);
+      return el('tr', { 'data-peer': p }, [
+        el('td', {}, [swatch, 'peer ' + p]),
+        el('td', { text: slot.workerId || 'free' }),
+        el('td', { class: 'num', text: s.step !== undefined ? String(s.step) : '–' }),
+        el('td', { class: 'num', text: fmt(s.loss) }),
+        el('td', { class: 'num', text: pct(e.cleanAccuracy) }),
+        el('td', { class: 'num', text: pct(e.robustAccuracy) }),
+        el('td', { class: 'num', text: secs(s.stepSeconds) }),
+        el('td', { class: 'num', text: secs(s.exchangeSeconds) }),
+      ]);
+    });
+    const table = (cls, heads, rows, empty) =>
+      el('table', { class: cls }, [
+        el('thead', {}, [
+          el(
+            'tr',
+            {},
+            heads.map((h) => el('th', { text: h })),
+          ),
+        ]),
+        el(
+          'tbody',
+          {},
+          rows.length
+            ? rows
+            : [el('tr', {}, [el('td', { colspan: heads.length, class: 'muted', text: empty })])],
+        ),
+      ]);
+
+    const workerRows = d.workers.map((w) =>
+      el('tr', { 'data-worker': w.workerId, 'data-health': w.health }, [
+        el('td', { text: w.workerId }),
+        el('td', {}, [el('span', { class: 'badge ' + w.health, text: w.health })]),
+        el('td', { text: w.peer === null ? 'spare' : 'peer ' + w.peer }),
+        el('td', { text: w.status || '–' }),
+        el('td', { text: (w.host || '?') + (w.pid !== null ? ':' + w.pid : '') }),
+        el('td', { text: w.backend || '–' }),
+        el('td', { class: 'num', text: ago(w.heartbeatAgeSeconds) }),
+        el('td', { class: 'num', text: secs(w.stepSeconds) }),
+      ]),
+    );
+
+    const events = el(
+      'ul',
+      { class: 'events' },
+      run.events
+        .slice(-50)
+        .reverse()
+        .map((e) =>
+          el('li', {
+            text: `${time(e.time)} — ${e.workerId} ${e.event}${e.peer !== null ? ' (peer ' + e.peer + ')' : ''}`,
+          }),
+        ),
+    );
+    if (run.events.length === 0)
+      events.appendChild(el('li', { class: 'muted', text: 'no worker events yet' }));
+
+    body.push(
+      el('div', { class: 'tables' }, [
+        el('section', { class: 'card', id: 'workers' }, [
+          el('h2', { text: 'Worker health' }),
+          table(
+            'workers',
+            ['worker', 'health', 'peer', 'status', 'host:pid', 'backend', 'heartbeat', 'step'],
+            workerRows,
+            'no worker has reported yet',
+          ),
+        ]),
+        el('section', { class: 'card', id: 'peers' }, [
+          el('h2', { text: 'Peers' }),
+          table(
+            'peers',
+            ['peer', 'worker', 'step', 'loss', 'clean', 'adversarial', 'step time', 'exchange'],
+            peerRows,
+            'no peers yet',
+          ),
+        ]),
+        el('section', { class: 'card' }, [el('h2', { text: 'Worker events' }), events]),
+        el('section', { class: 'card' }, [
+          el('h2', { text: 'Config' }),
+          el('details', {}, [
+            el('summary', { text: 'run config (JSON)' }),
+            el('pre', { text: JSON.stringify(d.config, null, 2) }),
+          ]),
+        ]),
+      ]),
+    );
+    app.replaceChildren(...body);
+  }
+
+  function renderRuns(runs) {
+    const rows = runs.map((r) =>
+      el('tr', { 'data-run': r.id }, [
+        el('td', {}, [el('a', { href: '/runs/' + encodeURIComponent(r.id), text: r.id })]),
+        el('td', {}, [el('span', { class: 'badge ' + (r.status || ''), text: r.status || 'unknown' })]),
+        el('td', { class: 'num', text: r.step === null ? '–' : String(r.step) }),
+        el('td', { class: 'num', text: r.peers === null ? '–' : String(r.peers) }),
+        el('td', { text: time(r.updatedAt) }),
+        el('td', { text: r.error || '' }),
+      ]),
+    );
+    app.replaceChildren(
+      el('h1', { text: 'Runs' }),
+      el('section', { class: 'card' }, [
+        el('table', { class: 'runs' }, [
+          el('thead', {}, [
+            el(
+              'tr',
+              {},
+              ['run', 'status', 'step', 'peers', 'updated', 'error'].map((h) => el('th', { text: h })),
+            ),
+          ]),
+          el(
+            'tbody',
+            {},
+            rows.length
+              ? rows
+              : [
+                  el('tr', {}, [
+                    el('td', {
+                      colspan: 6,
+                      class: 'muted',
+                      text: 'no runs in Redis yet (start one with mat coordinator)',
+                    }),
+                  ]),
+                ],
+          ),
+        ]),
+      ]),
+      el('p', { class: 'muted' }, ['Queues and jobs: ', el('a', { href: '/queues', text: 'bull-board' })]),
+    );
+  }
+
+  function showProblem(text) {
+    app.replaceChildren(el('div', { class: 'banner', id: 'problem', text }));
+  }
+
+  // ---------- polling ----------
+  let failures = 0;
+  async function poll() {
+    let next = runId ? pollMs : Math.max(pollMs, 3000);
+    try {
+      const url = runId
+        ? '/api/runs/' +
+          encodeURIComponent(runId) +
+          (run.lastId ? '?after=' + encodeURIComponent(run.lastId) : '')
+        : '/api/runs';
+      const res = await fetch(url, {
+        headers: { Accept: 'application/json' },
+        credentials: 'same-origin',
+        cache: 'no-store',
+      });
+      if (res.status === 401 || res.status === 404) {
+        const body = await res.json().catch(() => ({}));
+        setLive(false, res.status === 401 ? 'refused' : 'not found');
+        showProblem(
+          (res.status === 401 ? 'Access refused: ' : 'Not found: ') + (body.error || res.statusText),
+        );
+        return; // Nothing will change by asking again.
+      }
+      if (!res.ok) throw new Error((await res.json().catch(() => ({}))).error || res.statusText);
+      const data = await res.json();
+      failures = 0;
+      if (runId) {
+        run.detail = data;
+        run.skipped += data.metrics.skipped;
+        run.lastId = data.metrics.lastId;
+        ingest(data.metrics.entries);
+        renderRun();
+        if (data.metrics.more) next = 0;
+        else if (data.status === 'finished' || data.status === 'failed') next = Math.max(pollMs, 5000);
+      } else {
+        renderRuns(data.runs);
+      }
+      setLive(true, 'live · updated ' + new Date().toLocaleTimeString());
+    } catch (err) {
+      failures++;
+      setLive(false, 'disconnected: ' + err.message + ' (retrying)');
+      next = Math.min(30000, pollMs * Math.pow(2, Math.min(failures, 5)));
+    }
+    setTimeout(poll, next);
+  }
+  poll();
+})();
