@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { dashboardCommand } from './commands/dashboard';
 import { dataCommand } from './commands/data';
 import { doctorCommand } from './commands/doctor';
 import { evalCommand } from './commands/eval';
@@ -12,6 +13,7 @@ import { trainCommand } from './commands/train';
  *   mat eval runs/quick                 # clean + PGD-20 accuracy of the newest checkpoint
  *   mat data fetch cifar10              # checksum-verified, resumable download
  *   mat doctor                          # backends, versions, Redis, datasets
+ *   mat dashboard --port 8080           # queues (bull-board) and live run pages
  */
 export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
   let parser = yargs(argv)
@@ -19,9 +21,10 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .strict()
     .recommendCommands()
     .wrap(Math.min(120, process.stdout.columns ?? 120));
-  for (const register of [trainCommand, evalCommand, dataCommand, doctorCommand]) parser = register(parser);
+  for (const register of [trainCommand, evalCommand, dataCommand, doctorCommand, dashboardCommand])
+    parser = register(parser);
   await parser
-    .demandCommand(1, 'name a command: train, eval, data, doctor')
+    .demandCommand(1, 'name a command: train, eval, data, doctor, dashboard')
     .fail((msg, err) => {
       if (err) throw err;
       process.stderr.write(`error: ${msg}\n(run \`mat --help\` for usage)\n`);

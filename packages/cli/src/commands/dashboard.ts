@@ -1,0 +1,82 @@
+import type { Argv } from 'yargs';
+import { createDashboard, redactRedisUrl } from '@mat/dashboard';
+
+/**
+ * mat dashboard --port 8080 --redis-url redis://:pass@host:6379 --token …
+ *
+ * The Redis URL and the token may come from MAT_REDIS_URL and MAT_DASHBOARD_TOKEN instead (better: flags
+ * show up in `ps`). Neither is ever printed: not as a yargs default in --help, not in the startup line.
+ */
+
+interface DashboardArgs {
+  port: number;
+  host: string;
+  'redis-url'?: string;
+  token?: string;
+  'heartbeat-timeout': number;
+  'queue-prefix': string;
+  'queues-writable': boolean;
+}
+
+export function dashboardCommand(yargs: Argv): Argv {
+  return yargs.command<DashboardArgs>(
+    'dashboard',
+    'Serve the queue dashboard (bull-board) and the live run pages',
+    (y) =>
+      y
+        .usage(
+          '$0 dashboard [options]\n\nExamples:\n  mat dashboard --port 8080\n  MAT_DASHBOARD_TOKEN=… mat dashboard --host 0.0.0.0 --redis-url redis://redis:6379',
+        )
+        .option('port', { type: 'number', default: 8080, describe: 'HTTP port (0: any free port)' })
+        .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
+        .option('redis-url', {
+          type: 'string',
+          describe: 'redis:// or rediss:// URL (default: $MAT_REDIS_URL or redis://127.0.0.1:6379)',
+        })
+        .option('token', {
+          type: 'string',
+          describe:
+            'Require this token (default: $MAT_DASHBOARD_TOKEN; none: open to anyone who can connect)',
+        })
+        .option('heartbeat-timeout', {
+          type: 'number',
+          default: 10,
+          describe: 'Seconds without heartbeat before a worker shows as lost',
+        })
+        .option('queue-prefix', { type: 'string', default: 'bull', describe: 'BullMQ key prefix' })
+        .option('queues-writable', {
+          type: 'boolean',
+          default: false,
+          describe: 'Allow retrying, cleaning and adding jobs in bull-board',
+        }),
+    async (a) => {
+      const redisUrl = a['redis-url'] ?? process.env.MAT_REDIS_URL ?? 'redis://127.0.0.1:6379';
+      const token = a.token ?? (process.env.MAT_DASHBOARD_TOKEN || undefined);
+      if (!(a['heartbeat-timeout'] > 0))
+        throw new Error('--heartbeat-timeout must be a positive number of seconds');
+      const log = (line: string) => process.stderr.write(`${line}\n`);
+      const dashboard = await createDashboard({
+        redisUrl,
+        token,
+        port: a.port,
+        host: a.host,
+        heartbeatTimeoutMs: a['heartbeat-timeout'] * 1000,
+        queuePrefix: a['queue-prefix'],
+        queuesWritable: a['queues-writable'],
+        log,
+      });
+      log(
+        `dashboard: ${dashboard.url}/ (queues: ${dashboard.url}/queues) reading ${redactRedisUrl(redisUrl)}` +
+          (token ? '; token required' : '; no token: anyone who can reach the port can read it'),
+      );
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          log('dashboard: stopping');
+          dashboard.close().then(resolve, resolve);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    },
+  );
+}
