@@ -101,8 +101,10 @@ export function parseStreamRows(rows: Array<[string, string[]]>): {
   const entries: StreamMetricsEntry[] = [];
   let skipped = 0;
   for (const [id, fields] of rows) {
-    const at = fields.indexOf('m');
-    const entry = at >= 0 && at % 2 === 0 ? parseMetricsEntry(fields[at + 1] ?? '') : null;
+    // Fields and values alternate; only a field (even position) named `m` counts, never a value "m".
+    let text: string | undefined;
+    for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'm') text = fields[i + 1];
+    const entry = text !== undefined ? parseMetricsEntry(text) : null;
     if (entry) entries.push({ id, time: Number(id.split('-')[0]), ...entry });
     else skipped++;
   }

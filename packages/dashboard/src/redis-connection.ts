@@ -34,6 +34,8 @@ export async function connectRedis(
     lazyConnect: true,
     maxRetriesPerRequest: 2,
     retryStrategy: (attempt) => Math.min(attempt * 250, 3000),
+    // How long a closing socket may linger (ioredis default 2 s): keeps a failed start from holding the process.
+    disconnectTimeout: 300,
   });
   // Report the first error after each healthy period, not every reconnect attempt.
   let reported = false;

@@ -1,0 +1,107 @@
+import {
+  classifyHeartbeat,
+  isValidRunId,
+  isValidStreamId,
+  parseMetricsEntry,
+  parseStreamRows,
+  redactRedisUrl,
+  redactSecrets,
+  toWorkerView,
+} from '@mat/dashboard';
+
+describe('metrics entries', () => {
+  it('keeps identifying fields strict and turns odd measurements into null', () => {
+    expect(parseMetricsEntry('{"type":"step","peer":1,"step":7,"loss":0.5,"advAccuracy":"x"}')).toEqual({
+      type: 'step',
+      peer: 1,
+      step: 7,
+      loss: 0.5,
+      base: null,
+      distill: null,
+      advAccuracy: null,
+      lr: null,
+      stepSeconds: null,
+      exchangeSeconds: null,
+    });
+    expect(parseMetricsEntry('{"type":"eval","peer":0,"step":3,"cleanAccuracy":0.9}')).toMatchObject({
+      cleanAccuracy: 0.9,
+      robustAccuracy: null,
+    });
+    expect(parseMetricsEntry('{"type":"worker","workerId":"w1","event":"lost","peer":2}')).toEqual({
+      type: 'worker',
+      workerId: 'w1',
+      event: 'lost',
+      peer: 2,
+    });
+    for (const bad of [
+      'not json',
+      'null',
+      '[1]',
+      '{"type":"step","peer":-1,"step":1}',
+      '{"type":"step","peer":0.5,"step":1}',
+      '{"type":"step","peer":0}',
+      '{"type":"eval","peer":"0","step":1}',
+      '{"type":"worker","workerId":"w","event":"exploded"}',
+      '{"type":"worker","workerId":"","event":"joined"}',
+      '{"type":"other","peer":0,"step":0}',
+    ])
+      expect(parseMetricsEntry(bad)).toBeNull();
+  });
+
+  it('reads XRANGE rows: time from the id, field m only, counts what it skips', () => {
+    const { entries, skipped } = parseStreamRows([
+      ['1700000000123-0', ['m', '{"type":"step","peer":0,"step":1,"loss":1}']],
+      ['1700000000124-0', ['x', '{"type":"step","peer":0,"step":2}']],
+      ['1700000000125-0', ['m', '{broken']],
+      ['1700000000126-3', ['other', 'm', 'm', '{"type":"eval","peer":1,"step":2}']],
+    ]);
+    expect(skipped).toBe(2);
+    expect(entries.map((e) => [e.id, e.time, e.type])).toEqual([
+      ['1700000000123-0', 1700000000123, 'step'],
+      ['1700000000126-3', 1700000000126, 'eval'],
+    ]);
+  });
+});
+
+describe('worker health', () => {
+  it('is ok up to half the timeout, late up to the timeout, lost after or without heartbeat', () => {
+    expect(classifyHeartbeat(1000, 1000 + 5000, 10000)).toBe('ok');
+    expect(classifyHeartbeat(1000, 1000 + 5001, 10000)).toBe('late');
+    expect(classifyHeartbeat(1000, 1000 + 10000, 10000)).toBe('late');
+    expect(classifyHeartbeat(1000, 1000 + 10001, 10000)).toBe('lost');
+    expect(classifyHeartbeat(null, 1000, 10000)).toBe('lost');
+  });
+
+  it('shows a record it cannot read as lost with the reason', () => {
+    const v = toWorkerView('w9', '{nope', 5000, 10000);
+    expect(v).toMatchObject({ workerId: 'w9', health: 'lost', error: 'heartbeat record is not valid JSON' });
+    const ok = toWorkerView('w1', JSON.stringify({ peer: 2, lastHeartbeat: 4000, host: 'h' }), 5000, 10000);
+    expect(ok).toMatchObject({ peer: 2, host: 'h', health: 'ok', heartbeatAgeSeconds: 1 });
+  });
+});
+
+describe('ids and secrets', () => {
+  it('accepts run ids that fit the key scheme and stream ids only', () => {
+    for (const id of ['run-1', 'a', 'R.2_x', 'x'.repeat(128)]) expect(isValidRunId(id)).toBe(true);
+    for (const id of ['', '-a', 'a:b', 'a}b', 'a b', '../x', 'x'.repeat(129), 'é'])
+      expect(isValidRunId(id)).toBe(false);
+    expect(isValidStreamId('1700000000000-0')).toBe(true);
+    for (const id of ['1700000000000', '-', '+', '1-2-3', 'a-1', '(1-0'])
+      expect(isValidStreamId(id)).toBe(false);
+  });
+
+  it('never shows passwords: redacted URLs and config fields', () => {
+    expect(redactRedisUrl('redis://:hunter2@redis:6379/0')).toBe('redis://:***@redis:6379/0');
+    expect(redactRedisUrl('rediss://alice:hunter2@redis:6380')).toBe('rediss://***:***@redis:6380');
+    expect(redactRedisUrl('redis://redis:6379')).toBe('redis://redis:6379');
+    expect(redactRedisUrl('::bad::')).toBe('(invalid Redis URL)');
+    expect(
+      redactSecrets({
+        a: 1,
+        redis: { password: 'x', url: 'u' },
+        list: [{ apiToken: 't', k: 2 }],
+        secretKey: 's',
+      }),
+    ).toEqual({ a: 1, redis: { url: 'u' }, list: [{ k: 2 }] });
+  });
+});
