@@ -81,7 +81,10 @@ function parseArgs(argv) {
 // ---------------------------------------------------------------------------------------------------------
 // Worker: one backend, one workload, in this process.
 
-/** Wraps every kernel of the backend with a wall-clock timer (kernels run synchronously on CPU backends). */
+/**
+ * Wraps every kernel of the backend with timers (kernels run synchronously on CPU backends): wall time, and
+ * process CPU time, which on a shared machine does not count the time spent waiting for a core.
+ */
 function instrumentKernels(tf, backendName) {
   const totals = {};
   for (const config of tf.getKernelsForBackend(backendName)) {
@@ -90,10 +93,14 @@ function instrumentKernels(tf, backendName) {
     tf.registerKernel({
       ...config,
       kernelFunc: (args) => {
+        const c0 = process.cpuUsage();
         const t0 = process.hrtime.bigint();
         const out = inner(args);
-        const entry = (totals[config.kernelName] ??= { ms: 0, calls: 0 });
-        entry.ms += Number(process.hrtime.bigint() - t0) / 1e6;
+        const wall = Number(process.hrtime.bigint() - t0) / 1e6;
+        const cpu = process.cpuUsage(c0);
+        const entry = (totals[config.kernelName] ??= { ms: 0, cpuMs: 0, calls: 0 });
+        entry.ms += wall;
+        entry.cpuMs += (cpu.user + cpu.system) / 1000;
         entry.calls++;
         return out;
       },
@@ -169,9 +176,14 @@ async function runWorker(spec) {
         name,
         calls_per_step: round(e.calls / spec.steps, 1),
         ms_per_step: round(e.ms / spec.steps, 2),
+        cpu_ms_per_step: round(e.cpuMs / spec.steps, 2),
         share: round(e.ms / kernelMs, 4),
       }));
     result.kernel_ms_per_step = round(kernelMs / spec.steps, 1);
+    result.kernel_cpu_ms_per_step = round(
+      Object.values(totals).reduce((a, e) => a + e.cpuMs, 0) / spec.steps,
+      1,
+    );
   }
   return result;
 }

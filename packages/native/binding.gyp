@@ -9,6 +9,7 @@
         "csrc/ukernels.cc",
         "csrc/conv.cc",
         "csrc/pool.cc",
+        "csrc/reduce.cc",
         "csrc/elementwise.cc"
       ],
       "cflags_cc!": ["-fno-exceptions", "-O2", "-O0"],

@@ -11,6 +11,7 @@
 #include "elementwise.h"
 #include "gemm.h"
 #include "pool.h"
+#include "reduce.h"
 #include "thread_pool.h"
 
 namespace {
@@ -293,13 +294,59 @@ napi_value Clip(napi_env env, napi_callback_info info) {
   });
 }
 
-// sumRows(x, y): y[j] = sum_i x[i, j], with cols = y.length
-napi_value SumRows(napi_env env, napi_callback_info info) {
+// reduceSum(x, y, outer, reduce, inner, divisor): y[o, i] = sum_r x[o, r, i] (/ divisor first when > 0)
+napi_value ReduceSum(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
-    Args a(env, info, "sumRows", 2);
-    const size_t n = length_of(a, 0, "x"), cols = length_of(a, 1, "y");
-    if (cols == 0 || n % cols != 0) throw ArgError("sumRows: x's length must be a multiple of y's");
-    matn::sum_rows(a.f32(0, n, "x"), a.f32(1, cols, "y"), static_cast<long>(n / cols), static_cast<long>(cols));
+    Args a(env, info, "reduceSum", 6);
+    const double outer = a.num(2, "outer"), reduce = a.num(3, "reduce"), inner = a.num(4, "inner");
+    if (!(outer >= 0 && reduce >= 0 && inner >= 0)) throw ArgError("reduceSum: negative dims");
+    const long o = static_cast<long>(outer), r = static_cast<long>(reduce), i = static_cast<long>(inner);
+    matn::reduce_sum(a.f32(0, sz(o * r * i), "x"), o, r, i, static_cast<float>(a.num(5, "divisor")),
+                     a.f32(1, sz(o * i), "y"));
+    return undefined(env);
+  });
+}
+
+// tile(x, out, shape: Int32Array, reps: Int32Array)
+napi_value Tile(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, "tile", 4);
+    const size_t rank = length_of(a, 2, "shape");
+    if (rank > 8 || length_of(a, 3, "reps") != rank) throw ArgError("tile: shape and reps need the same rank <= 8");
+    const int32_t* shape = a.i32(2, rank, "shape");
+    const int32_t* reps = a.i32(3, rank, "reps");
+    long in = 1, out = 1;
+    for (size_t d = 0; d < rank; ++d) {
+      if (shape[d] < 0 || reps[d] < 0) throw ArgError("tile: negative shape or reps");
+      in *= shape[d];
+      out *= static_cast<long>(shape[d]) * reps[d];
+    }
+    matn::tile(a.f32(0, sz(in), "x"), shape, reps, static_cast<int>(rank), a.f32(1, sz(out), "out"));
+    return undefined(env);
+  });
+}
+
+// batchNorm(x, mean, variance, scale | null, offset | null, eps, channels, y)
+napi_value BatchNorm(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, "batchNorm", 8);
+    const size_t n = length_of(a, 0, "x");
+    const long channels = static_cast<long>(a.num(6, "channels"));
+    if (channels <= 0 || n % static_cast<size_t>(channels) != 0)
+      throw ArgError("batchNorm: channels must divide the length of x");
+    auto param = [&](size_t i, const char* what, bool optional, long* len) -> const float* {
+      if (optional && a.is_null(i)) return nullptr;
+      *len = static_cast<long>(length_of(a, i, what));
+      if (*len != 1 && *len != channels) throw ArgError(std::string("batchNorm: ") + what + " must have 1 or C values");
+      return a.f32(i, static_cast<size_t>(*len), what);
+    };
+    long ml = 0, vl = 0, sl = 0, ol = 0;
+    const float* mean = param(1, "mean", false, &ml);
+    const float* variance = param(2, "variance", false, &vl);
+    const float* scale = param(3, "scale", true, &sl);
+    const float* offset = param(4, "offset", true, &ol);
+    matn::batch_norm(a.f32(0, n, "x"), static_cast<long>(n), channels, mean, ml, variance, vl, scale, sl, offset, ol,
+                     static_cast<float>(a.num(5, "eps")), a.f32(7, n, "y"));
     return undefined(env);
   });
 }
@@ -371,7 +418,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sign", nullptr, Sign, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"clip", nullptr, Clip, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reduceSum", nullptr, ReduceSum, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"tile", nullptr, Tile, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setSimd", nullptr, SetSimd, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -160,14 +160,4 @@ void add_row(const float* a, const float* b, float* z, long rows, long cols) {
   binary(BinOp::Add, a, Bcast::Full, b, Bcast::Row, z, rows * cols, cols);
 }
 
-void sum_rows(const float* x, float* y, long rows, long cols) {
-  // Double accumulators: tfjs sums in JS numbers, and a bias gradient adds up to ~1e5 terms.
-  std::vector<double> acc(cols, 0.0);
-  for (long r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    for (long j = 0; j < cols; ++j) acc[j] += xr[j];
-  }
-  for (long j = 0; j < cols; ++j) y[j] = static_cast<float>(acc[j]);
-}
-
 }  // namespace matn

@@ -21,7 +21,5 @@ enum class Bcast { Full = 0, Scalar = 1, Row = 2 };
 void binary(BinOp op, const float* a, Bcast am, const float* b, Bcast bm, float* z, long n, long cols);
 /** z[i, j] = a[i, j] + b[j]. */
 void add_row(const float* a, const float* b, float* z, long rows, long cols);
-/** y[j] = sum_i x[i, j]: reduce every leading axis (a bias gradient). */
-void sum_rows(const float* x, float* y, long rows, long cols);
 
 }  // namespace matn

@@ -43,8 +43,26 @@ export interface NativeAddon {
   ): void;
   sign(x: Float32Array, y: Float32Array): void;
   clip(x: Float32Array, y: Float32Array, lo: number, hi: number): void;
-  /** y[j] = sum_i x[i, j]. */
-  sumRows(x: Float32Array, y: Float32Array): void;
+  /** x as [outer, reduce, inner]: y[o, i] = sum_r x[o, r, i], each term first divided by divisor when > 0. */
+  reduceSum(
+    x: Float32Array,
+    y: Float32Array,
+    outer: number,
+    reduce: number,
+    inner: number,
+    divisor: number,
+  ): void;
+  tile(x: Float32Array, out: Float32Array, shape: Int32Array, reps: Int32Array): void;
+  batchNorm(
+    x: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    scale: Float32Array | null,
+    offset: Float32Array | null,
+    eps: number,
+    channels: number,
+    y: Float32Array,
+  ): void;
   info(): { simd: string; detectedSimd: string; threads: number; compiler: string; mr: number; nr: number };
   setThreads(n: number): void;
   setSimd(level: 'avx512' | 'avx2' | 'scalar'): void;

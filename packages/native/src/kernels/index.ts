@@ -13,11 +13,14 @@ import {
   squaredDifferenceKernel,
   subKernel,
 } from './binary';
-import { clipByValueKernel, reluKernel, signKernel, stepKernel, sumKernel } from './elementwise';
+import { fusedBatchNormKernel } from './batch-norm';
+import { clipByValueKernel, reluKernel, signKernel, stepKernel } from './elementwise';
 import { fusedConv2DKernel } from './fused-conv2d';
 import { fusedMatMulKernel } from './fused-matmul';
 import { maxPoolKernel } from './max-pool';
 import { maxPoolGradKernel } from './max-pool-grad';
+import { meanKernel, sumKernel } from './reduce';
+import { tileKernel } from './tile';
 import type { NativeKernel } from './util';
 
 export type { NativeKernel } from './util';
@@ -46,4 +49,7 @@ export const NATIVE_KERNELS: readonly NativeKernel[] = [
   minimumKernel,
   squaredDifferenceKernel,
   sumKernel,
+  meanKernel,
+  tileKernel,
+  fusedBatchNormKernel,
 ];

@@ -1,0 +1,116 @@
+#include "reduce.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "thread_pool.h"
+
+namespace matn {
+namespace {
+
+/** acc[i] += term(x[r, i]) for rows [r0, r1) of a reduce x inner block. */
+void accumulate(const float* x, long r0, long r1, long inner, float divisor, double* acc) {
+  for (long r = r0; r < r1; ++r) {
+    const float* row = x + r * inner;
+    if (divisor > 0.f) {
+      for (long i = 0; i < inner; ++i) acc[i] += static_cast<double>(row[i] / divisor);
+    } else {
+      for (long i = 0; i < inner; ++i) acc[i] += static_cast<double>(row[i]);
+    }
+  }
+}
+
+}  // namespace
+
+void reduce_sum(const float* x, long outer, long reduce, long inner, float divisor, float* y) {
+  const long work = outer * reduce * inner;
+  const int threads = num_threads();
+  if (outer == 1 && threads > 1 && work >= (1L << 17) && reduce >= threads) {
+    // One output row (a bias or batch-norm statistic): each thread sums a band of rows, bands are added in
+    // order afterwards.
+    std::vector<std::vector<double>> partial(threads, std::vector<double>(inner, 0.0));
+    parallel_for(reduce, [&](long r0, long r1, int part) { accumulate(x, r0, r1, inner, divisor, partial[part].data()); });
+    for (long i = 0; i < inner; ++i) {
+      double s = 0.0;
+      for (const auto& p : partial) s += p[i];
+      y[i] = static_cast<float>(s);
+    }
+    return;
+  }
+  auto rows = [&](long o0, long o1) {
+    std::vector<double> acc(inner);
+    for (long o = o0; o < o1; ++o) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      accumulate(x + o * reduce * inner, 0, reduce, inner, divisor, acc.data());
+      for (long i = 0; i < inner; ++i) y[o * inner + i] = static_cast<float>(acc[i]);
+    }
+  };
+  if (outer >= 2 && work >= (1L << 17))
+    parallel_for(outer, [&](long o0, long o1, int) { rows(o0, o1); });
+  else
+    rows(0, outer);
+}
+
+namespace {
+
+/** Fills the tiled block of axis d (and all inner axes) at out, from x; returns its size in floats. */
+long tile_axis(const float* x, const int* shape, const int* reps, const long* xStride, const long* oStride, int rank,
+               int d, float* out) {
+  const long oneCopy = shape[d] * oStride[d];  // floats of one repetition of axis d
+  if (d == rank - 1) {
+    std::memcpy(out, x, sizeof(float) * shape[d]);
+  } else {
+    for (int i = 0; i < shape[d]; ++i)
+      tile_axis(x + i * xStride[d], shape, reps, xStride, oStride, rank, d + 1, out + i * oStride[d]);
+  }
+  // The first repetition is built: copy it reps[d] - 1 more times.
+  for (int r = 1; r < reps[d]; ++r) std::memcpy(out + r * oneCopy, out, sizeof(float) * oneCopy);
+  return oneCopy * reps[d];
+}
+
+}  // namespace
+
+void tile(const float* x, const int* shape, const int* reps, int rank, float* out) {
+  if (rank == 0) {
+    out[0] = x[0];
+    return;
+  }
+  long xStride[8], oStride[8];
+  xStride[rank - 1] = oStride[rank - 1] = 1;
+  for (int d = rank - 2; d >= 0; --d) {
+    xStride[d] = xStride[d + 1] * shape[d + 1];
+    oStride[d] = oStride[d + 1] * shape[d + 1] * reps[d + 1];
+  }
+  for (int d = 0; d < rank; ++d)
+    if (shape[d] == 0 || reps[d] == 0) return;  // empty output
+  tile_axis(x, shape, reps, xStride, oStride, rank, 0, out);
+}
+
+void batch_norm(const float* x, long n, long channels, const float* mean, long meanLen, const float* variance,
+                long varLen, const float* scale, long scaleLen, const float* offset, long offsetLen, float eps,
+                float* y) {
+  // Per channel: y = off + (x - m) * coef, coef = s / sqrt(v + eps), in double as tfjs's JS arithmetic.
+  std::vector<double> coef(channels), shift(channels), off(channels);
+  for (long c = 0; c < channels; ++c) {
+    const double s = scale ? scale[c % scaleLen] : 1.0;
+    coef[c] = s / std::sqrt(static_cast<double>(variance[c % varLen]) + static_cast<double>(eps));
+    shift[c] = mean[c % meanLen];
+    off[c] = offset ? offset[c % offsetLen] : 0.0;
+  }
+  const long rows = channels > 0 ? n / channels : 0;
+  auto body = [&](long r0, long r1) {
+    for (long r = r0; r < r1; ++r) {
+      const float* xr = x + r * channels;
+      float* yr = y + r * channels;
+      for (long c = 0; c < channels; ++c) yr[c] = static_cast<float>(off[c] + (xr[c] - shift[c]) * coef[c]);
+    }
+  };
+  if (n >= (1L << 17))
+    parallel_for(rows, [&](long r0, long r1, int) { body(r0, r1); });
+  else
+    body(0, rows);
+}
+
+}  // namespace matn
