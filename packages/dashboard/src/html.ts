@@ -46,6 +46,7 @@ function shell(nonce: string, title: string, body: string, withScript: boolean):
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
+<link rel="icon" href="data:,">
 <style nonce="${nonce}">${css}</style>
 </head>
 <body>

@@ -45,10 +45,14 @@
     return v.toPrecision(2);
   }
   const pct = (v) => (v === null || v === undefined ? '–' : (100 * v).toFixed(1) + ' %');
+  /** Durations in ms below a second, in s above; three significant digits, no trailing zeros. */
   function secs(v) {
     if (v === null || v === undefined) return '–';
-    return v < 1 ? (1000 * v).toFixed(v < 0.01 ? 2 : 1) + ' ms' : v.toFixed(2) + ' s';
+    if (v === 0) return '0';
+    return v < 1 ? Number((1000 * v).toPrecision(3)) + ' ms' : Number(v.toPrecision(3)) + ' s';
   }
+  /** Axis labels: tick values are round already, so only float noise needs trimming. */
+  const tickFmt = (v) => String(Number(v.toPrecision(6)));
   function ago(seconds) {
     if (seconds === null || seconds === undefined) return 'never';
     if (seconds < 60) return seconds.toFixed(1) + ' s ago';
@@ -123,7 +127,7 @@
       if (v < yLo || v > yHi) continue;
       root.appendChild(svg('line', { x1: m.l, x2: W - m.r, y1: Y(v), y2: Y(v), class: 'grid' }));
       root.appendChild(
-        svg('text', { x: m.l - 6, y: Y(v) + 4, 'text-anchor': 'end', text: (opts.yFormat || fmt)(v) }),
+        svg('text', { x: m.l - 6, y: Y(v) + 4, 'text-anchor': 'end', text: (opts.yFormat || tickFmt)(v) }),
       );
     }
     for (const v of xt) {

@@ -1,0 +1,184 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { Redis } from 'ioredis';
+import { createDashboard, type Dashboard } from '@mat/dashboard';
+import { FakeRun, REDIS_URL, evalEntry, stepEntry, uniqueRunId } from './fake-run';
+
+/**
+ * The dashboard in a real browser (Debian's chromium driven by playwright-core): the page loads, draws a
+ * live run's curves and grows them as workers add entries, shows worker health, and a wrong token is
+ * refused. Screenshots go to $MAT_SCREENSHOT_DIR (default: a fresh temp dir) for a human to look at.
+ */
+
+const CHROMIUM = process.env.MAT_CHROMIUM ?? '/usr/bin/chromium';
+const TOKEN = `browser-${Math.random().toString(36).slice(2)}`;
+const shots =
+  process.env.MAT_SCREENSHOT_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mat-dashboard-shots-'));
+
+/** SVG paths drawn for one chart: peer, series and how many points each has. */
+function curves(page: Page, chart: string) {
+  return page.$$eval(`[data-chart="${chart}"] path[data-peer]`, (paths) =>
+    paths.map((p) => ({
+      peer: Number(p.getAttribute('data-peer')),
+      series: p.getAttribute('data-series'),
+      points: Number(p.getAttribute('data-points')),
+      lastStep: Number(p.getAttribute('data-last-step')),
+      d: p.getAttribute('d') ?? '',
+    })),
+  );
+}
+
+describe('dashboard in a real browser', () => {
+  let redis: Redis;
+  let run: FakeRun;
+  let dashboard: Dashboard;
+  let browser: BrowserContext;
+  let userDataDir: string;
+
+  beforeAll(async () => {
+    if (!fs.existsSync(CHROMIUM))
+      throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)`);
+    redis = new Redis(REDIS_URL);
+    run = new FakeRun(redis, uniqueRunId('browser'));
+    await run.create(2);
+    await run.addSteps(2, 1, 10, 5);
+    await run.add({ type: 'worker', workerId: 'worker-a', event: 'joined', peer: 0 });
+    await run.add({ type: 'worker', workerId: 'worker-b', event: 'joined', peer: 1 });
+    await run.heartbeat('worker-a', 0, 0);
+    await run.heartbeat('worker-b', 1, 0);
+    await run.heartbeat('worker-old', null, 300000, 'idle');
+    dashboard = await createDashboard({
+      redisUrl: REDIS_URL,
+      port: 0,
+      token: TOKEN,
+      pollIntervalMs: 300,
+      heartbeatTimeoutMs: 60000,
+    });
+    // A fresh profile dir of our own (playwright takes it as launchPersistentContext's first argument).
+    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mat-chromium-'));
+    browser = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 1300 },
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await dashboard?.close();
+    await run?.remove();
+    redis?.disconnect();
+    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+  });
+
+  it('shows a live run: curves per peer that grow as entries arrive, and worker health', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    try {
+      const res = await page.goto(`${dashboard.url}/runs/${run.id}?token=${encodeURIComponent(TOKEN)}`);
+      expect(res?.status()).toBe(200);
+      expect(new URL(page.url()).search).toBe(''); // the token left the address bar
+      await page.waitForSelector('[data-chart="loss"] path[data-peer="1"][data-points="10"]');
+
+      const loss = await curves(page, 'loss');
+      expect(loss.map((c) => [c.peer, c.points, c.lastStep])).toEqual([
+        [0, 10, 10],
+        [1, 10, 10],
+      ]);
+      expect(loss[0].d).not.toBe(loss[1].d); // different data, different curves
+      const acc = await curves(page, 'accuracy');
+      expect(acc.map((c) => [c.series, c.peer, c.points]).sort()).toEqual([
+        ['adversarial', 0, 2],
+        ['adversarial', 1, 2],
+        ['clean', 0, 2],
+        ['clean', 1, 2],
+      ]);
+      for (const chart of ['train-adv-accuracy', 'step-time', 'exchange-latency'])
+        expect((await curves(page, chart)).map((c) => c.points)).toEqual([10, 10]);
+
+      const health = await page.$$eval('#workers tr[data-worker]', (rows) =>
+        rows.map((r) => [r.getAttribute('data-worker'), r.getAttribute('data-health')]),
+      );
+      expect(Object.fromEntries(health)).toEqual({
+        'worker-a': 'ok',
+        'worker-b': 'ok',
+        'worker-old': 'lost',
+      });
+      await page.screenshot({ path: path.join(shots, 'run-before.png'), fullPage: true });
+
+      // Workers keep training while the page is open: new steps and an evaluation, and one worker dies.
+      for (let step = 11; step <= 15; step++) for (const peer of [0, 1]) await run.add(stepEntry(peer, step));
+      for (const peer of [0, 1]) await run.add(evalEntry(peer, 15));
+      await run.heartbeat('worker-b', 1, 120000);
+      await run.add({ type: 'worker', workerId: 'worker-b', event: 'lost', peer: 1 });
+
+      await page.waitForSelector('[data-chart="loss"] path[data-peer="1"][data-last-step="15"]');
+      await page.waitForSelector('#workers tr[data-worker="worker-b"][data-health="lost"]');
+      expect((await curves(page, 'loss')).map((c) => c.points)).toEqual([15, 15]);
+      expect((await curves(page, 'accuracy')).map((c) => c.points)).toEqual([3, 3, 3, 3]);
+      expect(await page.textContent('.events')).toMatch(/worker-b lost \(peer 1\)/);
+      expect(await page.textContent('#live')).toMatch(/live · updated/);
+      await page.screenshot({ path: path.join(shots, 'run-live.png'), fullPage: true });
+
+      // The runs list links to the run.
+      await page.goto(`${dashboard.url}/`);
+      await page.waitForSelector(`tr[data-run="${run.id}"] a`);
+      await page.screenshot({ path: path.join(shots, 'runs.png') });
+
+      expect(errors).toEqual([]); // our pages: no script error, nothing failed to load
+
+      // bull-board renders the run's queues behind the same cookie. (Its page asks fonts.googleapis.com
+      // for a font, which fails offline; that is bull-board's markup, not ours, so it is not counted.)
+      await page.goto(`${dashboard.url}/queues`);
+      await page.waitForSelector('text=mat-control', { timeout: 60000 });
+      await page.screenshot({ path: path.join(shots, 'queues.png') });
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('refuses a wrong or missing token and says so', async () => {
+    await browser.clearCookies(); // forget the session of the test above
+    const page = await browser.newPage();
+    try {
+      let res = await page.goto(`${dashboard.url}/runs/${run.id}?token=not-the-token`);
+      expect(res?.status()).toBe(401);
+      expect(await page.textContent('h1')).toMatch(/401 — wrong token/);
+      expect(await page.content()).not.toContain(TOKEN);
+      await page.screenshot({ path: path.join(shots, 'refused.png') });
+
+      res = await page.goto(`${dashboard.url}/runs/${run.id}`);
+      expect(res?.status()).toBe(401);
+      expect(await page.textContent('h1')).toMatch(/401 — token required/);
+      expect(await page.$$('[data-chart]')).toHaveLength(0);
+
+      // The token form on the 401 page lets a person in.
+      await page.fill('input[name="token"]', TOKEN);
+      await Promise.all([
+        page.waitForURL(`${dashboard.url}/runs/${run.id}`),
+        page.click('button[type="submit"]'),
+      ]);
+      await page.waitForSelector('[data-chart="loss"] path[data-peer="0"]');
+
+      res = await page.goto(`${dashboard.url}/runs/not-a-run-${process.pid}`);
+      expect(res?.status()).toBe(404);
+      expect(await page.textContent('main')).toMatch(/there is no run "not-a-run-\d+" in Redis/);
+    } finally {
+      await page.close();
+    }
+  });
+});
