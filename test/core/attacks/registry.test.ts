@@ -1,10 +1,24 @@
-import { ATTACK_NAMES, createAttack, Fgsm, PgdL1, PgdL2, PgdLinf, Rng, type AttackSpec } from '@mat/core';
+import {
+  Apgd,
+  ApgdTargeted,
+  ATTACK_NAMES,
+  attackLabel,
+  createAttack,
+  CwPgd,
+  Fgsm,
+  PgdL1,
+  PgdL2,
+  PgdLinf,
+  Rng,
+  Square,
+  type AttackSpec,
+} from '@mat/core';
 
 describe('createAttack', () => {
   const rng = new Rng(1);
 
   it('builds the class for each name × norm and fills documented defaults', () => {
-    expect(ATTACK_NAMES).toEqual(['fgsm', 'pgd']);
+    expect(ATTACK_NAMES).toEqual(['fgsm', 'pgd', 'cw', 'apgd-ce', 'apgd-dlr', 'apgd-t', 'square']);
     expect(createAttack({ name: 'pgd', norm: 'linf', eps: 0.1 }, rng)).toBeInstanceOf(PgdLinf);
     expect(createAttack({ name: 'pgd', norm: 'l2', eps: 1 }, rng)).toBeInstanceOf(PgdL2);
     expect(createAttack({ name: 'pgd', norm: 'l1', eps: 10 }, rng)).toBeInstanceOf(PgdL1);
@@ -31,8 +45,30 @@ describe('createAttack', () => {
     expect(pgd.options.stepSize).toBeCloseTo(0.025, 12);
   });
 
+  it('builds the evaluation attacks with their documented defaults and labels', () => {
+    const cw = createAttack({ name: 'cw', norm: 'l2', eps: 1 }, rng) as CwPgd;
+    expect(cw).toBeInstanceOf(CwPgd);
+    expect(cw.name).toBe('cw-l2');
+    expect(cw.options).toMatchObject({ steps: 10, loss: 'cw', randomStart: true });
+    const apgd = createAttack({ name: 'apgd-ce', norm: 'linf', eps: 0.1 }, rng) as Apgd;
+    expect(apgd).toBeInstanceOf(Apgd);
+    expect(apgd.loss).toBe('ce');
+    expect(apgd.options).toMatchObject({ steps: 100, restarts: 1, rho: 0.75, randomStart: true });
+    expect((createAttack({ name: 'apgd-dlr', norm: 'l1', eps: 5 }, rng) as Apgd).loss).toBe('dlr');
+    const apgdT = createAttack({ name: 'apgd-t', norm: 'l2', eps: 1 }, rng) as ApgdTargeted;
+    expect(apgdT).toBeInstanceOf(ApgdTargeted);
+    expect(apgdT.targetClasses).toBe(9);
+    const square = createAttack({ name: 'square', norm: 'l2', eps: 1 }, rng) as Square;
+    expect(square).toBeInstanceOf(Square);
+    expect([square.queries, square.pInit, square.restarts]).toEqual([1000, 0.8, 1]);
+    expect(attackLabel({ name: 'pgd', steps: 20 })).toBe('PGD-20');
+    expect(attackLabel({ name: 'pgd', steps: 20, restarts: 5 })).toBe('PGD-20×5');
+    expect(attackLabel({ name: 'apgd-t' })).toBe('APGD-T');
+    expect(attackLabel({ name: 'square', steps: 500 })).toBe('Square-500');
+  });
+
   const bad: [string, Record<string, unknown>, RegExp][] = [
-    ['unknown name', { name: 'cw' }, /unknown attack 'cw'; known: fgsm, pgd/],
+    ['unknown name', { name: 'fab' }, /unknown attack 'fab'; known: fgsm, pgd, cw, apgd-ce/],
     ['unknown norm', { norm: 'l3' }, /unknown norm 'l3'/],
     ['eps = 0', { eps: 0 }, /eps must be a finite number > 0, got 0/],
     ['eps < 0', { eps: -1 }, /eps must be/],
@@ -46,6 +82,17 @@ describe('createAttack', () => {
     ['quantile on l∞', { l1SparsityQuantile: 90 }, /applies to norm 'l1' only/],
     ['quantile 100', { norm: 'l1', l1SparsityQuantile: 100 }, /quantile must be in \(0, 100\)/],
     ['fgsm with steps', { name: 'fgsm', steps: 10 }, /fgsm: takes exactly one step, got steps = 10/],
+    [
+      'square on l1',
+      { name: 'square', norm: 'l1' },
+      /square: not defined for norm 'l1'; it supports linf, l2/,
+    ],
+    ['square with stepSize', { name: 'square', stepSize: 0.1 }, /square: does not take option 'stepSize'/],
+    ['apgd with a loss', { name: 'apgd-ce', loss: 'cw' }, /apgd-ce: does not take option 'loss'/],
+    ['targets on pgd', { targetClasses: 3 }, /pgd: does not take option 'targetClasses' \(only apgd-t do\)/],
+    ['apgd-t with 0 targets', { name: 'apgd-t', targetClasses: 0 }, /targetClasses must be an integer ≥ 1/],
+    ['square pInit > 1', { name: 'square', pInit: 2 }, /pInit must be in \(0, 1\]/],
+    ['apgd steps 0', { name: 'apgd-dlr', steps: 0 }, /apgd-dlr: steps must be an integer ≥ 1/],
   ];
   it.each(bad)('rejects %s', (_what, override, message) => {
     const spec = { name: 'pgd', norm: 'linf', eps: 0.1, ...override } as unknown as AttackSpec;
