@@ -6,3 +6,4 @@ export * from './data';
 export * from './backend';
 export * from './config';
 export * from './train';
+export * from './eval';

@@ -1,0 +1,4 @@
+export * from './ensemble';
+export * from './threat-models';
+export * from './union';
+export * from './suite';
