@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../../packages/core/src/rng';
+import { RELU_GRAD_KERNEL } from '../../packages/native/src/relu-grad';
 import { describeNative, expectParity, randomTensor } from './helpers';
 
 describeNative('native element-wise kernels match cpu', () => {
@@ -12,6 +13,23 @@ describeNative('native element-wise kernels match cpu', () => {
       const rl = randomTensor(rng, large.shape);
       const g = (r: tf.Tensor) => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.relu(t), r)));
       return { small: tf.relu(small), large: tf.relu(large), dSmall: g(rs)(small), dLarge: g(rl)(large) };
+    });
+  });
+
+  it('the ReLU gradient runs fused on native, and first and second order gradients match cpu', async () => {
+    await tf.setBackend('native');
+    const x = tf.tensor1d([-1, 2, 0, 3]);
+    const profile = await tf.profile(() => tf.grad((t: tf.Tensor) => tf.sum(tf.relu(t)))(x));
+    expect(profile.kernelNames).toContain(RELU_GRAD_KERNEL);
+    expect(profile.kernelNames).not.toContain('Step');
+    x.dispose();
+    await expectParity('relu second order', () => {
+      const rng = new Rng(6);
+      const v = tf.concat([tf.tensor1d([NaN, -0, 0]), randomTensor(rng, [200])]);
+      const r = randomTensor(rng, v.shape);
+      const f = (t: tf.Tensor) => tf.sum(tf.mul(tf.relu(t), tf.mul(t, r)));
+      const g = (t: tf.Tensor) => tf.sum(tf.mul(tf.grad(f)(t), r));
+      return { first: tf.grad(f)(v), second: tf.grad(g)(v) };
     });
   });
 

@@ -273,6 +273,16 @@ napi_value Binary(napi_env env, napi_callback_info info) {
   });
 }
 
+// reluGrad(dy, x, dx)
+napi_value ReluGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, "reluGrad", 3);
+    const size_t n = length_of(a, 0, "dy");
+    matn::relu_grad(a.f32(0, n, "dy"), a.f32(1, n, "x"), a.f32(2, n, "dx"), static_cast<long>(n));
+    return undefined(env);
+  });
+}
+
 // sign(x, y)
 napi_value Sign(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
@@ -416,6 +426,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"relu", nullptr, Relu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"step", nullptr, Step, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sign", nullptr, Sign, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"clip", nullptr, Clip, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduceSum", nullptr, ReduceSum, nullptr, nullptr, nullptr, napi_default, nullptr},

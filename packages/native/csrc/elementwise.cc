@@ -31,6 +31,13 @@ void step_range(const float* x, float* y, long b, long e, float alpha) {
   }
 }
 
+void relu_grad_range(const float* dy, const float* x, float* dx, long b, long e) {
+  for (long i = b; i < e; ++i) {
+    const float s = x[i] > 0.f ? 1.f : 0.f;
+    dx[i] = dy[i] * (x[i] == x[i] ? s : x[i]);  // a NaN x gives NaN, as step(NaN) = NaN does
+  }
+}
+
 void sign_range(const float* x, float* y, long b, long e) {
   for (long i = b; i < e; ++i) {
     const float v = x[i] > 0.f ? 1.f : 0.f;
@@ -127,6 +134,10 @@ void relu(const float* x, float* y, long n) {
 
 void step(const float* x, float* y, long n, float alpha) {
   chunked(n, [=](long b, long e) { step_range(x, y, b, e, alpha); });
+}
+
+void relu_grad(const float* dy, const float* x, float* dx, long n) {
+  chunked(n, [=](long b, long e) { relu_grad_range(dy, x, dx, b, e); });
 }
 
 void sign(const float* x, float* y, long n) {

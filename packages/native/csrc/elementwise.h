@@ -7,6 +7,8 @@ namespace matn {
 void relu(const float* x, float* y, long n);
 /** y = x > 0 ? 1 : (NaN ? NaN : alpha): tfjs Step. */
 void step(const float* x, float* y, long n, float alpha);
+/** dx = dy * step(x): the ReLU gradient in one pass, bit-identical to tfjs's mul(dy, step(x)). */
+void relu_grad(const float* dy, const float* x, float* dx, long n);
 /** y = sign(x) with tfjs's rule: NaN and -0 give 0. */
 void sign(const float* x, float* y, long n);
 /** y = x > hi ? hi : (x < lo ? lo : x) (NaN passes), as tfjs ClipByValue. */

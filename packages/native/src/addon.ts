@@ -41,6 +41,8 @@ export interface NativeAddon {
     z: Float32Array,
     cols: number,
   ): void;
+  /** dx = dy * step(x). */
+  reluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
   sign(x: Float32Array, y: Float32Array): void;
   clip(x: Float32Array, y: Float32Array, lo: number, hi: number): void;
   /** x as [outer, reduce, inner]: y[o, i] = sum_r x[o, r, i], each term first divided by divisor when > 0. */
