@@ -1,0 +1,190 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+/**
+ * docker-compose.yml as Docker sees it: `docker-compose config` (Debian's docker-compose) validates and
+ * normalises the file; its YAML is read with PyYAML, which docker-compose itself depends on, so the test
+ * needs nothing else. Then: the services, their commands, scaling, the GPU reservation, healthchecks,
+ * and that the GPU image carries the CUDA/cuDNN versions that tfjs-node-gpu needs.
+ */
+
+const ROOT = path.join(__dirname, '..', '..');
+const PASSWORD = `pw${process.pid}x${Date.now().toString(16)}`;
+
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: Array<string | { published?: number | string; target: number }>;
+  container_name?: string;
+  hostname?: string;
+  profiles?: string[];
+  healthcheck?: { test: string[]; interval?: string };
+  deploy?: { resources?: { reservations?: { devices?: Array<Record<string, unknown>> } } };
+  depends_on?: Record<string, { condition: string }>;
+  volumes?: string[];
+}
+
+function compose(args: string[], env: Record<string, string | undefined>) {
+  const childEnv = { ...process.env, ...env };
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete childEnv[k];
+  return spawnSync('docker-compose', ['-f', path.join(ROOT, 'docker-compose.yml'), ...args], {
+    cwd: ROOT,
+    env: childEnv,
+    encoding: 'utf8',
+  });
+}
+
+function yamlToJson(text: string): unknown {
+  const r = spawnSync(
+    'python3',
+    ['-c', 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'],
+    {
+      input: text,
+      encoding: 'utf8',
+    },
+  );
+  if (r.status !== 0) throw new Error(`PyYAML could not read docker-compose config output: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+const commandText = (s: Service) => (s.command ?? []).join(' ');
+
+describe('docker-compose.yml', () => {
+  let services: Record<string, Service>;
+
+  beforeAll(() => {
+    const which = spawnSync('docker-compose', ['version'], { encoding: 'utf8' });
+    if (which.error || which.status !== 0)
+      throw new Error('docker-compose not found: install the Debian package docker-compose');
+    const r = compose(['config'], {
+      REDIS_PASSWORD: PASSWORD,
+      MAT_DASHBOARD_TOKEN: undefined,
+      MAT_PRESET: undefined,
+    });
+    if (r.status !== 0) throw new Error(`docker-compose config failed:\n${r.stderr}`);
+    services = (yamlToJson(r.stdout) as { services: Record<string, Service> }).services;
+  });
+
+  it('has redis, coordinator, GPU and CPU workers and the dashboard, running the mat commands', () => {
+    expect(Object.keys(services).sort()).toEqual([
+      'coordinator',
+      'dashboard',
+      'redis',
+      'worker',
+      'worker-cpu',
+    ]);
+    expect(commandText(services.coordinator)).toMatch(/exec mat coordinator --redis-url "\$\$MAT_REDIS_URL"/);
+    expect(commandText(services.coordinator)).toMatch(/--config "\$\$MAT_CONFIG"/);
+    expect(commandText(services.coordinator)).toMatch(/--preset "\$\$MAT_PRESET"/);
+    expect(services.coordinator.environment?.MAT_PRESET).toBe('quick');
+    for (const w of ['worker', 'worker-cpu'])
+      expect(commandText(services[w])).toMatch(/exec mat worker --redis-url "\$\$MAT_REDIS_URL"/);
+    expect(commandText(services.dashboard)).toMatch(
+      /exec mat dashboard --host 0\.0\.0\.0 --port 8080 --redis-url/,
+    );
+    expect(services.worker.build?.dockerfile).toBe('docker/Dockerfile.gpu');
+    for (const s of ['coordinator', 'worker-cpu', 'dashboard'])
+      expect(services[s].build?.dockerfile).toBe('docker/Dockerfile.cpu');
+    expect(services['worker-cpu'].profiles).toEqual(['cpu']);
+  });
+
+  it('passes the Redis password through the environment only, and requires one', () => {
+    expect(commandText(services.redis)).toMatch(/--requirepass "\$\$REDIS_PASSWORD"/);
+    expect(services.redis.environment?.REDIS_PASSWORD).toBe(PASSWORD);
+    for (const s of ['coordinator', 'worker', 'worker-cpu', 'dashboard'])
+      expect(services[s].environment?.MAT_REDIS_URL).toBe(`redis://:${PASSWORD}@redis:6379/0`);
+    for (const [name, s] of Object.entries(services)) {
+      expect([name, commandText(s)]).not.toEqual([name, expect.stringContaining(PASSWORD)]);
+      expect([name, JSON.stringify(s.healthcheck)]).not.toEqual([name, expect.stringContaining(PASSWORD)]);
+    }
+    // Redis is reachable only inside the compose network.
+    expect(services.redis.ports ?? []).toEqual([]);
+
+    const r = compose(['config', '-q'], { REDIS_PASSWORD: undefined });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/set REDIS_PASSWORD/);
+  });
+
+  it('lets workers scale: no container name, hostname or host port', () => {
+    for (const w of ['worker', 'worker-cpu']) {
+      const s = services[w];
+      expect(s.container_name).toBeUndefined();
+      expect(s.hostname).toBeUndefined();
+      expect(s.ports ?? []).toEqual([]);
+      expect(s.depends_on?.redis?.condition).toBe('service_healthy');
+      // Spares take over from checkpoints: every worker sees the same runs volume.
+      expect(s.volumes).toEqual(expect.arrayContaining([expect.stringMatching(/^mat-runs:\/app\/runs/)]));
+    }
+    expect(services.coordinator.volumes).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^mat-runs:\/app\/runs/)]),
+    );
+    const r = compose(['config', '-q'], { REDIS_PASSWORD: PASSWORD });
+    expect(r.status).toBe(0);
+  });
+
+  it('reserves NVIDIA GPUs for the GPU worker only', () => {
+    const devices = services.worker.deploy?.resources?.reservations?.devices ?? [];
+    expect(devices).toHaveLength(1);
+    expect(devices[0]).toMatchObject({ driver: 'nvidia', capabilities: ['gpu'] });
+    expect(devices[0].count === 'all' || typeof devices[0].count === 'number').toBe(true);
+    for (const s of ['redis', 'coordinator', 'worker-cpu', 'dashboard'])
+      expect(services[s].deploy?.resources?.reservations?.devices).toBeUndefined();
+  });
+
+  it('gives every service a healthcheck that exists in the image', () => {
+    for (const [name, s] of Object.entries(services)) {
+      expect([name, (s.healthcheck?.test ?? []).length > 1]).toEqual([name, true]);
+      expect(['CMD', 'CMD-SHELL']).toContain(s.healthcheck?.test[0]);
+    }
+    const script = (s: Service) => s.healthcheck?.test.slice(1).join(' ');
+    expect(script(services.coordinator)).toBe('node /app/docker/healthcheck.js redis');
+    for (const w of ['worker', 'worker-cpu'])
+      expect(script(services[w])).toBe('node /app/docker/healthcheck.js worker');
+    expect(fs.existsSync(path.join(ROOT, 'docker', 'healthcheck.js'))).toBe(true);
+    expect(script(services.dashboard)).toMatch(/http:\/\/127\.0\.0\.1:8080\/healthz/);
+    expect(script(services.redis)).toMatch(/redis-cli ping/);
+    // The dashboard's container port is the one its command listens on; the host side defaults to loopback.
+    expect(services.dashboard.ports).toHaveLength(1);
+    expect(JSON.stringify(services.dashboard.ports)).toMatch(/127\.0\.0\.1:8080:8080/);
+  });
+});
+
+describe('Dockerfiles', () => {
+  const read = (p: string) => fs.readFileSync(path.join(ROOT, p), 'utf8');
+
+  it('GPU image: the CUDA and cuDNN that libtensorflow 2.9.1 (tfjs-node-gpu 4.22) needs, as mat doctor says', () => {
+    const gpu = read('docker/Dockerfile.gpu');
+    const base = /^ARG CUDA_IMAGE=nvidia\/cuda:(\d+)\.(\d+)\.\d+-cudnn(\d+)-runtime-ubuntu[\d.]+$/m.exec(gpu);
+    expect(base).not.toBeNull();
+    const [, cudaMajor, cudaMinor, cudnnMajor] = base as RegExpExecArray;
+    const expected = /CUDA (\d+)\.(\d+) and cuDNN (\d+)\.(\d+)/.exec(
+      read('packages/cli/src/commands/doctor.ts'),
+    );
+    expect(expected).not.toBeNull();
+    expect([cudaMajor, cudaMinor, cudnnMajor]).toEqual([expected?.[1], expected?.[2], expected?.[3]]);
+    expect(gpu).toMatch(/FROM \$\{CUDA_IMAGE\}/);
+    expect(gpu).toMatch(/libtensorflow 2\.9\.1/);
+    expect(read('docs/distributed.md')).toContain(`CUDA ${cudaMajor}.${cudaMinor}`);
+    expect(read('docs/distributed.md')).toContain(`cuDNN ${expected?.[3]}.${expected?.[4]}`);
+  });
+
+  it('CPU image: node 20 on Debian bookworm, npm ci from the lockfile, a mat command', () => {
+    const cpu = read('docker/Dockerfile.cpu');
+    expect(cpu.match(/^FROM node:20-bookworm-slim/gm)).toHaveLength(2);
+    expect(cpu).toMatch(/npm ci /);
+    expect(cpu).toMatch(/\/usr\/local\/bin\/mat/);
+  });
+
+  it('.dockerignore keeps local installs and runs out but the sources in', () => {
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    expect(ignored).toEqual(expect.arrayContaining(['**/node_modules', '**/dist', 'runs', 'data', '.env']));
+    for (const needed of ['packages', 'docker', 'package-lock.json', 'tsconfig.json'])
+      expect(ignored).not.toContain(needed);
+  });
+});
