@@ -78,8 +78,51 @@ describe('mat CLI', () => {
     r = mat(['eval', path.join(dir, 'runs', 'tiny'), '--attack-steps', '2', '--backend', 'wasm'], dir);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/step 2/);
-    expect(r.stdout).toMatch(/peer 0: clean [\d.]+%\s+robust [\d.]+%/);
-    expect(r.stdout).toMatch(/peer 1: clean/);
+    expect(r.stdout).toMatch(/peer 0\s+peer 1\s+ensemble/);
+    expect(r.stdout).toMatch(/clean\s+[\d.]+%\s+[\d.]+%\s+[\d.]+%/);
+    expect(r.stdout).toMatch(/PGD-2 linf 0\.1\s+[\d.]+%/);
+    expect(r.stdout).toMatch(/union all norms\s+[\d.]+%/);
+
+    // Attacks × norms × eps, union and ensemble, JSON results in the run directory.
+    r = mat(
+      [
+        'eval',
+        path.join(dir, 'runs', 'tiny'),
+        '--attacks',
+        'pgd,apgd-ce,apgd-t,square',
+        '--norms',
+        'linf,l2,l1',
+        '--eps',
+        'linf=0.1,l2=1.5,l1=10',
+        '--steps',
+        '2',
+        '--apgd-steps',
+        '2',
+        '--queries',
+        '5',
+        '--targets',
+        '2',
+        '--backend',
+        'wasm',
+      ],
+      dir,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/APGD-T l1 10\s+[\d.]+%/);
+    expect(r.stdout).toMatch(/union l2 1\.5\s+[\d.]+%/);
+    expect(r.stdout).toMatch(/skipped: square l1/);
+    const file = path.join(dir, 'runs', 'tiny', 'eval-step2-pgd+apgd-ce+apgd-t+square-linf+l2+l1.json');
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+    expect(saved).toMatchObject({ kind: 'mat-eval', step: 2, count: 8, eps: { linf: 0.1, l2: 1.5, l1: 10 } });
+    expect(saved.models.map((m: { model: string }) => m.model)).toEqual(['peer 0', 'peer 1', 'ensemble']);
+    expect(saved.models[2].results).toHaveLength(11);
+
+    r = mat(['eval', path.join(dir, 'runs', 'tiny'), '--attacks', 'pgd,nope'], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--attacks: unknown attack 'nope'; known: fgsm, pgd/);
+    r = mat(['eval', path.join(dir, 'runs', 'tiny'), '--eps', 'l3=1'], dir);
+    expect(r.stderr).toMatch(/--eps: unknown norm 'l3'/);
   });
 
   it('doctor reports backends, GPU expectations, Redis and datasets as JSON', () => {
