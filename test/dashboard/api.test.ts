@@ -6,6 +6,7 @@ import { FakeRun, REDIS_URL, uniqueRunId } from './fake-run';
 
 const TOKEN = `tok-${Math.random().toString(36).slice(2)}-${process.pid}`;
 const auth = { Authorization: `Bearer ${TOKEN}` };
+const errorOf = async (res: Response) => ((await res.json()) as { error: string }).error;
 
 describe('dashboard API', () => {
   let redis: Redis;
@@ -124,17 +125,17 @@ describe('dashboard API', () => {
   it('answers bad ids, unknown runs, bad cursors and unknown paths with clear errors', async () => {
     let res = await get(`/api/runs/no-such-run-${process.pid}`);
     expect(res.status).toBe(404);
-    expect((await res.json()).error).toMatch(/there is no run "no-such-run-\d+" in Redis/);
+    expect(await errorOf(res)).toMatch(/there is no run "no-such-run-\d+" in Redis/);
 
     for (const bad of ['a:b', '%7Bx%7D', '-x', 'x'.repeat(129)]) {
       res = await get(`/api/runs/${bad}`);
       expect(res.status).toBe(404);
-      expect((await res.json()).error).toMatch(/run ids are/);
+      expect(await errorOf(res)).toMatch(/run ids are/);
     }
 
     res = await get(`/api/runs/${run.id}?after=notanid`);
     expect(res.status).toBe(400);
-    expect((await res.json()).error).toMatch(/after must be a stream id/);
+    expect(await errorOf(res)).toMatch(/after must be a stream id/);
 
     res = await get(`/runs/no-such-run-${process.pid}`, { ...auth, Accept: 'text/html' });
     expect(res.status).toBe(404);
@@ -148,11 +149,11 @@ describe('dashboard API', () => {
     let res = await get(`/api/runs/${run.id}`, {});
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/Bearer/);
-    expect((await res.json()).error).toMatch(/protected by a token/);
+    expect(await errorOf(res)).toMatch(/protected by a token/);
 
     res = await get(`/api/runs/${run.id}`, { Authorization: `Bearer ${TOKEN}x` });
     expect(res.status).toBe(401);
-    expect((await res.json()).error).toMatch(/token is wrong/);
+    expect(await errorOf(res)).toMatch(/token is wrong/);
 
     res = await get(`/?token=${TOKEN.slice(0, -1)}`, { Accept: 'text/html' });
     expect(res.status).toBe(401);
