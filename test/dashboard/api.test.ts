@@ -205,6 +205,32 @@ describe('dashboard API', () => {
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+stylesheet|https?:\/\/(?!www\.w3\.org)/);
   });
 
+  it('answers 503 (API and page) and an unhealthy /healthz while Redis is gone', async () => {
+    // A client whose server is gone (nothing listens on port 1) and that gives up at once.
+    const gone = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      disconnectTimeout: 100,
+    });
+    gone.on('error', () => undefined);
+    const d = await createDashboard({ redis: gone, port: 0 });
+    try {
+      let res = await fetch(`${d.url}/api/runs/${run.id}`);
+      expect(res.status).toBe(503);
+      expect(await errorOf(res)).toMatch(/could not read the run from Redis/);
+      res = await fetch(`${d.url}/runs/${run.id}`, { headers: { Accept: 'text/html' } });
+      expect(res.status).toBe(503);
+      expect(await res.text()).toMatch(/503 — Redis unavailable/);
+      res = await fetch(`${d.url}/healthz`);
+      expect([res.status, ((await res.json()) as { ok: boolean }).ok]).toEqual([503, false]);
+    } finally {
+      await d.close();
+      gone.disconnect();
+    }
+  });
+
   it('fails clearly when Redis is unreachable, without showing the password', async () => {
     await expect(createDashboard({ redisUrl: 'redis://:hunter2@127.0.0.1:1', port: 0 })).rejects.toThrow(
       /^cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1: .*ECONNREFUSED/,

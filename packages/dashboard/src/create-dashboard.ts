@@ -91,9 +91,13 @@ export async function createDashboard(options: DashboardOptions): Promise<Dashbo
   const redis = options.redis ?? (await connectRedis(options.redisUrl as string, { log: options.log }));
   const reader = new RunReader(redis, { heartbeatTimeoutMs: options.heartbeatTimeoutMs });
 
-  const queues = Object.values(QUEUES).map(
-    (name) => new Queue(name, { connection: redis, prefix: options.queuePrefix ?? 'bull' }),
-  );
+  const queues = Object.values(QUEUES).map((name) => {
+    const queue = new Queue(name, { connection: redis, prefix: options.queuePrefix ?? 'bull' });
+    // Redis trouble is reported once by the connection's own listener (redis-connection.ts); an 'error'
+    // event without a listener would end the process.
+    queue.on('error', () => undefined);
+    return queue;
+  });
   const board = new ExpressAdapter().setBasePath('/queues');
   createBullBoard({
     queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: !options.queuesWritable })),

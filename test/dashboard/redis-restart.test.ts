@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { Redis } from 'ioredis';
+import { createDashboard, type Dashboard } from '@mat/dashboard';
+import { FakeRun } from './fake-run';
+
+// The dashboard outlives its Redis: a test instance on a free port is killed and started again; meanwhile
+// the API says 503 and /healthz is unhealthy, and afterwards both recover without a restart.
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+describe('dashboard across a Redis restart', () => {
+  let port: number;
+  let dir: string;
+  let server: ChildProcess | undefined;
+  let dashboard: Dashboard | undefined;
+
+  const startRedis = async () => {
+    server = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir],
+      {
+        stdio: 'ignore',
+      },
+    );
+    await until('redis-server', async () => {
+      const probe = new Redis(port, '127.0.0.1', {
+        lazyConnect: true,
+        retryStrategy: () => null,
+        disconnectTimeout: 100,
+      });
+      probe.on('error', () => undefined);
+      try {
+        await probe.connect();
+        return (await probe.ping()) === 'PONG' ? true : undefined;
+      } finally {
+        probe.disconnect();
+      }
+    });
+  };
+  const stopRedis = async () => {
+    const s = server;
+    server = undefined;
+    if (!s || s.exitCode !== null) return;
+    await new Promise((resolve) => {
+      s.once('exit', resolve);
+      s.kill('SIGKILL');
+    });
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mat-redis-restart-'));
+  });
+  afterAll(async () => {
+    await dashboard?.close();
+    await stopRedis();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers 503 while Redis is down and recovers when it is back', async () => {
+    await startRedis();
+    const url = `redis://127.0.0.1:${port}`;
+    const writer = new Redis(url);
+    const run = new FakeRun(writer, 'restart-run');
+    await run.create(1);
+    await run.addSteps(1, 1, 3);
+    await writer.quit();
+    dashboard = await createDashboard({ redisUrl: url, port: 0, log: () => undefined });
+    const d = dashboard;
+    expect((await fetch(`${d.url}/api/runs/restart-run`)).status).toBe(200);
+
+    await stopRedis();
+    const down = await fetch(`${d.url}/api/runs/restart-run`);
+    expect(down.status).toBe(503);
+    expect(((await down.json()) as { error: string }).error).toMatch(/could not read the run from Redis/);
+    expect((await fetch(`${d.url}/healthz`)).status).toBe(503);
+
+    // Started again without persistence: the dashboard reconnects by itself; the run is gone, so 404.
+    await startRedis();
+    await until('healthz 200', async () => ((await fetch(`${d.url}/healthz`)).ok ? true : undefined));
+    expect((await fetch(`${d.url}/api/runs/restart-run`)).status).toBe(404);
+    expect((await fetch(`${d.url}/api/runs`)).status).toBe(200);
+  });
+});
