@@ -229,6 +229,7 @@
   }
 
   function renderRun() {
+    const configOpen = Boolean(document.querySelector('#config[open]'));
     const d = run.detail;
     const peers = peersOf();
     const body = [];
@@ -407,7 +408,8 @@
         el('section', { class: 'card' }, [el('h2', { text: 'Worker events' }), events]),
         el('section', { class: 'card' }, [
           el('h2', { text: 'Config' }),
-          el('details', {}, [
+          // Redrawn every poll: keep it open if the reader opened it.
+          el('details', { id: 'config', open: configOpen ? '' : null }, [
             el('summary', { text: 'run config (JSON)' }),
             el('pre', { text: JSON.stringify(d.config, null, 2) }),
           ]),
