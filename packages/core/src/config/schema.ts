@@ -28,6 +28,22 @@ export const attackSchema = z
   })
   .strict();
 
+/**
+ * MAT-MP: several perturbation types instead of the one `attack` (Liu et al. 2021, MAT against multiple
+ * perturbations; the average / max strategies are Tramer & Boneh's 2019 AVG / MAX):
+ * - `fixed`: peer i is trained against attacks[i % attacks.length] only (one specialist per type);
+ * - `random`: every step, each peer draws one type, from a stream seeded by (seed, peer, step);
+ * - `average`: each peer trains on every type, its base and distillation losses averaged over them;
+ * - `max`: each peer trains, per sample, on the type whose example has the highest attack loss.
+ */
+export const mpSchema = z
+  .object({
+    strategy: z.enum(['fixed', 'random', 'average', 'max']),
+    /** The perturbation types (each a full attack: norm, eps, steps, …). */
+    attacks: z.array(attackSchema).min(1, 'list at least one perturbation type'),
+  })
+  .strict();
+
 const scheduleSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('constant') }).strict(),
   z
@@ -103,6 +119,8 @@ export const runConfigSchema = z
       .prefault({}),
     /** The attack that crafts training examples. */
     attack: attackSchema.prefault({ eps: 0.1, stepSize: 0.025, steps: 10 }),
+    /** MAT-MP perturbation types; when set, they replace `attack` for training (see mpSchema). */
+    mp: mpSchema.optional(),
     optim: z
       .object({
         lr: z.number().positive().default(0.05),
@@ -134,11 +152,25 @@ export const runConfigSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    const { mp, peers } = config;
+    if (mp?.strategy === 'fixed' && mp.attacks.length > peers) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mp', 'attacks'],
+        message:
+          `strategy 'fixed' gives peer i attacks[i % ${mp.attacks.length}], so with ${peers} peer(s) ` +
+          `attacks[${peers}..] would never be used; add peers or use 'random', 'average' or 'max'`,
+      });
+    }
+  });
 
 export type RunConfig = z.infer<typeof runConfigSchema>;
 export type RunConfigInput = z.input<typeof runConfigSchema>;
 export type AttackConfig = z.infer<typeof attackSchema>;
+export type MpConfig = z.infer<typeof mpSchema>;
+export type MpStrategy = MpConfig['strategy'];
 
 /** Validates a config object; the error lists every problem with its path, e.g. `optim.lr: must be > 0`. */
 export function parseRunConfig(input: unknown, source = 'config'): RunConfig {

@@ -4,6 +4,7 @@ export * from './peer';
 export * from './streams';
 export * from './mat-loss-terms';
 export * from './attack-config';
+export * from './perturbations';
 export * from './mat-step';
 export * from './evaluate';
 export * from './checkpoint';

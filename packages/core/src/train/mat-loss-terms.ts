@@ -3,6 +3,7 @@ import type { RunConfig } from '../config/schema';
 import { crossEntropy, matDistillationLoss, tradesLoss } from '../losses';
 import { TRAIN_MODE, type Model } from '../models/model';
 import { PEER_BATCH_MODE } from './peer';
+import { stackedTypes } from './perturbations';
 
 /** What peer i needs besides its own model to compute its loss at one step. */
 export interface PeerLossInputs {
@@ -24,6 +25,8 @@ export interface PeerLossParts {
   distill: tf.Scalar;
   /** f_i(x_i'), for the batch's adversarial accuracy. */
   ownLogits: tf.Tensor2D;
+  /** The labels of ownLogits' rows: y, repeated once per perturbation type x_i' stacks (MAT-MP `average`). */
+  labels: tf.Tensor1D;
 }
 
 /**
@@ -34,14 +37,23 @@ export interface PeerLossParts {
  *
  * base_i = CE(f_i(x_i'), y) for Madry AT, or CE(f_i(x), y) + β·KL(f_i(x) ‖ f_i(x_i')) for TRADES.
  * Teachers f_j are inputs (already detached). Must run inside the gradient scope of peer i's parameters.
+ *
+ * x_i' may stack k adversarial batches of the clean batch (MAT-MP `average`, one per perturbation type);
+ * y and f_i(x) are then repeated k times, so every batch-mean term above becomes the mean over the types.
  */
 export function peerLoss(model: Model, inputs: PeerLossInputs, method: RunConfig['method']): PeerLossParts {
+  const k = stackedTypes(inputs.ownAdv, inputs.x);
+  const labels = k === 1 ? inputs.y : (tf.tile(inputs.y, [k]) as tf.Tensor1D);
   // The one forward per step that updates batch-norm running statistics.
   const ownLogits = model.forward(inputs.ownAdv, TRAIN_MODE);
+  const cleanLogits = () => {
+    const logits = model.forward(inputs.x, PEER_BATCH_MODE);
+    return k === 1 ? logits : (tf.tile(logits, [k, 1]) as tf.Tensor2D);
+  };
   const base =
     method.base === 'trades'
-      ? tradesLoss(model.forward(inputs.x, PEER_BATCH_MODE), ownLogits, inputs.y, method.tradesBeta)
-      : crossEntropy(ownLogits, inputs.y);
+      ? tradesLoss(cleanLogits(), ownLogits, labels, method.tradesBeta)
+      : crossEntropy(ownLogits, labels);
   const peerStudents = inputs.peerAdvs.map((adv) => model.forward(adv, PEER_BATCH_MODE));
   const distill = matDistillationLoss({
     ownStudent: ownLogits,
@@ -52,5 +64,5 @@ export function peerLoss(model: Model, inputs: PeerLossInputs, method: RunConfig
     lambdaPeer: method.lambdaPeer,
     tau: method.tau,
   });
-  return { total: tf.add(base, distill), base, distill, ownLogits };
+  return { total: tf.add(base, distill), base, distill, ownLogits, labels };
 }

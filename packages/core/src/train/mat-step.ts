@@ -1,11 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { createAttack } from '../attacks';
 import type { RunConfig } from '../config/schema';
-import { trainingAttackSpec } from './attack-config';
 import { peerLoss, type PeerLossInputs } from './mat-loss-terms';
 import type { Peer } from './peer';
 import { TEACHER_MODE } from './peer';
-import { attackRng } from './streams';
+import { craftPerturbations } from './perturbations';
 
 export interface PeerStepMetrics {
   peer: number;
@@ -21,15 +19,18 @@ export interface PeerStepMetrics {
  * distributed worker runs them for its own peer and exchanges the results between phases.
  */
 
-/** Phase 1: x_i', the peer's adversarial examples of the shared clean batch, crafted against itself. */
+/**
+ * Phase 1: x_i', the peer's adversarial examples of the shared clean batch, crafted against itself — with
+ * `config.attack`, or with the peer's MAT-MP perturbation types (perturbations.ts; for `average` x_i'
+ * stacks one batch per type, and every later phase handles that).
+ */
 export function craftAdversarial(
   peer: Peer,
   batch: { x: tf.Tensor4D; y: tf.Tensor1D },
   config: RunConfig,
   step: number,
 ): tf.Tensor4D {
-  const spec = trainingAttackSpec(config.attack, config.method.base);
-  return createAttack(spec, attackRng(config.seed, peer.index, step)).attack(peer.model, batch.x, batch.y);
+  return craftPerturbations(peer, batch, config, step);
 }
 
 /** Phase 2: the peer's detached outputs f_i(x_j') on every peer's adversarial examples (its teacher labels). */
@@ -49,7 +50,9 @@ export function updatePeer(
   const { value, grads } = tf.variableGrads(
     () => {
       const parts = peerLoss(peer.model, inputs, method);
-      kept = [parts.base, parts.distill, correctFraction(parts.ownLogits, inputs.y)].map((t) => tf.keep(t));
+      kept = [parts.base, parts.distill, correctFraction(parts.ownLogits, parts.labels)].map((t) =>
+        tf.keep(t),
+      );
       return parts.total;
     },
     peer.model.params.map((p) => p.variable),

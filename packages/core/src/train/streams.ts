@@ -10,6 +10,8 @@ export const STREAM = {
   data: 2,
   attack: 3,
   eval: 4,
+  /** MAT-MP `random`: which perturbation type a peer trains against at a step. */
+  perturbation: 5,
 } as const;
 
 /** Seed of peer i's initial weights. */
@@ -17,9 +19,19 @@ export function initSeed(seed: number, peer: number): number {
   return Rng.derive(seed, STREAM.init, peer).nextUint32();
 }
 
-/** Random starts of peer i's attack at step t. */
-export function attackRng(seed: number, peer: number, step: number): Rng {
-  return Rng.derive(seed, STREAM.attack, peer, step);
+/**
+ * Random starts of peer i's attack at step t. With MAT-MP, `type` is the index of the perturbation type
+ * in `mp.attacks`, so every type a peer crafts at a step has its own stream.
+ */
+export function attackRng(seed: number, peer: number, step: number, type?: number): Rng {
+  return type === undefined
+    ? Rng.derive(seed, STREAM.attack, peer, step)
+    : Rng.derive(seed, STREAM.attack, peer, step, type);
+}
+
+/** MAT-MP `random`: the stream that picks peer i's perturbation type at step t. */
+export function perturbationChoiceRng(seed: number, peer: number, step: number): Rng {
+  return Rng.derive(seed, STREAM.perturbation, peer, step);
 }
 
 /** Seed of the data order and augmentation (shared by all peers: they see the same clean batch). */
