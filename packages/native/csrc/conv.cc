@@ -22,19 +22,42 @@ inline Pixel decode(const ConvGeom& g, long m) {
   return {n, rem / g.outW, rem % g.outW};
 }
 
+/** The next output pixel in row-major order (no divisions in the per-row loops). */
+inline void advance(const ConvGeom& g, Pixel& p) {
+  if (++p.ow == g.outW) {
+    p.ow = 0;
+    if (++p.oh == g.outH) {
+      p.oh = 0;
+      ++p.n;
+    }
+  }
+}
+
+/** Input row/column offsets of every filter tap t = kh * fW + kw, so loops never divide by fW. */
+struct Taps {
+  std::vector<int> dh, dw;
+  explicit Taps(const ConvGeom& g) : dh(g.fH * g.fW), dw(g.fH * g.fW) {
+    for (int t = 0; t < g.fH * g.fW; ++t) {
+      dh[t] = (t / g.fW) * g.dilH;
+      dw[t] = (t % g.fW) * g.dilW;
+    }
+  }
+};
+
 /**
  * Writes im2col(x)[i0:i0+mc, k0:k0+kc] row-major (row stride kc) into dst, for the GEMM to read in place.
  * Column k is filter tap (kh, kw) = divmod(k / inC, fW) and channel k % inC; out-of-image taps are zero.
  * Each tap is one contiguous run of channels, so a row is a few block copies.
  */
-void im2col_rows(const ConvGeom& g, const float* x, long i0, int mc, int k0, int kc, float* dst) {
+void im2col_rows(const ConvGeom& g, const Taps& taps, const float* x, long i0, int mc, int k0, int kc, float* dst) {
   Pixel p = decode(g, i0);
-  for (int r = 0; r < mc; ++r, dst += kc) {
+  const int tap0 = k0 / g.inC, ci0 = k0 % g.inC;
+  for (int r = 0; r < mc; ++r, dst += kc, advance(g, p)) {
     const int ih0 = p.oh * g.strideH - g.padTop, iw0 = p.ow * g.strideW - g.padLeft;
     const float* xn = x + static_cast<long>(p.n) * g.inH * g.inW * g.inC;
-    int tap = k0 / g.inC, ci = k0 % g.inC;
+    int tap = tap0, ci = ci0;
     for (int kk = 0; kk < kc; ++tap, ci = 0) {
-      const int ih = ih0 + (tap / g.fW) * g.dilH, iw = iw0 + (tap % g.fW) * g.dilW;
+      const int ih = ih0 + taps.dh[tap], iw = iw0 + taps.dw[tap];
       const int run = std::min(g.inC - ci, kc - kk);
       if (ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW) {
         const float* s = xn + (static_cast<long>(ih) * g.inW + iw) * g.inC + ci;
@@ -47,13 +70,6 @@ void im2col_rows(const ConvGeom& g, const float* x, long i0, int mc, int k0, int
       }
       kk += run;
     }
-    if (++p.ow == g.outW) {
-      p.ow = 0;
-      if (++p.oh == g.outH) {
-        p.oh = 0;
-        ++p.n;
-      }
-    }
   }
 }
 
@@ -61,8 +77,8 @@ void im2col_rows(const ConvGeom& g, const float* x, long i0, int mc, int k0, int
  * Packs im2col(x)^T[i0:i0+mc, p0:p0+kc]: rows are filter taps, the depth runs over output pixels p0.. .
  * Used for the filter gradient, where the GEMM sums over pixels.
  */
-void pack_im2col_t(const Kernel& kr, const ConvGeom& g, const float* x, int i0, int mc, long p0, int kc,
-                   float* dst) {
+void pack_im2col_t(const Kernel& kr, const ConvGeom& g, const Taps& taps, const float* x, int i0, int mc, long p0,
+                   int kc, float* dst) {
   const int MR = kr.mr;
   for (int ip = 0; ip < mc; ip += MR, dst += static_cast<long>(kc) * MR) {
     const int rows = std::min(MR, mc - ip);
@@ -74,7 +90,7 @@ void pack_im2col_t(const Kernel& kr, const ConvGeom& g, const float* x, int i0, 
       const float* xn = x + static_cast<long>(p.n) * g.inH * g.inW * g.inC;
       int tap = tap0, ci = ci0, r = 0;
       while (r < rows) {
-        const int ih = ih0 + (tap / g.fW) * g.dilH, iw = iw0 + (tap % g.fW) * g.dilW;
+        const int ih = ih0 + taps.dh[tap], iw = iw0 + taps.dw[tap];
         const int run = std::min(g.inC - ci, rows - r);
         if (ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW) {
           const float* s = xn + (static_cast<long>(ih) * g.inW + iw) * g.inC + ci;
@@ -87,27 +103,22 @@ void pack_im2col_t(const Kernel& kr, const ConvGeom& g, const float* x, int i0, 
         ++tap;
       }
       for (; r < MR; ++r) d[r] = 0.f;
-      if (++p.ow == g.outW) {
-        p.ow = 0;
-        if (++p.oh == g.outH) {
-          p.oh = 0;
-          ++p.n;
-        }
-      }
+      advance(g, p);
     }
   }
 }
 
 /** dx += col2im(cols) for im2col rows [i0, i0+mc) and columns [j0, j0+nc); cols is mc x nc. */
-void col2im_add(const ConvGeom& g, const float* cols, long i0, int mc, int j0, int nc, float* dx) {
-  for (int r = 0; r < mc; ++r) {
-    const Pixel p = decode(g, i0 + r);
+void col2im_add(const ConvGeom& g, const Taps& taps, const float* cols, long i0, int mc, int j0, int nc, float* dx) {
+  Pixel p = decode(g, i0);
+  const int tap0 = j0 / g.inC, ci0 = j0 % g.inC;
+  for (int r = 0; r < mc; ++r, advance(g, p)) {
     const int ih0 = p.oh * g.strideH - g.padTop, iw0 = p.ow * g.strideW - g.padLeft;
     float* dxn = dx + static_cast<long>(p.n) * g.inH * g.inW * g.inC;
     const float* src = cols + static_cast<long>(r) * nc;
-    int tap = j0 / g.inC, ci = j0 % g.inC;
+    int tap = tap0, ci = ci0;
     for (int jj = 0; jj < nc; ++tap, ci = 0) {
-      const int ih = ih0 + (tap / g.fW) * g.dilH, iw = iw0 + (tap % g.fW) * g.dilW;
+      const int ih = ih0 + taps.dh[tap], iw = iw0 + taps.dw[tap];
       const int run = std::min(g.inC - ci, nc - jj);
       if (ih >= 0 && ih < g.inH && iw >= 0 && iw < g.inW) {
         float* d = dxn + (static_cast<long>(ih) * g.inW + iw) * g.inC + ci;
@@ -142,6 +153,7 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const flo
   }
   const PackedB pw(kr, false, K, N, w, N);
   const bool pointwise = g.pointwise();
+  const Taps taps(g);
   const long blocks = (M + MC - 1) / MC;
   parallel_for(blocks, [&](long b0, long b1, int) {
     thread_local Scratch abuf;
@@ -155,7 +167,7 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const flo
         if (pointwise) {
           macro_kernel_rows(kr, mc, N, kc, x + i0 * g.inC + k0, g.inC, pw.slice(k0), yb, N, k0 > 0);
         } else {
-          im2col_rows(g, x, i0, mc, k0, kc, a);
+          im2col_rows(g, taps, x, i0, mc, k0, kc, a);
           macro_kernel_rows(kr, mc, N, kc, a, kc, pw.slice(k0), yb, N, k0 > 0);
         }
       }
@@ -179,6 +191,7 @@ void conv2d_backprop_input(const ConvGeom& g, const float* dy, const float* w, f
   }
   // op(B)[co, tap] = w[tap, co]; columns are processed in chunks so the cols buffer stays cache-sized.
   const PackedB pwt(kr, true, K, N, w, K);
+  const Taps taps(g);
   const int chunk = std::min(N, 1024 / kr.nr * kr.nr);
   const long rowsPerImage = static_cast<long>(g.outH) * g.outW;
   // Threads own whole images, so their scatters into dx never overlap.
@@ -194,7 +207,7 @@ void conv2d_backprop_input(const ConvGeom& g, const float* dy, const float* w, f
           const int kc = std::min(KC, K - k0);
           macro_kernel_rows(kr, mc, nc, kc, dy + i0 * K + k0, K, pwt.at(k0, j0), cols, nc, k0 > 0);
         }
-        col2im_add(g, cols, i0, mc, j0, nc, dx);
+        col2im_add(g, taps, cols, i0, mc, j0, nc, dx);
       }
     }
   });
@@ -212,6 +225,7 @@ void conv2d_backprop_filter(const ConvGeom& g, const float* x, const float* dy, 
   // Each thread sums its pixels into its own copy; copies are added at the end.
   std::vector<std::vector<float>> partial(parts > 1 ? parts - 1 : 0, std::vector<float>(dwSize, 0.f));
   const bool pointwise = g.pointwise();
+  const Taps taps(g);
   parallel_for(slices, [&](long s0, long s1, int part) {
     float* acc = part == 0 ? dw : partial[part - 1].data();
     thread_local Scratch abuf, bbuf;
@@ -226,7 +240,7 @@ void conv2d_backprop_filter(const ConvGeom& g, const float* x, const float* dy, 
         if (pointwise)
           pack_a(kr, true, x + p0 * g.inC, g.inC, i0, mc, 0, kc, a);
         else
-          pack_im2col_t(kr, g, x, i0, mc, p0, kc, a);
+          pack_im2col_t(kr, g, taps, x, i0, mc, p0, kc, a);
         macro_kernel(kr, mc, N, kc, a, b, acc + static_cast<long>(i0) * N, N, true);
       }
     }
