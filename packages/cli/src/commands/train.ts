@@ -3,6 +3,7 @@ import * as path from 'path';
 import type { Argv } from 'yargs';
 import {
   describeAttack,
+  fetchDataset,
   InProcessTrainer,
   mergeLayers,
   parseRunConfig,
@@ -11,7 +12,7 @@ import {
   type RunConfig,
 } from '@mat/core';
 import { parseSetOverrides, readConfigFile } from '../config-file';
-import { createReporter, type LogFormat } from '../reporter';
+import { createReporter, type LogFormat, type Reporter } from '../reporter';
 
 interface TrainArgs {
   config?: string;
@@ -157,6 +158,15 @@ function resolveConfig(a: TrainArgs): { config: RunConfig; resume: boolean } {
   return { config: resolveRunConfig({ preset: a.preset, file, overrides }), resume: false };
 }
 
+/** Makes the dataset available before training: verified local or Debian files, else a verified download. */
+export async function ensureDataset(config: RunConfig, reporter: Reporter): Promise<void> {
+  const result = await fetchDataset(config.data.dataset, { dataDir: config.data.dataDir });
+  for (const note of result.notes) reporter.info(note);
+  const downloaded = result.files.filter((f) => f.source === 'downloaded');
+  if (downloaded.length > 0)
+    reporter.info(`downloaded ${downloaded.map((f) => f.file).join(', ')} to ${result.dir}`);
+}
+
 export async function runTrain(a: TrainArgs): Promise<void> {
   const { config, resume } = resolveConfig(a);
   const reporter = createReporter(a['log-format']);
@@ -168,6 +178,7 @@ export async function runTrain(a: TrainArgs): Promise<void> {
       describeAttack(config.attack),
     { config },
   );
+  await ensureDataset(config, reporter);
   const trainer = await InProcessTrainer.open(config, { resume, metadata: { backend } });
   if (resume) reporter.info(`resumed at step ${trainer.stepsDone}`);
   const stop = () => {
