@@ -7,7 +7,8 @@
  *   node docker/healthcheck.js worker   this container's worker heartbeats: some run's `workers` hash
  *                                       (@mat/exchange runKeys) holds a record with host == this
  *                                       container's hostname and lastHeartbeat younger than
- *                                       $MAT_HEALTH_MAX_AGE_S seconds (default 30)
+ *                                       $MAT_HEALTH_MAX_AGE_S seconds (default 30); $MAT_HEALTH_HOST
+ *                                       replaces the hostname (tests)
  *
  * Exit 0 = healthy, 1 = not, with one line saying why. The Redis URL (and its password) is never printed.
  */
@@ -15,8 +16,7 @@ const os = require('os');
 const { Redis } = require('ioredis');
 const { RUNS_INDEX_KEY, runKeys } = require('@mat/exchange');
 
-async function workerIsBeating(redis, maxAgeMs) {
-  const host = os.hostname();
+async function workerIsBeating(redis, host, maxAgeMs) {
   const now = Date.now();
   for (const runId of await redis.smembers(RUNS_INDEX_KEY)) {
     const workers = await redis.hgetall(runKeys(runId).workers);
@@ -55,8 +55,9 @@ async function main() {
       return;
     }
     const maxAgeS = Number(process.env.MAT_HEALTH_MAX_AGE_S || 30);
-    const runId = await workerIsBeating(redis, maxAgeS * 1000);
-    if (!runId) throw new Error(`no heartbeat from host ${os.hostname()} in the last ${maxAgeS} s`);
+    const host = process.env.MAT_HEALTH_HOST || os.hostname();
+    const runId = await workerIsBeating(redis, host, maxAgeS * 1000);
+    if (!runId) throw new Error(`no heartbeat from host ${host} in the last ${maxAgeS} s`);
     console.log(`healthy: heartbeating in run ${runId}`);
   } finally {
     redis.disconnect();

@@ -1,5 +1,4 @@
 import { spawnSync } from 'child_process';
-import * as os from 'os';
 import * as path from 'path';
 import { Redis } from 'ioredis';
 import { FakeRun, REDIS_URL, uniqueRunId } from '../dashboard/fake-run';
@@ -44,7 +43,9 @@ describe('docker/healthcheck.js', () => {
   });
 
   it('worker mode: healthy only with a fresh heartbeat from this host', async () => {
-    const env = { MAT_REDIS_URL: REDIS_URL, MAT_HEALTH_MAX_AGE_S: '30' };
+    // A host name of this test's own, so that other tests' workers on this machine do not count.
+    const host = `test-host-${process.pid}-${Date.now().toString(36)}`;
+    const env = { MAT_REDIS_URL: REDIS_URL, MAT_HEALTH_MAX_AGE_S: '30', MAT_HEALTH_HOST: host };
     const workerId = `w-${process.pid}`;
     const beat = (host: string, ageMs: number) =>
       redis.hset(
@@ -60,15 +61,15 @@ describe('docker/healthcheck.js', () => {
         }),
       );
 
-    await beat('some-other-host', 0);
+    await beat(`${host}-other`, 0);
     let r = check('worker', env);
     expect(r.code).toBe(1);
-    expect(r.out).toContain(`no heartbeat from host ${os.hostname()}`);
+    expect(r.out).toContain(`no heartbeat from host ${host} in the last 30 s`);
 
-    await beat(os.hostname(), 120000);
+    await beat(host, 120000);
     expect(check('worker', env).code).toBe(1);
 
-    await beat(os.hostname(), 0);
+    await beat(host, 0);
     r = check('worker', env);
     expect(r).toEqual({ code: 0, out: `healthy: heartbeating in run ${run.id}\n` });
   });
