@@ -1,6 +1,7 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  adversarialRowsPerSample,
   attackRng,
   craftAdversarial,
   createAttack,
@@ -131,6 +132,10 @@ describe('perturbationPlan', () => {
   it('average and max: every type, stacked or worst per sample', () => {
     expect(perturbationPlan(mpConfig('average'), 2, 3)).toMatchObject({ types: [0, 1, 2], combine: 'stack' });
     expect(perturbationPlan(mpConfig('max'), 0, 3)).toMatchObject({ types: [0, 1, 2], combine: 'worst' });
+    expect(['fixed', 'random', 'average', 'max'].map((s) => adversarialRowsPerSample(mpConfig(s)))).toEqual([
+      1, 1, 3, 1,
+    ]);
+    expect(adversarialRowsPerSample(parseRunConfig({}))).toBe(1);
   });
 });
 

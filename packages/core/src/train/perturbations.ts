@@ -97,6 +97,14 @@ function worstPerSample(
   });
 }
 
+/**
+ * Rows of x_i' per clean sample for a run: the number of types under MAT-MP `average`, else 1. A transport
+ * that checks message shapes expects x_i' as [k·B, H, W, C] and teacher outputs as [k·B, classes].
+ */
+export function adversarialRowsPerSample(config: RunConfig): number {
+  return config.mp?.strategy === 'average' ? config.mp.attacks.length : 1;
+}
+
 /** How many perturbation types x_i' stacks: its rows over the clean batch's (1 unless `average`). */
 export function stackedTypes(adv: tf.Tensor4D, x: tf.Tensor4D): number {
   const k = adv.shape[0] / x.shape[0];
