@@ -40,6 +40,26 @@ describeNative('every SIMD level and thread count gives the cpu results', () => 
       });
     }
 
+  it('gives bit-identical results for 1 and 2 threads (fixed reduction bands, not per-thread sums)', async () => {
+    setNativeSimd(before.simd as SimdLevel);
+    await tf.setBackend('native');
+    const results = [1, 2].map((threads) => {
+      setNativeThreads(threads);
+      return tf.tidy(() => {
+        const rng = new Rng(78);
+        const x = randomTensor(rng, [4, 30, 30, 8]) as tf.Tensor4D; // enough pixels for several bands
+        const w = randomTensor(rng, [3, 3, 8, 16]) as tf.Tensor4D;
+        const r = randomTensor(rng, [4, 30, 30, 16]);
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'), r)),
+        )([x, w]);
+        const stats = tf.moments(tf.conv2d(x, w, 1, 'same'), [0, 1, 2]);
+        return [dx, dw, stats.mean, stats.variance].map((t) => Array.from(t.dataSync()));
+      });
+    });
+    expect(results[1]).toEqual(results[0]);
+  });
+
   it('rejects bad settings with a message naming the problem', () => {
     expect(() => setNativeThreads(0)).toThrow(/setNativeThreads/);
     expect(() => setNativeThreads(1.5)).toThrow(/integer/);

@@ -221,27 +221,30 @@ void conv2d_backprop_filter(const ConvGeom& g, const float* x, const float* dy, 
   std::memset(dw, 0, sizeof(float) * dwSize);
   if (P == 0 || M == 0 || N == 0) return;
   const long slices = (P + KC - 1) / KC;
-  const int parts = static_cast<int>(std::min<long>(num_threads(), slices));
-  // Each thread sums its pixels into its own copy; copies are added at the end.
-  std::vector<std::vector<float>> partial(parts > 1 ? parts - 1 : 0, std::vector<float>(dwSize, 0.f));
+  // The pixels are summed in a fixed number of bands, each into its own copy, added in band order at the end:
+  // the same result for any thread count and any scheduling.
+  const long bands = std::min<long>(slices, 4);
+  std::vector<std::vector<float>> partial(bands > 1 ? bands - 1 : 0, std::vector<float>(dwSize, 0.f));
   const bool pointwise = g.pointwise();
   const Taps taps(g);
-  parallel_for(slices, [&](long s0, long s1, int part) {
-    float* acc = part == 0 ? dw : partial[part - 1].data();
+  parallel_for(bands, [&](long b0, long b1, int) {
     thread_local Scratch abuf, bbuf;
     float* a = abuf.get(packed_a_size(kr, MC, KC));
     float* b = bbuf.get(packed_b_size(kr, KC, N));
-    for (long s = s0; s < s1; ++s) {
-      const long p0 = s * KC;
-      const int kc = static_cast<int>(std::min<long>(KC, P - p0));
-      pack_b(kr, false, dy + p0 * N, N, 0, kc, N, b);
-      for (int i0 = 0; i0 < M; i0 += MC) {
-        const int mc = std::min(MC, M - i0);
-        if (pointwise)
-          pack_a(kr, true, x + p0 * g.inC, g.inC, i0, mc, 0, kc, a);
-        else
-          pack_im2col_t(kr, g, taps, x, i0, mc, p0, kc, a);
-        macro_kernel(kr, mc, N, kc, a, b, acc + static_cast<long>(i0) * N, N, true);
+    for (long band = b0; band < b1; ++band) {
+      float* acc = band == 0 ? dw : partial[band - 1].data();
+      for (long s = slices * band / bands; s < slices * (band + 1) / bands; ++s) {
+        const long p0 = s * KC;
+        const int kc = static_cast<int>(std::min<long>(KC, P - p0));
+        pack_b(kr, false, dy + p0 * N, N, 0, kc, N, b);
+        for (int i0 = 0; i0 < M; i0 += MC) {
+          const int mc = std::min(MC, M - i0);
+          if (pointwise)
+            pack_a(kr, true, x + p0 * g.inC, g.inC, i0, mc, 0, kc, a);
+          else
+            pack_im2col_t(kr, g, taps, x, i0, mc, p0, kc, a);
+          macro_kernel(kr, mc, N, kc, a, b, acc + static_cast<long>(i0) * N, N, true);
+        }
       }
     }
   });

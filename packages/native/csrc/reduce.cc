@@ -26,12 +26,15 @@ void accumulate(const float* x, long r0, long r1, long inner, float divisor, dou
 
 void reduce_sum(const float* x, long outer, long reduce, long inner, float divisor, float* y) {
   const long work = outer * reduce * inner;
-  const int threads = num_threads();
-  if (outer == 1 && threads > 1 && work >= (1L << 17) && reduce >= threads) {
-    // One output row (a bias or batch-norm statistic): each thread sums a band of rows, bands are added in
-    // order afterwards.
-    std::vector<std::vector<double>> partial(threads, std::vector<double>(inner, 0.0));
-    parallel_for(reduce, [&](long r0, long r1, int part) { accumulate(x, r0, r1, inner, divisor, partial[part].data()); });
+  if (outer == 1 && work >= (1L << 17) && reduce >= 8) {
+    // One output row (a bias gradient or batch-norm statistic): 8 fixed bands of rows summed separately, then
+    // added in band order, so the result does not depend on the thread count or on scheduling.
+    constexpr long kBands = 8;
+    std::vector<std::vector<double>> partial(kBands, std::vector<double>(inner, 0.0));
+    parallel_for(kBands, [&](long b0, long b1, int) {
+      for (long band = b0; band < b1; ++band)
+        accumulate(x, reduce * band / kBands, reduce * (band + 1) / kBands, inner, divisor, partial[band].data());
+    });
     for (long i = 0; i < inner; ++i) {
       double s = 0.0;
       for (const auto& p : partial) s += p[i];

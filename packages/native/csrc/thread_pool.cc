@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -17,6 +18,30 @@ int threads_from_env() {
   return std::max(1, std::min(n, 256));
 }
 
+/** One parallel_for call. Heap-allocated and shared, so a worker that wakes late only finds no chunks left. */
+struct Job {
+  const std::function<void(long, long, int)>* fn;
+  long n, chunk, chunks;
+  std::atomic<long> next{0};
+  std::atomic<long> done{0};
+  std::mutex mu;
+  std::condition_variable finished;
+
+  /** Takes and runs chunks until none are left. */
+  void work(int participant) {
+    for (;;) {
+      const long c = next.fetch_add(1, std::memory_order_relaxed);
+      if (c >= chunks) return;
+      const long begin = c * chunk, end = std::min(n, begin + chunk);
+      (*fn)(begin, end, participant);
+      if (done.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) {
+        std::lock_guard<std::mutex> lock(mu);
+        finished.notify_all();
+      }
+    }
+  }
+};
+
 class Pool {
  public:
   ~Pool() { resize(0); }
@@ -28,65 +53,67 @@ class Pool {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
     }
-    cv_.notify_all();
+    wake_.notify_all();
     for (auto& t : workers_) t.join();
     workers_.clear();
     stop_ = false;
-    // New workers start from the current generation, so they never re-run a finished job.
-    for (int i = 0; i < extra; ++i) workers_.emplace_back([this, i, g = generation_] { loop(i + 1, g); });
+    for (int i = 0; i < extra; ++i) workers_.emplace_back([this, i] { loop(i + 1); });
   }
 
   void run(long n, const std::function<void(long, long, int)>& fn) {
-    int parts = static_cast<int>(std::min<long>(threads(), n));
-    if (parts <= 1 || in_worker_) {
-      if (n > 0) fn(0, n, 0);
+    if (n <= 0) return;
+    if (threads() == 1 || in_worker_ || n == 1) {
+      fn(0, n, 0);
       return;
     }
+    // About 4 chunks per thread: a late worker costs at most one chunk of imbalance.
+    auto job = std::make_shared<Job>();
+    job->fn = &fn;
+    job->n = n;
+    job->chunk = std::max(1L, (n + 4L * threads() - 1) / (4L * threads()));
+    job->chunks = (n + job->chunk - 1) / job->chunk;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      fn_ = &fn;
-      n_ = n;
-      parts_ = parts;
-      pending_ = parts - 1;
+      job_ = job;
       ++generation_;
     }
-    cv_.notify_all();
+    wake_.notify_all();
     in_worker_ = true;
-    chunk(0);
+    job->work(0);
     in_worker_ = false;
-    std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [this] { return pending_ == 0; });
-    fn_ = nullptr;
+    if (job->done.load(std::memory_order_acquire) != job->chunks) {
+      std::unique_lock<std::mutex> lock(job->mu);
+      job->finished.wait(lock, [&] { return job->done.load(std::memory_order_acquire) == job->chunks; });
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (job_ == job) job_.reset();
   }
 
  private:
-  void chunk(int part) {
-    long begin = n_ * part / parts_, end = n_ * (part + 1) / parts_;
-    if (begin < end) (*fn_)(begin, end, part);
-  }
-
-  void loop(int index, unsigned long seen) {
+  void loop(int participant) {
     in_worker_ = true;
+    unsigned long seen = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      seen = generation_;
+    }
     for (;;) {
+      std::shared_ptr<Job> job;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
         if (stop_) return;
         seen = generation_;
-        if (index >= parts_) continue;
+        job = job_;
       }
-      chunk(index);
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) done_cv_.notify_one();
+      if (job) job->work(participant);
     }
   }
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
-  std::condition_variable cv_, done_cv_;
-  const std::function<void(long, long, int)>* fn_ = nullptr;
-  long n_ = 0;
-  int parts_ = 1, pending_ = 0;
+  std::condition_variable wake_;
+  std::shared_ptr<Job> job_;
   unsigned long generation_ = 0;
   bool stop_ = false;
   static thread_local bool in_worker_;

@@ -9,9 +9,12 @@ int num_threads();
 void set_num_threads(int n);
 
 /**
- * Splits [0, n) into num_threads() contiguous chunks (as equal as possible) and runs
- * fn(begin, end, thread_index) for each non-empty chunk; returns when all are done.
- * Calls must not be nested (an inner parallel_for from a worker runs serially).
+ * Runs fn(begin, end, participant) over chunks covering [0, n); returns when all are done. Chunks are handed
+ * out dynamically (an atomic counter), so when a worker is slow to get a core on a busy machine the calling
+ * thread simply takes more chunks instead of waiting for it. Which thread runs a chunk is therefore not
+ * fixed: every output must depend only on its chunk (reductions use fixed bands, see conv/reduce), which
+ * keeps results identical for any thread count. `participant` (0 = caller) is for per-thread scratch only.
+ * Nested calls from inside fn run serially.
  */
 void parallel_for(long n, const std::function<void(long, long, int)>& fn);
 
