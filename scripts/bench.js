@@ -354,7 +354,7 @@ function main() {
     const rn = (backend, extra) => ({
       workload: 'preact-resnet18',
       backend,
-      warmup: 1,
+      warmup: 0, // a step takes tens of seconds: JIT and buffer-pool warm-up are a small part of it
       steps: opts.resnetSteps,
       profile: opts.profile,
       ...extra,
@@ -362,7 +362,7 @@ function main() {
     for (const threads of opts.backends.includes('native') ? opts.threads : [])
       log(runChild(rn('native', { threads })));
     if (opts.backends.includes('wasm')) log(runChild(rn('wasm')));
-    // cpu is skipped: at ~1 img/s on fmnist-cnn, one ResNet-18 AT step would take hours.
+    // cpu is skipped: at ~1 img/s on fmnist-cnn, one ResNet-18 AT step would take about an hour.
   }
 
   machine.loadavg_end = os.loadavg().map((v) => round(v, 2));
