@@ -10,7 +10,8 @@
  *                                       $MAT_HEALTH_MAX_AGE_S seconds (default 30); $MAT_HEALTH_HOST
  *                                       replaces the hostname (tests)
  *
- * Exit 0 = healthy, 1 = not, with one line saying why. The Redis URL (and its password) is never printed.
+ * Redis: $MAT_REDIS_URL (rediss:// for TLS) and $MAT_REDIS_PASSWORD, as for the mat commands.
+ * Exit 0 = healthy, 1 = not, with one line saying why. The Redis URL and password are never printed.
  */
 const os = require('os');
 const { Redis } = require('ioredis');
@@ -37,7 +38,9 @@ async function main() {
   const mode = process.argv[2];
   if (mode !== 'redis' && mode !== 'worker') throw new Error('usage: healthcheck.js redis|worker');
   const url = process.env.MAT_REDIS_URL || 'redis://127.0.0.1:6379';
+  const password = process.env.MAT_REDIS_PASSWORD || undefined;
   const redis = new Redis(url, {
+    ...(password ? { password } : {}),
     lazyConnect: true,
     connectTimeout: 3000,
     maxRetriesPerRequest: 0,

@@ -17,7 +17,7 @@ describe('dashboard API', () => {
   beforeAll(async () => {
     redis = new Redis(REDIS_URL);
     run = new FakeRun(redis, uniqueRunId('api'));
-    await run.create(2);
+    await run.create(2, { lastStep: '100', generation: '2' });
     await run.addSteps(2, 1, 6, 3);
     await run.add({ type: 'worker', workerId: 'w-a', event: 'joined', peer: 0 });
     await run.add({ type: 'step', peer: 'zero', step: 1 }); // malformed: skipped, never shown
@@ -46,7 +46,15 @@ describe('dashboard API', () => {
     const res = await get(`/api/runs/${run.id}`);
     expect(res.status).toBe(200);
     const d = (await res.json()) as RunDetail;
-    expect(d).toMatchObject({ id: run.id, status: 'running', step: 6, peers: 2, checkpointStep: 0 });
+    expect(d).toMatchObject({
+      id: run.id,
+      status: 'running',
+      step: 6,
+      peers: 2,
+      checkpointStep: 0,
+      lastStep: 100,
+      generation: 2,
+    });
     expect(d.config).toEqual({
       peers: 2,
       dataset: { name: 'fashion-mnist' },

@@ -42,7 +42,7 @@ describe('dashboard in a real browser', () => {
       throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)`);
     redis = new Redis(REDIS_URL);
     run = new FakeRun(redis, uniqueRunId('browser'));
-    await run.create(2);
+    await run.create(2, { lastStep: '40' });
     await run.addSteps(2, 1, 10, 5);
     await run.add({ type: 'worker', workerId: 'worker-a', event: 'joined', peer: 0 });
     await run.add({ type: 'worker', workerId: 'worker-b', event: 'joined', peer: 1 });
@@ -118,6 +118,7 @@ describe('dashboard in a real browser', () => {
         'worker-b': 'ok',
         'worker-old': 'lost',
       });
+      expect(await page.textContent('.summary')).toMatch(/step\s*10 \/ 40/);
       await page.screenshot({ path: path.join(shots, 'run-before.png'), fullPage: true });
 
       // Workers keep training while the page is open: new steps and an evaluation, and one worker dies.

@@ -33,16 +33,16 @@ describe('dashboard across a Redis restart', () => {
   let server: ChildProcess | undefined;
   let dashboard: Dashboard | undefined;
 
-  const startRedis = async () => {
+  const startRedis = async (password?: string) => {
+    const auth = password ? ['--requirepass', password] : [];
     server = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir],
-      {
-        stdio: 'ignore',
-      },
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, ...auth],
+      { stdio: 'ignore' },
     );
     await until('redis-server', async () => {
       const probe = new Redis(port, '127.0.0.1', {
+        password,
         lazyConnect: true,
         retryStrategy: () => null,
         disconnectTimeout: 100,
@@ -74,6 +74,24 @@ describe('dashboard across a Redis restart', () => {
     await dashboard?.close();
     await stopRedis();
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('takes the AUTH password apart from the URL; a wrong one is a clear error that does not show it', async () => {
+    await startRedis('s3cret-pw');
+    try {
+      const url = `redis://127.0.0.1:${port}`;
+      const d = await createDashboard({ redisUrl: url, redisPassword: 's3cret-pw', port: 0 });
+      expect((await fetch(`${d.url}/api/runs`)).status).toBe(200);
+      await d.close();
+      const attempt = createDashboard({ redisUrl: url, redisPassword: 'wrong-pw', port: 0 });
+      await expect(attempt).rejects.toThrow(
+        new RegExp(`^cannot reach Redis at redis://127\\.0\\.0\\.1:${port} \\(password set\\): WRONGPASS`),
+      );
+      await attempt.catch((err: Error) => expect(err.message).not.toMatch(/wrong-pw|s3cret/));
+      await expect(createDashboard({ redisUrl: url, port: 0 })).rejects.toThrow(/NOAUTH/);
+    } finally {
+      await stopRedis();
+    }
   });
 
   it('answers 503 while Redis is down and recovers when it is back', async () => {

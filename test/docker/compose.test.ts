@@ -81,9 +81,9 @@ describe('docker-compose.yml', () => {
     expect(commandText(services.coordinator)).toMatch(/--preset "\$\$MAT_PRESET"/);
     expect(services.coordinator.environment?.MAT_PRESET).toBe('quick');
     for (const w of ['worker', 'worker-cpu'])
-      expect(commandText(services[w])).toMatch(/exec mat worker --redis-url "\$\$MAT_REDIS_URL"/);
-    expect(commandText(services.dashboard)).toMatch(
-      /exec mat dashboard --host 0\.0\.0\.0 --port 8080 --redis-url/,
+      expect(services[w].command).toEqual(['mat', 'worker', '--redis-url', 'redis://redis:6379/0']);
+    expect(commandText(services.dashboard)).toBe(
+      'mat dashboard --host 0.0.0.0 --port 8080 --redis-url redis://redis:6379/0',
     );
     expect(services.worker.build?.dockerfile).toBe('docker/Dockerfile.gpu');
     for (const s of ['coordinator', 'worker-cpu', 'dashboard'])
@@ -94,8 +94,10 @@ describe('docker-compose.yml', () => {
   it('passes the Redis password through the environment only, and requires one', () => {
     expect(commandText(services.redis)).toMatch(/--requirepass "\$\$REDIS_PASSWORD"/);
     expect(services.redis.environment?.REDIS_PASSWORD).toBe(PASSWORD);
-    for (const s of ['coordinator', 'worker', 'worker-cpu', 'dashboard'])
-      expect(services[s].environment?.MAT_REDIS_URL).toBe(`redis://:${PASSWORD}@redis:6379/0`);
+    for (const s of ['coordinator', 'worker', 'worker-cpu', 'dashboard']) {
+      expect(services[s].environment?.MAT_REDIS_URL).toBe('redis://redis:6379/0');
+      expect(services[s].environment?.MAT_REDIS_PASSWORD).toBe(PASSWORD);
+    }
     for (const [name, s] of Object.entries(services)) {
       expect([name, commandText(s)]).not.toEqual([name, expect.stringContaining(PASSWORD)]);
       expect([name, JSON.stringify(s.healthcheck)]).not.toEqual([name, expect.stringContaining(PASSWORD)]);

@@ -26,6 +26,12 @@ import { RunReader } from './run-reader';
 export interface DashboardOptions {
   /** redis://[:password@]host:port[/db] or rediss:// (TLS). Ignored when `redis` is given. */
   redisUrl?: string;
+  /** AUTH password, instead of one in the URL. */
+  redisPassword?: string;
+  /** TLS even for a redis:// URL. */
+  redisTls?: boolean;
+  /** PEM file of the CA that signed the Redis server's certificate (implies TLS). */
+  redisCaFile?: string;
   /** An existing ioredis client; the dashboard does not close it. */
   redis?: Redis;
   /** When set, every page and API call needs it (Bearer header, ?token= or the cookie that sets). */
@@ -88,7 +94,17 @@ export async function createDashboard(options: DashboardOptions): Promise<Dashbo
     throw new Error(`the dashboard port must be an integer in 0..65535 (got ${options.port})`);
   const pollMs = options.pollIntervalMs ?? 1000;
   const ownsRedis = !options.redis;
-  const redis = options.redis ?? (await connectRedis(options.redisUrl as string, { log: options.log }));
+  const redis =
+    options.redis ??
+    (await connectRedis(
+      {
+        url: options.redisUrl as string,
+        password: options.redisPassword,
+        tls: options.redisTls,
+        caFile: options.redisCaFile,
+      },
+      { log: options.log },
+    ));
   const reader = new RunReader(redis, { heartbeatTimeoutMs: options.heartbeatTimeoutMs });
 
   const queues = Object.values(QUEUES).map((name) => {

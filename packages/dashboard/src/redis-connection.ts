@@ -1,9 +1,20 @@
+import * as fs from 'fs';
 import { Redis } from 'ioredis';
 
 /**
- * The dashboard's Redis client. URLs may carry a password (`redis://:pass@host:6379`, `rediss://` for
- * TLS); only the redacted form ever reaches a message or a log line.
+ * The dashboard's Redis client, configured like the coordinator's and the workers':
+ *   URL        redis://[user[:password]@]host:port[/db], rediss:// for TLS
+ *   password   kept out of the URL (and so out of `ps`): --redis-password / MAT_REDIS_PASSWORD
+ *   TLS        rediss://, or tls: true; caFile = PEM of the CA that signed the server's certificate
+ * Only the redacted URL ever reaches a message or a log line.
  */
+
+export interface RedisSettings {
+  url: string;
+  password?: string;
+  tls?: boolean;
+  caFile?: string;
+}
 
 export function redactRedisUrl(text: string): string {
   try {
@@ -18,20 +29,33 @@ export function redactRedisUrl(text: string): string {
 
 /** Connects, or fails with an error naming the (redacted) URL and the reason within `timeoutMs`. */
 export async function connectRedis(
-  urlText: string,
+  settings: RedisSettings,
   opts: { timeoutMs?: number; log?: (line: string) => void } = {},
 ): Promise<Redis> {
   let url: URL;
   try {
-    url = new URL(urlText);
+    url = new URL(settings.url);
   } catch {
     throw new Error('the Redis URL is not a valid URL (expected redis://[:password@]host:port[/db])');
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
     throw new Error(`the Redis URL must start with redis:// or rediss:// (got ${url.protocol}//)`);
-  const safe = redactRedisUrl(urlText);
-  const redis = new Redis(urlText, {
+  let ca: Buffer | undefined;
+  if (settings.caFile) {
+    try {
+      ca = fs.readFileSync(settings.caFile);
+    } catch (err) {
+      throw new Error(
+        `cannot read the Redis CA file ${settings.caFile}: ${(err as NodeJS.ErrnoException).code}`,
+      );
+    }
+  }
+  const useTls = url.protocol === 'rediss:' || settings.tls === true || ca !== undefined;
+  const safe = redactRedisUrl(settings.url) + (settings.password ? ' (password set)' : '');
+  const redis = new Redis(settings.url, {
     lazyConnect: true,
+    ...(settings.password !== undefined ? { password: settings.password } : {}),
+    ...(useTls ? { tls: ca ? { ca } : {} } : {}),
     maxRetriesPerRequest: 2,
     retryStrategy: (attempt) => Math.min(attempt * 250, 3000),
     // How long a closing socket may linger (ioredis default 2 s): keeps a failed start from holding the process.

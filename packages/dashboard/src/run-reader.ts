@@ -15,6 +15,10 @@ export interface RunSummary {
   step: number | null;
   peers: number | null;
   checkpointStep: number | null;
+  /** The step the run ends at (state `lastStep`), for progress. */
+  lastStep: number | null;
+  /** Increases whenever all peers restart together (rollback, Redis or coordinator restart). */
+  generation: number | null;
   createdAt: number | null;
   updatedAt: number | null;
   error: string | null;
@@ -66,6 +70,8 @@ function toSummary(id: string, h: Record<string, string>): RunSummary {
     step: intOrNull(h.step),
     peers: intOrNull(h.peers),
     checkpointStep: intOrNull(h.checkpointStep),
+    lastStep: intOrNull(h.lastStep),
+    generation: intOrNull(h.generation),
     createdAt: intOrNull(h.createdAt),
     updatedAt: intOrNull(h.updatedAt),
     error: h.error ?? null,

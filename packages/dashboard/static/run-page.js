@@ -250,7 +250,8 @@
             text: d.status || 'unknown',
           }),
         ),
-        kv('step', d.step === null ? '–' : String(d.step)),
+        kv('step', d.step === null ? '–' : String(d.step) + (d.lastStep !== null ? ' / ' + d.lastStep : '')),
+        d.generation !== null ? kv('generation', String(d.generation)) : null,
         kv('peers', String(d.peers !== null ? d.peers : peers.length)),
         kv('checkpoint', d.checkpointStep === null ? '–' : 'step ' + d.checkpointStep),
         cfg.dataset ? kv('dataset', String(describe(cfg.dataset))) : null,
@@ -499,7 +500,7 @@
         ingest(data.metrics.entries);
         renderRun();
         if (data.metrics.more) next = 0;
-        else if (data.status === 'finished' || data.status === 'failed') next = Math.max(pollMs, 5000);
+        else if (['finished', 'stopped', 'failed'].includes(data.status)) next = Math.max(pollMs, 5000);
       } else {
         renderRuns(data.runs);
       }

@@ -4,14 +4,19 @@ import { createDashboard, redactRedisUrl } from '@mat/dashboard';
 /**
  * mat dashboard --port 8080 --redis-url redis://:pass@host:6379 --token …
  *
- * The Redis URL and the token may come from MAT_REDIS_URL and MAT_DASHBOARD_TOKEN instead (better: flags
- * show up in `ps`). Neither is ever printed: not as a yargs default in --help, not in the startup line.
+ * The Redis URL, its password and the token may come from MAT_REDIS_URL, MAT_REDIS_PASSWORD and
+ * MAT_DASHBOARD_TOKEN instead (better: flags show up in `ps`); TLS from MAT_REDIS_TLS=1 / MAT_REDIS_CA, as
+ * for the coordinator and the workers. No secret is ever printed: not as a yargs default in --help, not in
+ * the startup line.
  */
 
 interface DashboardArgs {
   port: number;
   host: string;
   'redis-url'?: string;
+  'redis-password'?: string;
+  'redis-tls'?: boolean;
+  'redis-ca'?: string;
   token?: string;
   'heartbeat-timeout': number;
   'queue-prefix': string;
@@ -32,6 +37,18 @@ export function dashboardCommand(yargs: Argv): Argv {
         .option('redis-url', {
           type: 'string',
           describe: 'redis:// or rediss:// URL (default: $MAT_REDIS_URL or redis://127.0.0.1:6379)',
+        })
+        .option('redis-password', {
+          type: 'string',
+          describe: 'Redis AUTH password, kept out of the URL (default: $MAT_REDIS_PASSWORD)',
+        })
+        .option('redis-tls', {
+          type: 'boolean',
+          describe: 'TLS even for redis:// (default: $MAT_REDIS_TLS=1)',
+        })
+        .option('redis-ca', {
+          type: 'string',
+          describe: "PEM file of the CA of Redis' certificate, implies TLS (default: $MAT_REDIS_CA)",
         })
         .option('token', {
           type: 'string',
@@ -57,6 +74,9 @@ export function dashboardCommand(yargs: Argv): Argv {
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const dashboard = await createDashboard({
         redisUrl,
+        redisPassword: a['redis-password'] ?? (process.env.MAT_REDIS_PASSWORD || undefined),
+        redisTls: a['redis-tls'] ?? process.env.MAT_REDIS_TLS === '1',
+        redisCaFile: a['redis-ca'] ?? (process.env.MAT_REDIS_CA || undefined),
         token,
         port: a.port,
         host: a.host,
