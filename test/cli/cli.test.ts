@@ -118,6 +118,14 @@ describe('mat CLI', () => {
     expect(saved.models.map((m: { model: string }) => m.model)).toEqual(['peer 0', 'peer 1', 'ensemble']);
     expect(saved.models[2].results).toHaveLength(11);
 
+    r = mat(['report', path.join(dir, 'runs', 'tiny')], dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/report of tiny: \d+ plots, 2 evaluation\(s\)/);
+    for (const f of ['report.json', 'report.md', 'report.html'])
+      expect(fs.existsSync(path.join(dir, 'runs', 'tiny', f))).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'runs', 'tiny', 'report.md'), 'utf8')).toMatch(/\*\*union l1\*\*/);
+
     r = mat(['eval', path.join(dir, 'runs', 'tiny'), '--attacks', 'pgd,nope'], dir);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--attacks: unknown attack 'nope'; known: fgsm, pgd/);

@@ -4,6 +4,7 @@ import { dashboardCommand } from './commands/dashboard';
 import { dataCommand } from './commands/data';
 import { doctorCommand } from './commands/doctor';
 import { evalCommand } from './commands/eval';
+import { reportCommand } from './commands/report';
 import { trainCommand } from './commands/train';
 
 /**
@@ -11,6 +12,8 @@ import { trainCommand } from './commands/train';
  *
  *   mat train --preset quick            # 2-peer MAT on Fashion-MNIST, a few minutes on a CPU
  *   mat eval runs/quick                 # clean + PGD-20 accuracy of the newest checkpoint
+ *   mat eval runs/quick --attacks pgd,apgd-ce,apgd-t,square --norms linf,l2,l1   # union accuracy
+ *   mat report runs/quick               # report.json, report.md, report.html (plots)
  *   mat data fetch cifar10              # checksum-verified, resumable download
  *   mat doctor                          # backends, versions, Redis, datasets
  *   mat dashboard --port 8080           # queues (bull-board) and live run pages
@@ -21,10 +24,17 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .strict()
     .recommendCommands()
     .wrap(Math.min(120, process.stdout.columns ?? 120));
-  for (const register of [trainCommand, evalCommand, dataCommand, doctorCommand, dashboardCommand])
+  for (const register of [
+    trainCommand,
+    evalCommand,
+    reportCommand,
+    dataCommand,
+    doctorCommand,
+    dashboardCommand,
+  ])
     parser = register(parser);
   await parser
-    .demandCommand(1, 'name a command: train, eval, data, doctor, dashboard')
+    .demandCommand(1, 'name a command: train, eval, report, data, doctor, dashboard')
     .fail((msg, err) => {
       if (err) throw err;
       process.stderr.write(`error: ${msg}\n(run \`mat --help\` for usage)\n`);

@@ -1,0 +1,5 @@
+export * from './run-data';
+export * from './build-report';
+export * from './svg-charts';
+export * from './markdown';
+export * from './html';

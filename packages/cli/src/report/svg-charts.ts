@@ -1,0 +1,230 @@
+import type { BarChartSpec, LineChartSpec } from './build-report';
+
+/**
+ * Plain SVG charts, written as strings so that the HTML page is self-contained (no script, no CDN). Every
+ * chart carries a <title>, axis labels, tick labels and a legend, and `data-chart` / `data-series`
+ * attributes that tests and readers can query.
+ */
+
+/** Colour-blind-safe palette (Okabe & Ito 2008). */
+export const PALETTE = [
+  '#0072B2',
+  '#D55E00',
+  '#009E73',
+  '#CC79A7',
+  '#E69F00',
+  '#56B4E9',
+  '#000000',
+  '#F0E442',
+];
+
+const WIDTH = 760;
+const HEIGHT = 340;
+const MARGIN = { left: 64, right: 190, top: 36, bottom: 52 };
+
+export function escapeXml(s: string): string {
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
+}
+
+/** About `count` round tick values covering [min, max] (1, 2, 5 × 10^k steps). */
+export function niceTicks(min: number, max: number, count = 5): number[] {
+  if (!(max > min)) return [min];
+  const raw = (max - min) / count;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? 10 * magnitude;
+  const ticks: number[] = [];
+  for (let t = Math.ceil(min / step - 1e-9) * step; t <= max + step * 1e-9; t += step)
+    ticks.push(+t.toPrecision(12));
+  return ticks;
+}
+
+const fmt = (v: number) =>
+  Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(1) : `${+v.toPrecision(4)}`;
+
+interface Box {
+  width: number;
+  height: number;
+  /** The plot area. */
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+function frame(
+  id: string,
+  title: string,
+  body: string,
+  legend: string,
+  labels: { x: string; y: string },
+  box: Box,
+): string {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${box.width} ${box.height}" width="${box.width}" height="${box.height}" role="img" data-chart="${escapeXml(id)}" aria-labelledby="${escapeXml(id)}-title">`,
+    `<title id="${escapeXml(id)}-title">${escapeXml(title)}</title>`,
+    `<rect x="0" y="0" width="${box.width}" height="${box.height}" fill="#fff"/>`,
+    `<text class="chart-title" x="${box.x}" y="20" font-size="14" font-weight="600">${escapeXml(title)}</text>`,
+    body,
+    `<line x1="${box.x}" y1="${box.y + box.h}" x2="${box.x + box.w}" y2="${box.y + box.h}" stroke="#333"/>`,
+    `<line x1="${box.x}" y1="${box.y}" x2="${box.x}" y2="${box.y + box.h}" stroke="#333"/>`,
+    `<text class="x-label" x="${box.x + box.w / 2}" y="${box.y + box.h + 36}" text-anchor="middle" font-size="12">${escapeXml(labels.x)}</text>`,
+    labels.y &&
+      `<text class="y-label" transform="translate(16 ${box.y + box.h / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeXml(labels.y)}</text>`,
+    `<g class="legend" font-size="11">${legend}</g>`,
+    `</svg>`,
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+function legendEntries(
+  names: string[],
+  dashed: (i: number) => boolean,
+  swatch: 'line' | 'box',
+  box: Box,
+): string {
+  const x = box.x + box.w + 16;
+  return names
+    .map((name, i) => {
+      const y = box.y + 6 + i * 18;
+      const colour = PALETTE[i % PALETTE.length];
+      const mark =
+        swatch === 'line'
+          ? `<line x1="${x}" y1="${y}" x2="${x + 22}" y2="${y}" stroke="${colour}" stroke-width="2.5"${dashed(i) ? ' stroke-dasharray="5 3"' : ''}/>`
+          : `<rect x="${x + 5}" y="${y - 6}" width="12" height="12" fill="${colour}"/>`;
+      return `<g class="legend-entry">${mark}<text x="${x + 28}" y="${y + 4}">${escapeXml(name)}</text></g>`;
+    })
+    .join('');
+}
+
+/** A line chart of the spec's series; y as % for yFormat 'percent' (axis 0–100 %). */
+export function lineChart(spec: LineChartSpec): string {
+  const plotW = WIDTH - MARGIN.left - MARGIN.right;
+  const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
+  const box: Box = {
+    width: WIDTH,
+    height: Math.max(HEIGHT, MARGIN.top + 18 * spec.series.length + 16),
+    x: MARGIN.left,
+    y: MARGIN.top,
+    w: plotW,
+    h: plotH,
+  };
+  const all = spec.series
+    .flatMap((s) => s.points)
+    .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+  const xs = all.map((p) => p[0]);
+  const ys = all.map((p) => p[1]);
+  let [xMin, xMax] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1];
+  if (xMax === xMin) [xMin, xMax] = [xMin - 1, xMax + 1];
+  const yMin = spec.yFormat === 'percent' ? 0 : Math.min(0, ...ys);
+  let yMax = spec.yFormat === 'percent' ? 1 : ys.length ? Math.max(...ys) : 1;
+  if (yMax === yMin) yMax = yMin + 1;
+  const yTicks = niceTicks(yMin, yMax);
+  yMax = Math.max(yMax, yTicks[yTicks.length - 1]);
+  const sx = (x: number) => MARGIN.left + ((x - xMin) / (xMax - xMin)) * plotW;
+  const sy = (y: number) => MARGIN.top + plotH - ((y - yMin) / (yMax - yMin)) * plotH;
+  const yText = (v: number) => (spec.yFormat === 'percent' ? `${Math.round(v * 100)}%` : fmt(v));
+  const grid = [
+    ...yTicks.map(
+      (t) =>
+        `<line x1="${MARGIN.left}" y1="${sy(t)}" x2="${MARGIN.left + plotW}" y2="${sy(t)}" stroke="#e5e5e5"/>` +
+        `<text class="y-tick" x="${MARGIN.left - 6}" y="${sy(t) + 4}" text-anchor="end" font-size="11">${yText(t)}</text>`,
+    ),
+    ...niceTicks(xMin, xMax, 6).map(
+      (t) =>
+        `<line x1="${sx(t)}" y1="${MARGIN.top + plotH}" x2="${sx(t)}" y2="${MARGIN.top + plotH + 4}" stroke="#333"/>` +
+        `<text class="x-tick" x="${sx(t)}" y="${MARGIN.top + plotH + 17}" text-anchor="middle" font-size="11">${fmt(t)}</text>`,
+    ),
+  ].join('');
+  const lines = spec.series
+    .map((s, i) => {
+      const colour = PALETTE[i % PALETTE.length];
+      const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+      const path = pts.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
+      const markers =
+        pts.length <= 40
+          ? pts
+              .map(
+                ([x, y]) =>
+                  `<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${colour}"/>`,
+              )
+              .join('')
+          : '';
+      return (
+        `<g class="series" data-series="${escapeXml(s.name)}" data-points="${pts.length}">` +
+        `<polyline fill="none" stroke="${colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''} points="${path}"/>${markers}</g>`
+      );
+    })
+    .join('\n');
+  const legend = legendEntries(
+    spec.series.map((s) => s.name),
+    (i) => Boolean(spec.series[i].dashed),
+    'line',
+    box,
+  );
+  return frame(spec.id, spec.title, grid + lines, legend, { x: spec.xLabel, y: spec.yLabel }, box);
+}
+
+/**
+ * A horizontal grouped bar chart, accuracy as % (0–100 %): one row group per category (attack × norm, the
+ * unions), one bar per series (model). The height grows with the number of categories so labels never
+ * overlap.
+ */
+export function barChart(spec: BarChartSpec): string {
+  const labelW = 190;
+  const barH = 9;
+  const groupH = spec.series.length * barH + 8;
+  const plotW = WIDTH - labelW - MARGIN.right;
+  const plotH = spec.categories.length * groupH;
+  const box: Box = {
+    width: WIDTH,
+    height: MARGIN.top + plotH + MARGIN.bottom,
+    x: labelW,
+    y: MARGIN.top,
+    w: plotW,
+    h: plotH,
+  };
+  box.height = Math.max(box.height, MARGIN.top + 18 * spec.series.length + 16);
+  const sx = (v: number) => box.x + v * plotW;
+  const grid = niceTicks(0, 1)
+    .map(
+      (t) =>
+        `<line x1="${sx(t)}" y1="${box.y}" x2="${sx(t)}" y2="${box.y + plotH}" stroke="#e5e5e5"/>` +
+        `<text class="x-tick" x="${sx(t)}" y="${box.y + plotH + 16}" text-anchor="middle" font-size="11">${Math.round(t * 100)}%</text>`,
+    )
+    .join('');
+  const bars = spec.series
+    .map((s, i) => {
+      const colour = PALETTE[i % PALETTE.length];
+      const rects = s.values
+        .map((v, c) => {
+          if (v === null || !Number.isFinite(v)) return '';
+          const y = box.y + c * groupH + 4 + i * barH;
+          const label = `${s.name} · ${spec.categories[c]}: ${(100 * v).toFixed(1)}%`;
+          return (
+            `<rect x="${box.x}" y="${y}" width="${Math.max(v * plotW, 0.5).toFixed(1)}" height="${barH - 1}" fill="${colour}"><title>${escapeXml(label)}</title></rect>` +
+            `<text class="value" x="${(sx(v) + 3).toFixed(1)}" y="${y + barH - 2}" font-size="8" fill="#444">${(100 * v).toFixed(1)}%</text>`
+          );
+        })
+        .join('');
+      return `<g class="series" data-series="${escapeXml(s.name)}" data-points="${s.values.filter((v) => v !== null).length}">${rects}</g>`;
+    })
+    .join('\n');
+  const categories = spec.categories
+    .map((c, k) => {
+      const y = box.y + k * groupH + groupH / 2 + 4;
+      const strong = c.startsWith('union') || c === 'clean' ? ' font-weight="600"' : '';
+      return `<text class="category" x="${box.x - 6}" y="${y}" text-anchor="end" font-size="11"${strong}>${escapeXml(c)}</text>`;
+    })
+    .join('');
+  const legend = legendEntries(
+    spec.series.map((s) => s.name),
+    () => false,
+    'box',
+    box,
+  );
+  return frame(spec.id, spec.title, grid + bars + categories, legend, { x: spec.yLabel, y: '' }, box);
+}
