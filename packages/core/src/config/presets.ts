@@ -7,6 +7,8 @@ import type { RunConfigInput } from './schema';
  * - `cifar10-paper` / `cifar100-paper`: the usual CIFAR adversarial-training recipe
  *   (PreActResNet-18, l_inf eps 8/255, PGD-10 with step 2/255, SGD 0.1 momentum 0.9, wd 5e-4,
  *   lr ÷10 at 50 % and 75 % of training, pad-4 crop + flip, PGD-20 evaluation).
+ * - `quick-mp`: `quick` with MAT-MP: 3 peers, one per perturbation type (l∞ 0.1, l2 1.5, l1 10, PGD-5 each);
+ *   `--set mp.strategy=max` (or average, random) trains every peer on all three.
  */
 export const PRESETS: Record<string, RunConfigInput> = {
   quick: {
@@ -15,6 +17,24 @@ export const PRESETS: Record<string, RunConfigInput> = {
     model: { arch: 'fmnist-cnn' },
     peers: 2,
     attack: { norm: 'linf', eps: 0.1, stepSize: 0.025, steps: 5 },
+    optim: { lr: 0.05, schedule: { type: 'cosine' } },
+    train: { epochs: 2, batchSize: 128 },
+    eval: { everyEpoch: true, batchSize: 250, attack: { norm: 'linf', eps: 0.1, stepSize: 0.01, steps: 20 } },
+  },
+  'quick-mp': {
+    name: 'quick-mp',
+    data: { dataset: 'fashion-mnist', trainSubset: 6000, testSubset: 1000 },
+    model: { arch: 'fmnist-cnn' },
+    peers: 3,
+    attack: { norm: 'linf', eps: 0.1, stepSize: 0.025, steps: 5 },
+    mp: {
+      strategy: 'fixed',
+      attacks: [
+        { norm: 'linf', eps: 0.1, stepSize: 0.025, steps: 5 },
+        { norm: 'l2', eps: 1.5, steps: 5 },
+        { norm: 'l1', eps: 10, steps: 5 },
+      ],
+    },
     optim: { lr: 0.05, schedule: { type: 'cosine' } },
     train: { epochs: 2, batchSize: 128 },
     eval: { everyEpoch: true, batchSize: 250, attack: { norm: 'linf', eps: 0.1, stepSize: 0.01, steps: 20 } },
