@@ -126,3 +126,44 @@ export function gradientProbe(build: (rng: Rng) => GradientCase, seed = 20211210
 export function expectGradientsMatch(build: (rng: Rng) => GradientCase, tol = 1e-4): Promise<void> {
   return expectBackendsMatch(gradientProbe(build), { tol });
 }
+
+/**
+ * Runs fn on the given (already selected) backend while recording, for every Relu kernel call, which inputs
+ * were positive. Two backends whose ReLU inputs differ in sign anywhere are on different sides of a kink
+ * (a value within float32 rounding of 0), where their gradients may legitimately differ by far more than
+ * any kernel error; comparisons should pick inputs that avoid that (see `countReluSignFlips`).
+ */
+export function recordReluSigns<T>(backendName: string, fn: () => T): { result: T; signs: Uint8Array[] } {
+  const original = tf.getKernel(tf.Relu, backendName) as tf.KernelConfig | undefined;
+  if (original == null) throw new Error(`no Relu kernel registered for backend ${backendName}`);
+  const signs: Uint8Array[] = [];
+  const recording: tf.KernelConfig = {
+    ...original,
+    setupFunc: undefined,
+    kernelFunc: (args) => {
+      const input = (args.inputs as { x: tf.TensorInfo }).x;
+      const values = (args.backend as tf.KernelBackend).readSync(input.dataId) as Float32Array;
+      signs.push(Uint8Array.from(values, (v) => (v > 0 ? 1 : 0)));
+      return original.kernelFunc(args);
+    },
+  };
+  tf.unregisterKernel(tf.Relu, backendName);
+  tf.registerKernel(recording);
+  try {
+    return { result: fn(), signs };
+  } finally {
+    tf.unregisterKernel(tf.Relu, backendName);
+    tf.registerKernel(original);
+  }
+}
+
+/** Number of ReLU inputs whose sign differs between two recordings of the same computation. */
+export function countReluSignFlips(a: Uint8Array[], b: Uint8Array[]): number {
+  if (a.length !== b.length) return Infinity;
+  let flips = 0;
+  a.forEach((signs, call) => {
+    if (signs.length !== b[call].length) flips = Infinity;
+    else for (let i = 0; i < signs.length; i++) if (signs[i] !== b[call][i]) flips++;
+  });
+  return flips;
+}

@@ -1,6 +1,13 @@
 /** Hand-computed checks of the wasm kernels and gradients that MAT adds or fixes. */
 import * as tf from '@tensorflow/tfjs-core';
-import { registerTrainingGradients, registerWasmKernels, selectBackend } from '@mat/core';
+import {
+  Rng,
+  registerCpuKernels,
+  registerTrainingGradients,
+  registerWasmKernels,
+  selectBackend,
+} from '@mat/core';
+import { relativeError } from './gradient-parity';
 
 const values = async (t: tf.Tensor): Promise<number[]> => Array.from(await t.data());
 
@@ -20,30 +27,6 @@ describe('wasm kernels added by MAT', () => {
     const dW = runFilterGrad(x, dy, [2, 2, 1, 1], 1, 'valid');
     expect(tf.getBackend()).toBe('wasm');
     expect(await values(dW)).toEqual([37, 47, 67, 77]);
-    tf.dispose([x, dy, dW]);
-  });
-
-  it('Conv2DBackpropFilter: stride 2, same padding, two channels in and out', async () => {
-    // x: 1x3x3x2, filter 3x3, stride 2 'same' → output 2x2, pad 1 on every side.
-    const xv = Array.from({ length: 18 }, (_, i) => i - 8);
-    const dyv = [1, -1, 2, 0.5, -3, 1, 0.25, 2];
-    const expected = new Array(3 * 3 * 2 * 2).fill(0);
-    for (let a = 0; a < 2; a++)
-      for (let b = 0; b < 2; b++)
-        for (let i = 0; i < 3; i++)
-          for (let j = 0; j < 3; j++) {
-            const y = a * 2 + i - 1;
-            const xx = b * 2 + j - 1;
-            if (y < 0 || y >= 3 || xx < 0 || xx >= 3) continue;
-            for (let c = 0; c < 2; c++)
-              for (let k = 0; k < 2; k++)
-                expected[((i * 3 + j) * 2 + c) * 2 + k] +=
-                  xv[(y * 3 + xx) * 2 + c] * dyv[(a * 2 + b) * 2 + k];
-          }
-    const x = tf.tensor4d(xv, [1, 3, 3, 2]);
-    const dy = tf.tensor4d(dyv, [1, 2, 2, 2]);
-    const dW = runFilterGrad(x, dy, [3, 3, 2, 2], 2, 'same');
-    expect(await values(dW)).toEqual(expected);
     tf.dispose([x, dy, dW]);
   });
 
@@ -67,6 +50,40 @@ describe('wasm kernels added by MAT', () => {
   });
 });
 
+describe.each(['cpu', 'wasm'] as const)('Conv2DBackpropFilter on %s (MAT replaces or adds it)', (backend) => {
+  beforeAll(async () => {
+    await selectBackend(backend);
+  });
+
+  // [filter, stride, padding, input size, in channels, out channels]
+  const configs = [
+    [3, 1, 'same', 5, 2, 3],
+    [3, 2, 'same', 6, 2, 2],
+    [3, 2, 'same', 7, 3, 2],
+    [3, 1, 'valid', 6, 2, 2],
+    [3, 2, 'valid', 8, 1, 3],
+    [1, 2, 'valid', 5, 3, 4],
+    [2, 2, 'same', 5, 2, 2],
+  ] as const;
+  it.each(configs)(
+    'filter %i, stride %i, %s padding, input %i, channels %i → %i',
+    async (k, stride, pad, size, cin, cout) => {
+      const rng = new Rng(k * 100 + stride * 10 + size);
+      const out = pad === 'same' ? Math.ceil(size / stride) : Math.floor((size - k) / stride) + 1;
+      const xv = Array.from({ length: 2 * size * size * cin }, () => rng.uniform() * 2 - 1);
+      const dyv = Array.from({ length: 2 * out * out * cout }, () => rng.uniform() * 2 - 1);
+      const padTop = pad === 'same' ? Math.floor(Math.max((out - 1) * stride + k - size, 0) / 2) : 0;
+      const expected = referenceFilterGrad(xv, dyv, { batch: 2, size, cin, out, cout, k, stride, padTop });
+      const x = tf.tensor4d(xv, [2, size, size, cin]);
+      const dy = tf.tensor4d(dyv, [2, out, out, cout]);
+      const dW = runFilterGrad(x, dy, [k, k, cin, cout], stride, pad);
+      expect(dW.shape).toEqual([k, k, cin, cout]);
+      expect(relativeError(await dW.data(), expected)).toBeLessThan(1e-5);
+      tf.dispose([x, dy, dW]);
+    },
+  );
+});
+
 describe('gradients added by MAT (cpu)', () => {
   beforeAll(async () => {
     await selectBackend('cpu');
@@ -74,6 +91,7 @@ describe('gradients added by MAT (cpu)', () => {
 
   it('registers idempotently', () => {
     expect(registerTrainingGradients()).toEqual([]);
+    expect(registerCpuKernels()).toEqual([]);
   });
 
   it('TopK scatters dy back to the selected positions', async () => {
@@ -120,4 +138,38 @@ function runFilterGrad(
     dataFormat: 'NHWC',
     filterShape,
   } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/** dW[i, j, c, k] = Σ_{n, a, b} x[n, a·s + i − pad, b·s + j − pad, c] · dy[n, a, b, k], in float64 (square images). */
+function referenceFilterGrad(
+  x: number[],
+  dy: number[],
+  d: {
+    batch: number;
+    size: number;
+    cin: number;
+    out: number;
+    cout: number;
+    k: number;
+    stride: number;
+    padTop: number;
+  },
+): Float64Array {
+  const dW = new Float64Array(d.k * d.k * d.cin * d.cout);
+  for (let n = 0; n < d.batch; n++)
+    for (let a = 0; a < d.out; a++)
+      for (let b = 0; b < d.out; b++)
+        for (let i = 0; i < d.k; i++)
+          for (let j = 0; j < d.k; j++) {
+            const y = a * d.stride + i - d.padTop;
+            const xx = b * d.stride + j - d.padTop;
+            if (y < 0 || y >= d.size || xx < 0 || xx >= d.size) continue;
+            for (let c = 0; c < d.cin; c++)
+              for (let o = 0; o < d.cout; o++) {
+                dW[((i * d.k + j) * d.cin + c) * d.cout + o] +=
+                  x[((n * d.size + y) * d.size + xx) * d.cin + c] *
+                  dy[((n * d.out + a) * d.out + b) * d.cout + o];
+              }
+          }
+  return dW;
 }

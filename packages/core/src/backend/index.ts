@@ -1,8 +1,10 @@
+import { registerCpuKernels } from './register-cpu-kernels';
 import { registerTrainingGradients } from './register-gradients';
 
 export * from './select-backend';
 export { BACKEND_NAMES, type BackendName } from './candidates';
 export { registerTrainingGradients, MISSING_GRADIENTS, GRADIENT_FIXES } from './register-gradients';
+export { registerCpuKernels, CPU_KERNEL_FIXES } from './register-cpu-kernels';
 export {
   registerWasmKernels,
   WASM_MISSING_KERNELS,
@@ -10,6 +12,8 @@ export {
   WASM_TRAINING_KERNELS,
 } from './register-wasm-kernels';
 
-// Gradients are backend-independent and every trainer, attack and test differentiates, so they are
-// registered as soon as MAT's core is imported rather than only when a backend is selected.
+// Gradients are backend-independent and every trainer, attack and test differentiates, and cpu is the
+// default backend, so both are fixed up as soon as MAT's core is imported, not only when a backend is
+// selected. (The wasm kernels are registered by selectBackend, after the wasm package has loaded.)
 registerTrainingGradients();
+registerCpuKernels();

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND_CANDIDATES, BACKEND_NAMES, type BackendName } from './candidates';
+import { registerCpuKernels } from './register-cpu-kernels';
 import { registerTrainingGradients } from './register-gradients';
 
 /** What the user asks for (`mat train --backend …`); `auto` takes the fastest that works here. */
@@ -53,6 +54,7 @@ export async function selectBackend(requested: BackendRequest = 'auto'): Promise
     throw new Error(`unknown backend '${String(requested)}': expected one of ${BACKEND_REQUESTS.join(', ')}`);
   }
   registerTrainingGradients();
+  registerCpuKernels();
   const previous = tf.getBackend() as string | undefined;
   const order: readonly BackendName[] = requested === 'auto' ? BACKEND_NAMES : [requested];
   const reasonsSkipped: Record<string, string> = {};
