@@ -60,9 +60,16 @@ describe('report.html in chromium', () => {
     expect(requests.filter((u) => !u.startsWith('file://'))).toEqual([]);
     expect(errors).toEqual([]);
 
+    // The test tsconfig has no DOM lib: describe the few DOM members used in the page.
+    interface Node {
+      textContent: string | null;
+      getAttribute(name: string): string | null;
+      querySelectorAll(selector: string): ArrayLike<Node>;
+    }
     const charts = await page.$$eval('svg[data-chart]', (svgs) =>
       svgs.map((svg) => {
-        const text = (sel: string) => Array.from(svg.querySelectorAll(sel)).map((t) => t.textContent ?? '');
+        const nodes = (sel: string) => Array.from(svg.querySelectorAll(sel) as ArrayLike<Node>);
+        const text = (sel: string) => nodes(sel).map((t) => t.textContent ?? '');
         const box = svg.getBoundingClientRect();
         return {
           id: svg.getAttribute('data-chart'),
@@ -71,7 +78,7 @@ describe('report.html in chromium', () => {
           yLabel: text('.y-label')[0] ?? '',
           ticks: text('.x-tick, .y-tick').length,
           legend: text('.legend-entry text'),
-          series: Array.from(svg.querySelectorAll('g.series')).map((g) => ({
+          series: nodes('g.series').map((g) => ({
             name: g.getAttribute('data-series'),
             points: Number(g.getAttribute('data-points')),
             marks: g.querySelectorAll('polyline, rect').length,
