@@ -58,3 +58,36 @@ describe.each(SPECS)('$name $norm', (spec) => {
     tf.dispose([a, b]);
   });
 });
+
+describe.each([
+  { name: 'square', norm: 'linf', eps: 0.05 },
+  { name: 'square', norm: 'l2', eps: 1 },
+  { name: 'apgd-ce', norm: 'l1', eps: 5 },
+] as AttackSpec[])('$name $norm on 3-channel 16×16 images', (spec) => {
+  it('stays in the ball and the box and lowers accuracy', () => {
+    const model = new TinyConvNet([16, 16, 3], 4, 3, 2);
+    const { x } = randomBatch([8, 16, 16, 3], 4, 1);
+    const y = tf.tidy(
+      () => tf.cast(tf.argMax(model.forward(x, { training: false }), 1), 'int32') as tf.Tensor1D,
+    );
+    const adv = createAttack({ ...spec, steps: spec.name === 'square' ? 100 : 10 }, new Rng(2)).attack(
+      model,
+      x,
+      y,
+    );
+    for (const n of perSampleNorms(adv, x, spec.norm))
+      expect(n).toBeLessThanOrEqual(spec.eps * (1 + 1e-6) + 1e-6);
+    const v = adv.dataSync();
+    expect(Math.min(...v)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...v)).toBeLessThanOrEqual(1);
+    const fooled = tf.tidy(
+      () =>
+        tf
+          .sum(tf.cast(tf.notEqual(tf.argMax(model.forward(adv, { training: false }), 1), y), 'int32'))
+          .dataSync()[0],
+    );
+    expect(fooled).toBeGreaterThan(0);
+    tf.dispose([adv, x, y]);
+    model.dispose();
+  });
+});
