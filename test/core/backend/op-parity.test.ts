@@ -4,8 +4,14 @@
  * thrown "not registered" / "gradient function not found" error.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '@mat/core';
-import { expectGradientsMatch, randomInts, randomTensor as rand, type GradientCase } from './gradient-parity';
+import type { BackendRequest, Rng } from '@mat/core';
+import {
+  expectBackendsMatch,
+  gradientProbe,
+  randomInts,
+  randomTensor as rand,
+  type GradientCase,
+} from './gradient-parity';
 
 type Case = [name: string, build: (rng: Rng) => GradientCase];
 
@@ -194,8 +200,11 @@ const cases: Case[] = [
   ],
 ];
 
-describe('wasm vs cpu: forward values and gradients', () => {
+// MAT_PARITY_BACKENDS=wasm,native checks other backends against cpu the same way.
+const backendsUnderTest = (process.env.MAT_PARITY_BACKENDS ?? 'wasm').split(',') as BackendRequest[];
+
+describe.each(backendsUnderTest)('%s vs cpu: forward values and gradients', (backend) => {
   it.each(cases)('%s', async (_name, build) => {
-    await expectGradientsMatch(build, 1e-4);
+    await expectBackendsMatch(gradientProbe(build), { backends: ['cpu', backend], tol: 1e-4 });
   });
 });

@@ -57,7 +57,7 @@ export const wasmCandidate: BackendCandidate = {
       details: {
         version: wasm.version_wasm,
         folder,
-        addedKernels: WASM_TRAINING_KERNELS.map((k) => k.kernelName),
+        matKernels: WASM_TRAINING_KERNELS.map((k) => k.kernelName),
       },
       describe: async () => {
         const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
