@@ -66,11 +66,12 @@ class Pool {
       fn(0, n, 0);
       return;
     }
-    // About 4 chunks per thread: a late worker costs at most one chunk of imbalance.
+    // About 16 chunks per thread: a worker that shares its core with another process (or wakes late) holds
+    // up the end of the call by at most one small chunk.
     auto job = std::make_shared<Job>();
     job->fn = &fn;
     job->n = n;
-    job->chunk = std::max(1L, (n + 4L * threads() - 1) / (4L * threads()));
+    job->chunk = std::max(1L, (n + 16L * threads() - 1) / (16L * threads()));
     job->chunks = (n + job->chunk - 1) / job->chunk;
     {
       std::lock_guard<std::mutex> lock(mu_);
