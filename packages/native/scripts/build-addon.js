@@ -65,8 +65,14 @@ function main() {
     stdio: verbose ? 'inherit' : 'pipe',
   });
   if (res.status !== 0) {
+    // The first compiler/make error says more than node-gyp's closing "not ok".
+    const lines = `${res.stdout || ''}\n${res.stderr || ''}\n${res.error?.message || ''}`
+      .split('\n')
+      .map((l) => l.trim());
     const why =
-      (res.stderr || res.error?.message || '').trim().split('\n').filter(Boolean).pop() || 'unknown error';
+      lines.find((l) => /error|not found|no such file/i.test(l) && !l.startsWith('gyp')) ||
+      lines.filter(Boolean).pop() ||
+      'unknown error';
     console.warn(`@mat/native: addon build failed (${why}); the wasm/cpu backends will be used`);
   }
 }
