@@ -11,10 +11,11 @@ import {
   selectBackend,
   type RunConfig,
 } from '@mat/core';
+import { ProcessTrainer } from '@mat/coordinator';
 import { parseSetOverrides, readConfigFile } from '../config-file';
 import { createReporter, type LogFormat, type Reporter } from '../reporter';
 
-interface TrainArgs {
+export interface TrainArgs {
   config?: string;
   preset?: string;
   resume?: string;
@@ -42,6 +43,7 @@ interface TrainArgs {
   lr?: number;
   'max-steps'?: number;
   'checkpoint-every'?: number;
+  runtime?: 'in-process' | 'processes';
   'log-format': LogFormat;
 }
 
@@ -50,61 +52,73 @@ export function trainCommand(yargs: Argv): Argv {
     'train',
     'Train N peers with Mutual Adversarial Training (1 peer = plain adversarial training)',
     (y) =>
-      y
-        .usage(
-          '$0 train [options]\n\nExamples:\n  mat train --preset quick\n  mat train --preset quick --peers 1 --name at-baseline\n  mat train --config my-run.json --set optim.lr=0.02\n  mat train --resume runs/quick',
-        )
-        .option('config', { type: 'string', describe: 'JSON run config file (see README: Configuration)' })
-        .option('preset', {
-          type: 'string',
-          describe: 'Start from a preset: quick, fmnist, cifar10-paper, cifar100-paper',
-        })
-        .option('resume', {
-          type: 'string',
-          describe: 'Continue the run in this directory from its newest checkpoint',
-        })
-        .option('set', {
-          type: 'string',
-          array: true,
-          describe: 'Override any config key: --set method.tau=2',
-        })
-        .option('name', { type: 'string', describe: 'Run name (directory under --out-dir)' })
-        .option('out-dir', { type: 'string', describe: 'Where runs are written (default runs)' })
-        .option('seed', { type: 'number', describe: 'Seed for init, data order, augmentation and attacks' })
-        .option('backend', { type: 'string', choices: ['auto', 'tensorflow', 'native', 'wasm', 'cpu'] })
-        .option('dataset', { type: 'string', choices: ['fashion-mnist', 'mnist', 'cifar10', 'cifar100'] })
-        .option('data-dir', { type: 'string', describe: 'Dataset directory (default data)' })
-        .option('train-subset', { type: 'number', describe: 'Use the first N training images' })
-        .option('test-subset', { type: 'number', describe: 'Evaluate on the first N test images' })
-        .option('arch', {
-          type: 'string',
-          choices: ['fmnist-cnn', 'preact-resnet18', 'resnet18', 'wide-resnet'],
-        })
-        .option('peers', { type: 'number', describe: 'Number of peers' })
-        .option('base', { type: 'string', choices: ['madry', 'trades'], describe: 'Base adversarial loss' })
-        .option('lambda-own', { type: 'number', describe: 'Weight of KL on own adversarial examples' })
-        .option('lambda-peer', {
-          type: 'number',
-          describe: "Weight of KL on the peers' adversarial examples",
-        })
-        .option('tau', { type: 'number', describe: 'Distillation temperature' })
-        .option('norm', { type: 'string', choices: ['linf', 'l2', 'l1'], describe: 'Training attack norm' })
-        .option('eps', { type: 'number', describe: 'Training attack radius' })
-        .option('step-size', { type: 'number', describe: 'Training attack step size' })
-        .option('attack-steps', { type: 'number', describe: 'Training attack iterations' })
-        .option('epochs', { type: 'number' })
-        .option('batch-size', { type: 'number' })
-        .option('lr', { type: 'number', describe: 'Base learning rate' })
-        .option('max-steps', { type: 'number', describe: 'Stop after this many steps (schedule unchanged)' })
-        .option('checkpoint-every', {
-          type: 'number',
-          describe: 'Checkpoint every K steps (0: only at the end)',
+      runConfigOptions(
+        y.usage(
+          '$0 train [options]\n\nExamples:\n  mat train --preset quick\n  mat train --preset quick --peers 1 --name at-baseline\n  mat train --config my-run.json --set optim.lr=0.02\n  mat train --resume runs/quick\n  mat train --preset quick --runtime processes   # one process per peer',
+        ),
+      )
+        .option('runtime', {
+          choices: ['in-process', 'processes'] as const,
+          default: 'in-process' as const,
+          describe:
+            'in-process: all peers in this process; processes: one child process per peer (same results)',
         })
         .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as LogFormat }),
     async (args) => {
       await runTrain(args);
     },
   );
+}
+
+/** The run-config flags, shared by `mat train` and `mat coordinator`. */
+export function runConfigOptions<T>(y: Argv<T>) {
+  return y
+    .option('config', { type: 'string', describe: 'JSON run config file (see README: Configuration)' })
+    .option('preset', {
+      type: 'string',
+      describe: 'Start from a preset: quick, fmnist, cifar10-paper, cifar100-paper',
+    })
+    .option('resume', {
+      type: 'string',
+      describe: 'Continue the run in this directory from its newest checkpoint',
+    })
+    .option('set', {
+      type: 'string',
+      array: true,
+      describe: 'Override any config key: --set method.tau=2',
+    })
+    .option('name', { type: 'string', describe: 'Run name (directory under --out-dir)' })
+    .option('out-dir', { type: 'string', describe: 'Where runs are written (default runs)' })
+    .option('seed', { type: 'number', describe: 'Seed for init, data order, augmentation and attacks' })
+    .option('backend', { type: 'string', choices: ['auto', 'tensorflow', 'native', 'wasm', 'cpu'] })
+    .option('dataset', { type: 'string', choices: ['fashion-mnist', 'mnist', 'cifar10', 'cifar100'] })
+    .option('data-dir', { type: 'string', describe: 'Dataset directory (default data)' })
+    .option('train-subset', { type: 'number', describe: 'Use the first N training images' })
+    .option('test-subset', { type: 'number', describe: 'Evaluate on the first N test images' })
+    .option('arch', {
+      type: 'string',
+      choices: ['fmnist-cnn', 'preact-resnet18', 'resnet18', 'wide-resnet'],
+    })
+    .option('peers', { type: 'number', describe: 'Number of peers' })
+    .option('base', { type: 'string', choices: ['madry', 'trades'], describe: 'Base adversarial loss' })
+    .option('lambda-own', { type: 'number', describe: 'Weight of KL on own adversarial examples' })
+    .option('lambda-peer', {
+      type: 'number',
+      describe: "Weight of KL on the peers' adversarial examples",
+    })
+    .option('tau', { type: 'number', describe: 'Distillation temperature' })
+    .option('norm', { type: 'string', choices: ['linf', 'l2', 'l1'], describe: 'Training attack norm' })
+    .option('eps', { type: 'number', describe: 'Training attack radius' })
+    .option('step-size', { type: 'number', describe: 'Training attack step size' })
+    .option('attack-steps', { type: 'number', describe: 'Training attack iterations' })
+    .option('epochs', { type: 'number' })
+    .option('batch-size', { type: 'number' })
+    .option('lr', { type: 'number', describe: 'Base learning rate' })
+    .option('max-steps', { type: 'number', describe: 'Stop after this many steps (schedule unchanged)' })
+    .option('checkpoint-every', {
+      type: 'number',
+      describe: 'Checkpoint every K steps (0: only at the end)',
+    });
 }
 
 function flagOverrides(a: TrainArgs): Record<string, unknown> {
@@ -133,7 +147,7 @@ function flagOverrides(a: TrainArgs): Record<string, unknown> {
   };
 }
 
-function resolveConfig(a: TrainArgs): { config: RunConfig; resume: boolean } {
+export function resolveConfig(a: TrainArgs): { config: RunConfig; resume: boolean } {
   if (a.resume) {
     const file = path.join(a.resume, 'config.json');
     if (!fs.existsSync(file))
@@ -179,7 +193,8 @@ export async function runTrain(a: TrainArgs): Promise<void> {
     { config },
   );
   await ensureDataset(config, reporter);
-  const trainer = await InProcessTrainer.open(config, { resume, metadata: { backend } });
+  const Trainer = a.runtime === 'processes' ? ProcessTrainer : InProcessTrainer;
+  const trainer = await Trainer.open(config, { resume, metadata: { backend } });
   if (resume) reporter.info(`resumed at step ${trainer.stepsDone}`);
   const stop = () => {
     reporter.info('stopping after this step (checkpoint follows); press Ctrl-C again to abort');

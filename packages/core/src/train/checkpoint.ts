@@ -121,31 +121,77 @@ export function saveCheckpoint(
   meta: { step: number; seed: number },
   keep = 3,
 ): string {
+  for (const peer of peers) writePeerCheckpoint(runDir, peer, meta);
+  return commitCheckpoint(
+    runDir,
+    { ...meta, peers: peers.length, arch: peers[0]?.model.arch ?? 'unknown' },
+    keep,
+  );
+}
+
+/**
+ * Writes one peer's file of the checkpoint at `step` (no manifest: the checkpoint does not exist until
+ * commitCheckpoint). The distributed runtime calls this in each worker, on a filesystem shared with the
+ * coordinator, which commits once every peer's file is there.
+ */
+export function writePeerCheckpoint(
+  runDir: string,
+  peer: Peer,
+  meta: { step: number; seed: number },
+): string {
+  const dir = path.join(runDir, 'checkpoints', stepDirName(meta.step));
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, peerFileName(peer.index));
+  writeFileAtomic(file, encodePeerState(peer, meta));
+  return file;
+}
+
+export function peerFileName(index: number): string {
+  return `peer-${index}.safetensors`;
+}
+
+/** Makes the checkpoint at `step` complete: writes its manifest, moves `latest.json`, prunes old ones. */
+export function commitCheckpoint(
+  runDir: string,
+  meta: { step: number; seed: number; peers: number; arch: string },
+  keep = 3,
+): string {
   const root = path.join(runDir, 'checkpoints');
   const dir = path.join(root, stepDirName(meta.step));
-  fs.mkdirSync(dir, { recursive: true });
-  const files = peers.map((peer) => {
-    const file = `peer-${peer.index}.safetensors`;
-    writeFileAtomic(path.join(dir, file), encodePeerState(peer, meta));
-    return file;
-  });
+  const files = Array.from({ length: meta.peers }, (_, i) => peerFileName(i));
+  const absent = files.filter((f) => !fs.existsSync(path.join(dir, f)));
+  if (absent.length > 0)
+    throw new Error(`${dir}: cannot commit the checkpoint, missing ${absent.join(', ')}`);
   const manifest: CheckpointManifest = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
     step: meta.step,
-    peers: peers.length,
+    peers: meta.peers,
     seed: meta.seed,
-    arch: peers[0]?.model.arch ?? 'unknown',
+    arch: meta.arch,
     files,
     createdAt: new Date().toISOString(),
   };
   writeFileAtomic(path.join(dir, 'manifest.json'), Buffer.from(JSON.stringify(manifest, null, 2)));
-  writeFileAtomic(
-    path.join(root, 'latest.json'),
-    Buffer.from(JSON.stringify({ step: meta.step, dir: stepDirName(meta.step) })),
-  );
+  const latest = findLatestCheckpoint(runDir);
+  // Never move latest.json backwards (a late commit of an older step after a rollback).
+  if (!latest || latest.step <= meta.step) {
+    writeFileAtomic(
+      path.join(root, 'latest.json'),
+      Buffer.from(JSON.stringify({ step: meta.step, dir: stepDirName(meta.step) })),
+    );
+  }
   pruneCheckpoints(root, keep);
   return dir;
+}
+
+/** Restores one peer from the committed checkpoint in `dir` (validated before anything is assigned). */
+export function loadPeerCheckpoint(dir: string, peer: Peer): CheckpointManifest {
+  const manifest = readManifest(dir);
+  const file = path.join(dir, peerFileName(peer.index));
+  if (!fs.existsSync(file)) throw new Error(`${dir}: missing ${path.basename(file)}`);
+  restorePeerState(peer, new Uint8Array(fs.readFileSync(file)), file);
+  return manifest;
 }
 
 function completeCheckpointDirs(root: string): Array<{ step: number; dir: string }> {

@@ -1,0 +1,82 @@
+/**
+ * How the peers of a MAT step swap tensors. Per step, peer i
+ *   publishes 'adv'    x_i'                        [B, H, W, C]  to every teacher j
+ *   receives  'adv'    x_j' from every j
+ *   publishes 'labels' f_i(x_k') for every peer k  [N, B, K]     (detached teacher outputs)
+ *   receives  'labels' from every j, and takes rows i (f_j(x_i')) and j (f_j(x_j')).
+ *
+ * A worker talks only to this interface; the implementations are the embedded one (child processes of one
+ * `mat train`, routed over IPC by the parent: ipc-exchange.ts) and Redis (redis-exchange.ts). Both send
+ * the bytes of message-codec.ts, so both validate the same way: a malformed, truncated, oversized,
+ * non-finite, wrong-run, wrong-generation or wrong-step message is rejected with a logged reason and never
+ * handed to training.
+ */
+
+export const MESSAGE_KINDS = ['adv', 'labels'] as const;
+export type MessageKind = (typeof MESSAGE_KINDS)[number];
+
+/** A float32 tensor as plain data (the exchange knows nothing of tfjs). */
+export interface TensorPayload {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface PeerExchange {
+  /** This peer's index. */
+  readonly peer: number;
+  /** Sends this peer's `kind` tensor of `step` to the peers `to`. */
+  publish(kind: MessageKind, step: number, tensor: TensorPayload, to: readonly number[]): Promise<void>;
+  /**
+   * Waits for the `kind` tensor of `step` from every peer of `from`. Rejected messages are logged and
+   * skipped (a valid one may still come). Throws ExchangeAborted when `signal` fires first.
+   */
+  receive(
+    kind: MessageKind,
+    step: number,
+    from: readonly number[],
+    signal?: AbortSignal,
+  ): Promise<Map<number, TensorPayload>>;
+  /** Starts a new generation (all peers restarted from a common step): older messages are dropped. */
+  setGeneration(generation: number): void;
+  close(): Promise<void>;
+}
+
+/** What an exchange accepts: the run, the shapes of each kind, a size bound. */
+export interface ExchangeRules {
+  runId: string;
+  peerCount: number;
+  /** Exact shape of each kind of message, e.g. adv [B,H,W,C], labels [N,B,K]. */
+  shapes: Record<MessageKind, readonly number[]>;
+  /** Encoded messages larger than this are rejected before decoding. @defaultValue header + shape bytes + 4 KiB */
+  maxBytes?: number;
+}
+
+/** Where rejected messages are reported. */
+export type RejectLog = (reason: string, details: Record<string, unknown>) => void;
+
+export const stderrRejectLog: RejectLog = (reason, details) =>
+  process.stderr.write(JSON.stringify({ type: 'message-rejected', reason, ...details }) + '\n');
+
+/** Thrown by receive() when its AbortSignal fires: the step is abandoned, nothing was updated. */
+export class ExchangeAborted extends Error {
+  override name = 'ExchangeAborted';
+  constructor(readonly reason: unknown) {
+    super(`exchange aborted: ${reason instanceof Error ? reason.message : String(reason)}`);
+  }
+}
+
+/** The expected shape of each kind of message of a run. */
+export function messageShapes(opts: {
+  peerCount: number;
+  batchSize: number;
+  imageShape: readonly [number, number, number];
+  numClasses: number;
+  /** Rows of x_i' per clean sample (MAT-MP `average` stacks one batch per perturbation type). @defaultValue 1 */
+  rowsPerSample?: number;
+}): Record<MessageKind, number[]> {
+  const rows = opts.batchSize * (opts.rowsPerSample ?? 1);
+  return {
+    adv: [rows, ...opts.imageShape],
+    labels: [opts.peerCount, rows, opts.numClasses],
+  };
+}

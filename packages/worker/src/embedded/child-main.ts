@@ -1,0 +1,63 @@
+import { selectBackend } from '@mat/core';
+import { IpcPeerExchange } from '@mat/exchange';
+import { PeerRunner } from '../peer-runner';
+import { trainLoop } from '../train-loop';
+import type { ChildMessage, ParentMessage } from './protocol';
+
+/**
+ * One peer of `mat train --runtime processes`: forked by the parent with serialization 'advanced', it
+ * trains its peer with the shared loop and exchanges through the parent (IpcPeerExchange). Reports steps,
+ * checkpoint files and evaluations; the parent aggregates them like the in-process trainer.
+ */
+
+const send = (m: ChildMessage): void => void process.send?.(m);
+let pauseAt: number | undefined;
+
+async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<void> {
+  const { config, peer: index, runDir, runId, startStep } = start;
+  const backend = await selectBackend(config.backend);
+  const runner = await PeerRunner.open(config, index, runDir);
+  runner.restore(startStep);
+  const exchange = new IpcPeerExchange(index, runner.exchangeRules(runId), { startStep });
+  send({ type: 'ready', peer: index, backend: backend.name });
+
+  const evaluate = (step: number, final: boolean) =>
+    send({
+      type: 'eval',
+      peer: index,
+      step,
+      final,
+      result: runner.evaluate((done, total) => send({ type: 'eval-progress', peer: index, done, total })),
+    });
+  let checkpointed = startStep;
+  const done = await trainLoop(runner, exchange, startStep, {
+    shouldStop: (d) => pauseAt !== undefined && d >= pauseAt,
+    onStep: (report) => send({ type: 'step', peer: index, report }),
+    onCheckpoint: (step, file) => {
+      checkpointed = step;
+      send({ type: 'checkpoint', peer: index, step, file });
+    },
+    onEpochEval: (step) => evaluate(step, false),
+  });
+  // A stopped run ends with a checkpoint where it stopped, as the in-process trainer's does.
+  if (done !== checkpointed)
+    send({ type: 'checkpoint', peer: index, step: done, file: runner.saveCheckpoint(done) });
+  evaluate(done, true);
+  send({ type: 'done', peer: index, step: done, rejectedMessages: exchange.rejected });
+  await exchange.close();
+  runner.dispose();
+}
+
+process.on('message', (m: ParentMessage) => {
+  if (m?.type === 'pause') pauseAt = m.at;
+  if (m?.type === 'start') {
+    // When done, the child waits for the parent to disconnect it (so every report is delivered).
+    run(m).catch((err: Error) => {
+      process.exitCode = 1;
+      send({ type: 'error', peer: m.peer, message: err.message, stack: err.stack });
+    });
+  }
+});
+send({ type: 'listening' });
+// The parent is gone: nobody to train for.
+process.on('disconnect', () => setTimeout(() => process.exit(), 50));

@@ -1,0 +1,150 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  adversarialRowsPerSample,
+  createPeer,
+  encodePeerState,
+  evalAttackSpec,
+  evaluateModel,
+  learningRateAt,
+  loadPeerCheckpoint,
+  loadRunData,
+  restorePeerState,
+  stepDirName,
+  writePeerCheckpoint,
+  type Batcher,
+  type Dataset,
+  type EvalResult,
+  type Peer,
+  type RunConfig,
+} from '@mat/core';
+import { messageShapes, type ExchangeRules, type PeerExchange } from '@mat/exchange';
+import { peerStep, type DistributedStepMetrics } from './peer-step';
+
+/**
+ * One peer of a run with everything it needs to train alone: its model and optimizer, the run's data
+ * (every peer draws the same clean batch from the deterministic batcher) and the schedule. Both runtimes
+ * (embedded child processes, Redis workers) drive it with trainLoop (./train-loop.ts).
+ */
+export class PeerRunner {
+  private constructor(
+    readonly config: RunConfig,
+    readonly peer: Peer,
+    readonly runDir: string,
+    private readonly batcher: Batcher,
+    readonly test: Dataset,
+    /** The freshly initialised state: step 0 needs no checkpoint. */
+    private readonly initialState: Uint8Array,
+  ) {}
+
+  static async open(config: RunConfig, index: number, runDir: string): Promise<PeerRunner> {
+    if (!Number.isInteger(index) || index < 0 || index >= config.peers) {
+      throw new Error(`peer index ${index} is outside 0..${config.peers - 1}`);
+    }
+    const { train, test, batcher } = await loadRunData(config);
+    const peer = createPeer(config, index, train);
+    const initial = encodePeerState(peer, { step: 0, seed: config.seed });
+    return new PeerRunner(config, peer, runDir, batcher, test, initial);
+  }
+
+  get index(): number {
+    return this.peer.index;
+  }
+
+  get totalSteps(): number {
+    return this.config.train.epochs * this.batcher.batchesPerEpoch;
+  }
+
+  /** The step the run ends at (maxSteps may cut it short; the schedule still spans totalSteps). */
+  get lastStep(): number {
+    return Math.min(this.totalSteps, this.config.train.maxSteps ?? Infinity);
+  }
+
+  get stepsPerEpoch(): number {
+    return this.batcher.batchesPerEpoch;
+  }
+
+  /** What this run's messages look like (shapes, size bound) for the exchange. */
+  exchangeRules(runId: string): ExchangeRules {
+    return {
+      runId,
+      peerCount: this.config.peers,
+      shapes: messageShapes({
+        peerCount: this.config.peers,
+        batchSize: this.config.train.batchSize,
+        imageShape: this.test.shape,
+        numClasses: this.test.numClasses,
+        rowsPerSample: adversarialRowsPerSample(this.config),
+      }),
+    };
+  }
+
+  /** Puts the peer in its state after `step` steps: the committed checkpoint there, or the initial state. */
+  restore(step: number): void {
+    if (step === 0) {
+      restorePeerState(this.peer, this.initialState, 'initial state');
+      return;
+    }
+    const dir = path.join(this.runDir, 'checkpoints', stepDirName(step));
+    if (!fs.existsSync(path.join(dir, 'manifest.json'))) {
+      throw new Error(`${dir}: no committed checkpoint to resume peer ${this.index} from`);
+    }
+    loadPeerCheckpoint(dir, this.peer);
+  }
+
+  /** Takes step `step` (0-based) with the peers: attack, exchange, teacher labels, loss, update. */
+  async step(
+    step: number,
+    exchange: PeerExchange,
+    signal?: AbortSignal,
+  ): Promise<DistributedStepMetrics & { lr: number }> {
+    const lr = learningRateAt(this.config.optim.lr, this.config.optim.schedule, step, this.totalSteps);
+    const b = this.batcher.batch(Math.floor(step / this.stepsPerEpoch), step % this.stepsPerEpoch);
+    const [h, w, c] = this.test.shape;
+    const batch = { x: tf.tensor4d(b.x, [b.size, h, w, c]), y: tf.tensor1d(b.y, 'int32') };
+    try {
+      return {
+        ...(await peerStep(this.peer, exchange, batch, { config: this.config, step, lr, signal })),
+        lr,
+      };
+    } finally {
+      tf.dispose([batch.x, batch.y]);
+    }
+  }
+
+  /** Checkpoints are taken every K steps, at epoch ends when epochs are evaluated, and at the end. */
+  checkpointDue(done: number): boolean {
+    const { checkpointEvery } = this.config.train;
+    return (
+      (checkpointEvery > 0 && done % checkpointEvery === 0) ||
+      this.epochEvalDue(done) ||
+      done === this.lastStep
+    );
+  }
+
+  /** Whether the run evaluates after `done` steps before its end (in-process: at epoch ends). */
+  epochEvalDue(done: number): boolean {
+    return this.config.eval.everyEpoch && done % this.stepsPerEpoch === 0 && done < this.lastStep;
+  }
+
+  /** Writes this peer's file of the checkpoint after `done` steps (committed by whoever sees all files). */
+  saveCheckpoint(done: number): string {
+    return writePeerCheckpoint(this.runDir, this.peer, { step: done, seed: this.config.seed });
+  }
+
+  /** Clean and adversarial test accuracy of this peer, as the in-process trainer computes it. */
+  evaluate(onBatch?: (done: number, total: number) => void): EvalResult {
+    return evaluateModel(this.peer.model, this.test, {
+      attack: evalAttackSpec(this.config.eval.attack),
+      batchSize: this.config.eval.batchSize,
+      seed: this.config.seed,
+      onBatch,
+    });
+  }
+
+  dispose(): void {
+    this.peer.model.dispose();
+    this.peer.optimizer.dispose();
+  }
+}

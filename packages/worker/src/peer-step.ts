@@ -1,0 +1,111 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  craftAdversarial,
+  teacherOutputs,
+  teachersOf,
+  updatePeer,
+  type Peer,
+  type PeerStepMetrics,
+  type RunConfig,
+} from '@mat/core';
+import type { PeerExchange, TensorPayload } from '@mat/exchange';
+
+export interface PeerStepContext {
+  config: RunConfig;
+  /** 0-based index of the step being taken. */
+  step: number;
+  lr: number;
+  /** Aborts the step while it waits for the peers (nothing is updated then). */
+  signal?: AbortSignal;
+}
+
+export interface DistributedStepMetrics extends PeerStepMetrics {
+  /** Time spent publishing and waiting for the peers' messages. */
+  exchangeSeconds: number;
+}
+
+/**
+ * One MAT step of one peer, exchanging with the others (the distributed form of core's matStep, which it
+ * reproduces exactly: same phases, same inputs, same order of teachers).
+ */
+export async function peerStep(
+  peer: Peer,
+  exchange: PeerExchange,
+  batch: { x: tf.Tensor4D; y: tf.Tensor1D },
+  ctx: PeerStepContext,
+): Promise<DistributedStepMetrics> {
+  const { config, step, lr, signal } = ctx;
+  const i = peer.index;
+  const teachers = teachersOf(i, config.peers);
+  const all = [...teachers, i].sort((a, b) => a - b);
+  let exchangeSeconds = 0;
+  const timed = async <T>(p: Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const value = await p;
+    exchangeSeconds += (performance.now() - t0) / 1000;
+    return value;
+  };
+  const owned: tf.Tensor[] = [];
+
+  try {
+    // 1. Attack: x_i', crafted from the shared clean batch against this peer's own model.
+    const ownAdv = craftAdversarial(peer, batch, config, step);
+    owned.push(ownAdv);
+
+    // 2. Publish x_i'; receive every teacher's x_j'.
+    await timed(exchange.publish('adv', step, toPayload(ownAdv), teachers));
+    const received = await timed(exchange.receive('adv', step, teachers, signal));
+    const advOf = new Map(teachers.map((j) => [j, toTensor(received.get(j)!) as tf.Tensor4D]));
+    advOf.set(i, ownAdv);
+    owned.push(...teachers.map((j) => advOf.get(j)!));
+
+    // 3. Teacher labels: f_i(x_k') for every peer k (detached), published as one [N, B, K] tensor;
+    //    receive each teacher's, of which this peer needs rows i (f_j(x_i')) and j (f_j(x_j')).
+    const mine = teacherOutputs(
+      peer,
+      all.map((k) => advOf.get(k)!),
+    );
+    const stacked = tf.stack(mine);
+    owned.push(...mine, stacked);
+    await timed(exchange.publish('labels', step, toPayload(stacked), teachers));
+    const labels = await timed(exchange.receive('labels', step, teachers, signal));
+    const row = (j: number, k: number) => {
+      const t = rowOf(labels.get(j)!, all.indexOf(k)) as tf.Tensor2D;
+      owned.push(t);
+      return t;
+    };
+
+    // 4. Loss and update: the MAT loss of this peer, one SGD step.
+    const metrics = updatePeer(
+      peer,
+      {
+        x: batch.x,
+        y: batch.y,
+        ownAdv,
+        peerAdvs: teachers.map((j) => advOf.get(j)!),
+        ownTeachers: teachers.map((j) => row(j, i)),
+        peerTeachers: teachers.map((j) => row(j, j)),
+      },
+      config.method,
+      lr,
+    );
+    return { ...metrics, exchangeSeconds };
+  } finally {
+    tf.dispose(owned);
+  }
+}
+
+function toPayload(t: tf.Tensor): TensorPayload {
+  return { shape: t.shape.slice(), data: t.dataSync() as Float32Array };
+}
+
+function toTensor(p: TensorPayload): tf.Tensor {
+  return tf.tensor(p.data, p.shape, 'float32');
+}
+
+/** Row k of a [N, B, K] payload as a [B, K] tensor. */
+function rowOf(p: TensorPayload, k: number): tf.Tensor {
+  const [, b, classes] = p.shape;
+  const size = b * classes;
+  return tf.tensor(p.data.subarray(k * size, (k + 1) * size), [b, classes], 'float32');
+}
