@@ -12,7 +12,14 @@ describe('run config', () => {
   it('fills defaults', () => {
     const c = parseRunConfig({});
     expect(c.peers).toBe(2);
-    expect(c.method).toEqual({ base: 'madry', tradesBeta: 6, lambdaOwn: 1, lambdaPeer: 1, tau: 1 });
+    expect(c.method).toEqual({
+      base: 'madry',
+      tradesBeta: 6,
+      lambdaOwn: 1,
+      lambdaPeer: 1,
+      tau: 1,
+      distillWarmupSteps: 0,
+    });
     expect(c.attack.steps).toBe(10);
     expect(c.optim.schedule.type).toBe('piecewise');
   });
@@ -27,7 +34,7 @@ describe('run config', () => {
     expect(c.peers).toBe(4);
     expect(c.method.tau).toBe(2);
     expect(c.method.lambdaOwn).toBe(1);
-    expect(c.data.trainSubset).toBe(6000);
+    expect(c.data.trainSubset).toBe(10000);
   });
 
   it('names every bad value and unknown key', () => {

@@ -4,6 +4,7 @@ import {
   attackRng,
   createAttack,
   matStep,
+  methodAtStep,
   parseRunConfig,
   Sgd,
   trainingAttackSpec,
@@ -115,5 +116,21 @@ describe('matStep', () => {
     const b = run(3);
     const c = run(3);
     expect(b.weights).toEqual(c.weights);
+  });
+
+  it('ramps the distillation weights linearly over distillWarmupSteps', () => {
+    const method = { ...config.method, lambdaOwn: 1, lambdaPeer: 2, distillWarmupSteps: 10 };
+    expect(methodAtStep(method, 0)).toMatchObject({ lambdaOwn: 0, lambdaPeer: 0 });
+    expect(methodAtStep(method, 5)).toMatchObject({ lambdaOwn: 0.5, lambdaPeer: 1 });
+    expect(methodAtStep(method, 10)).toBe(method);
+    expect(methodAtStep({ ...method, distillWarmupSteps: 0 }, 0)).toMatchObject({
+      lambdaOwn: 1,
+      lambdaPeer: 2,
+    });
+    // At step 0 of a ramp the MAT step is plain AT for every peer.
+    const peers = makePeers(2, [1, 2]);
+    const { x, y } = randomBatch([4, ...SHAPE], CLASSES, 9);
+    const metrics = matStep(peers, { x, y }, { config: { ...config, peers: 2, method }, step: 0, lr: 0.1 });
+    for (const m of metrics) expect(m.loss).toBeCloseTo(m.base, 6);
   });
 });

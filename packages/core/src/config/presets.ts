@@ -2,7 +2,8 @@ import type { RunConfigInput } from './schema';
 
 /**
  * Presets override only what differs from the schema defaults.
- * - `quick`: 2-peer MAT on Fashion-MNIST, small enough to finish in minutes on a 2-core CPU.
+ * - `quick`: 2-peer MAT on Fashion-MNIST (10k images, 3 epochs, PGD-5), a few minutes on a 2-core CPU; the
+ *   distillation ramps up over the first epoch (see `method.distillWarmupSteps`).
  * - `fmnist`: a full Fashion-MNIST run (all 60k training images).
  * - `cifar10-paper` / `cifar100-paper`: the usual CIFAR adversarial-training recipe
  *   (PreActResNet-18, l_inf eps 8/255, PGD-10 with step 2/255, SGD 0.1 momentum 0.9, wd 5e-4,
@@ -13,19 +14,21 @@ import type { RunConfigInput } from './schema';
 export const PRESETS: Record<string, RunConfigInput> = {
   quick: {
     name: 'quick',
-    data: { dataset: 'fashion-mnist', trainSubset: 6000, testSubset: 1000 },
+    data: { dataset: 'fashion-mnist', trainSubset: 10000, testSubset: 1000 },
     model: { arch: 'fmnist-cnn' },
     peers: 2,
+    method: { distillWarmupSteps: 78 },
     attack: { norm: 'linf', eps: 0.1, stepSize: 0.025, steps: 5 },
-    optim: { lr: 0.05, schedule: { type: 'cosine' } },
-    train: { epochs: 2, batchSize: 128 },
+    optim: { lr: 0.1, schedule: { type: 'cosine' } },
+    train: { epochs: 3, batchSize: 128 },
     eval: { everyEpoch: true, batchSize: 250, attack: { norm: 'linf', eps: 0.1, stepSize: 0.01, steps: 20 } },
   },
   'quick-mp': {
     name: 'quick-mp',
-    data: { dataset: 'fashion-mnist', trainSubset: 6000, testSubset: 1000 },
+    data: { dataset: 'fashion-mnist', trainSubset: 10000, testSubset: 1000 },
     model: { arch: 'fmnist-cnn' },
     peers: 3,
+    method: { distillWarmupSteps: 78 },
     attack: { norm: 'linf', eps: 0.1, stepSize: 0.025, steps: 5 },
     mp: {
       strategy: 'fixed',
@@ -35,8 +38,8 @@ export const PRESETS: Record<string, RunConfigInput> = {
         { norm: 'l1', eps: 10, steps: 5 },
       ],
     },
-    optim: { lr: 0.05, schedule: { type: 'cosine' } },
-    train: { epochs: 2, batchSize: 128 },
+    optim: { lr: 0.1, schedule: { type: 'cosine' } },
+    train: { epochs: 3, batchSize: 128 },
     eval: { everyEpoch: true, batchSize: 250, attack: { norm: 'linf', eps: 0.1, stepSize: 0.01, steps: 20 } },
   },
   fmnist: {
@@ -44,8 +47,9 @@ export const PRESETS: Record<string, RunConfigInput> = {
     data: { dataset: 'fashion-mnist' },
     model: { arch: 'fmnist-cnn' },
     peers: 2,
+    method: { distillWarmupSteps: 468 },
     attack: { norm: 'linf', eps: 0.1, stepSize: 0.025, steps: 10 },
-    optim: { lr: 0.05, schedule: { type: 'piecewise', milestones: [0.5, 0.75], gamma: 0.1 } },
+    optim: { lr: 0.1, schedule: { type: 'piecewise', milestones: [0.5, 0.75], gamma: 0.1 } },
     train: { epochs: 10, batchSize: 128, checkpointEvery: 500 },
     eval: { attack: { norm: 'linf', eps: 0.1, stepSize: 0.01, steps: 20 } },
   },

@@ -114,6 +114,10 @@ export const runConfigSchema = z
         lambdaPeer: z.number().nonnegative().default(1),
         /** Distillation temperature τ. */
         tau: z.number().positive().default(1),
+        /** Ramp λ_own and λ_peer linearly from 0 over the first K steps (0 = full weight from the start).
+         * Early on every peer is near-uniform, and distilling from such teachers pulls the group towards the
+         * constant solution; a ramp lets each peer first learn from its own adversarial loss. */
+        distillWarmupSteps: z.number().int().nonnegative().default(0),
       })
       .strict()
       .prefault({}),

@@ -67,6 +67,14 @@ export function updatePeer(
   return metrics;
 }
 
+/** The method at `step`: λ_own and λ_peer scaled by the distillation warm-up ramp. */
+export function methodAtStep(method: RunConfig['method'], step: number): RunConfig['method'] {
+  const warmup = method.distillWarmupSteps;
+  if (warmup <= 0 || step >= warmup) return method;
+  const ramp = step / warmup;
+  return { ...method, lambdaOwn: method.lambdaOwn * ramp, lambdaPeer: method.lambdaPeer * ramp };
+}
+
 /** Which peers' outputs peer i learns from, and in which order: every other peer. */
 export function teachersOf(i: number, peerCount: number): number[] {
   return Array.from({ length: peerCount }, (_, j) => j).filter((j) => j !== i);
@@ -102,7 +110,7 @@ export function matStep(
         ownTeachers: teachers.map((j) => labels[j][i]),
         peerTeachers: teachers.map((j) => labels[j][j]),
       },
-      config.method,
+      methodAtStep(config.method, step),
       lr,
     );
   });
