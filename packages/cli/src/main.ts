@@ -1,11 +1,14 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { coordinatorCommand } from './commands/coordinator';
 import { dashboardCommand } from './commands/dashboard';
 import { dataCommand } from './commands/data';
 import { doctorCommand } from './commands/doctor';
 import { evalCommand } from './commands/eval';
 import { reportCommand } from './commands/report';
+import { statusCommand } from './commands/status';
 import { trainCommand } from './commands/train';
+import { workerCommand } from './commands/worker';
 
 /**
  * The `mat` command.
@@ -17,6 +20,9 @@ import { trainCommand } from './commands/train';
  *   mat data fetch cifar10              # checksum-verified, resumable download
  *   mat doctor                          # backends, versions, Redis, datasets
  *   mat dashboard --port 8080           # queues (bull-board) and live run pages
+ *   mat coordinator --preset quick      # a distributed run: one `mat worker` per peer (GPU/core)
+ *   mat worker                          # train one peer of it (extra workers are hot spares)
+ *   mat status [run]                    # runs, slots, workers, latest metrics
  */
 export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
   let parser = yargs(argv)
@@ -31,10 +37,16 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     dataCommand,
     doctorCommand,
     dashboardCommand,
+    coordinatorCommand,
+    workerCommand,
+    statusCommand,
   ])
     parser = register(parser);
   await parser
-    .demandCommand(1, 'name a command: train, eval, report, data, doctor, dashboard')
+    .demandCommand(
+      1,
+      'name a command: train, eval, report, data, doctor, dashboard, coordinator, worker, status',
+    )
     .fail((msg, err) => {
       if (err) throw err;
       process.stderr.write(`error: ${msg}\n(run \`mat --help\` for usage)\n`);

@@ -1,1 +1,3 @@
 export * from './process-trainer';
+export * from './coordinator';
+export * from './run-records';

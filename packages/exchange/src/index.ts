@@ -5,3 +5,4 @@ export * from './message-inbox';
 export * from './ipc-exchange';
 export * from './redis-exchange';
 export * from './redis-connection';
+export * from './run-store';

@@ -9,3 +9,5 @@ export * from './embedded/protocol';
 export function childMainPath(): string {
   return path.resolve(__dirname, '..', 'dist', 'embedded', 'child-main.js');
 }
+export * from './redis/redis-worker';
+export * from './redis/evaluation-jobs';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   craftAdversarial,
+  methodAtStep,
   teacherOutputs,
   teachersOf,
   updatePeer,
@@ -86,7 +87,7 @@ export async function peerStep(
         ownTeachers: teachers.map((j) => row(j, i)),
         peerTeachers: teachers.map((j) => row(j, j)),
       },
-      config.method,
+      methodAtStep(config.method, step),
       lr,
     );
     return { ...metrics, exchangeSeconds };

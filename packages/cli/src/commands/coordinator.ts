@@ -1,0 +1,68 @@
+import type { Argv } from 'yargs';
+import { Coordinator } from '@mat/coordinator';
+import { describeRedis } from '@mat/exchange';
+import { describeAttack } from '@mat/core';
+import { resolveConfig, runConfigOptions, type TrainArgs } from './train';
+import { lineLogger, redisConnection, redisOptions, type RedisArgs } from './redis-options';
+
+type CoordinatorArgs = Omit<TrainArgs, 'runtime'> & RedisArgs & { 'run-id'?: string };
+
+/**
+ * mat coordinator --preset quick [--redis-url …]
+ *
+ * Creates a distributed run (the same config flags and presets as `mat train`) or resumes it — from Redis
+ * if it knows the run, else from the run directory's newest checkpoint — and watches it until it ends:
+ * peer slots and leases, rollbacks when a worker is lost, checkpoint commits, the final evaluation.
+ * SIGTERM just detaches: the workers go on, and a restarted coordinator picks the run up.
+ */
+export function coordinatorCommand(yargs: Argv): Argv {
+  return yargs.command<CoordinatorArgs>(
+    'coordinator',
+    'Create or resume a distributed run and coordinate its workers (see mat worker)',
+    (y) =>
+      redisOptions(
+        runConfigOptions(
+          y.usage(
+            '$0 coordinator [options]\n\nExamples:\n  mat coordinator --preset quick --checkpoint-every 50\n  mat coordinator --resume runs/quick\n  mat coordinator --config my-run.json --redis-url rediss://redis.example:6380',
+          ),
+        ),
+      )
+        .option('run-id', { type: 'string', describe: 'Run id in Redis (default: the run name)' })
+        .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const }),
+    async (a) => {
+      const { config } = resolveConfig(a);
+      const conn = redisConnection(a);
+      const log = lineLogger(a['log-format'], 'coordinator');
+      log(
+        `run ${config.name}: ${config.peers} peer(s) ${config.model.arch} on ${config.data.dataset}, ` +
+          describeAttack(config.attack),
+      );
+      if (config.train.checkpointEvery === 0) {
+        log('note: --checkpoint-every is 0, so a lost worker rolls every peer back to the start');
+      }
+      log(`connecting to ${describeRedis(conn)}`);
+      const coordinator = await Coordinator.start({
+        conn,
+        config,
+        runId: a['run-id'],
+        queuePrefix: a['queue-prefix'],
+        log,
+      });
+      const detach = () => {
+        log('detaching: the workers go on; start the coordinator again to pick the run up');
+        coordinator.detach();
+      };
+      process.once('SIGTERM', detach);
+      process.once('SIGINT', detach);
+      try {
+        const outcome = await coordinator.run();
+        log(`run ${outcome.runId}: ${outcome.status} (${outcome.runDir})`);
+        if (outcome.status === 'failed') process.exitCode = 1;
+      } finally {
+        process.removeListener('SIGTERM', detach);
+        process.removeListener('SIGINT', detach);
+        await coordinator.close();
+      }
+    },
+  );
+}

@@ -1,0 +1,120 @@
+import type { Argv } from 'yargs';
+import { Queue } from 'bullmq';
+import {
+  connectRedis,
+  JOBS,
+  QUEUES,
+  redisOptions as ioredisOptions,
+  RUNS_INDEX_KEY,
+  RunStore,
+} from '@mat/exchange';
+import { redisConnection, redisOptions, type RedisArgs } from './redis-options';
+
+interface StatusArgs extends RedisArgs {
+  run?: string;
+  json: boolean;
+  stop: boolean;
+}
+
+/**
+ * mat status [run] [--json] [--stop]
+ *
+ * Without a run: every run Redis knows, with its status and step. With one: its state, peer slots
+ * (worker, lease, step), workers (heartbeat age, spare or not) and the latest metrics of each peer.
+ * --stop asks the coordinator to stop the run at the next step all peers can reach, with a checkpoint.
+ */
+export function statusCommand(yargs: Argv): Argv {
+  return yargs.command<StatusArgs>(
+    'status [run]',
+    "Show distributed runs, or one run's slots, workers and latest metrics",
+    (y) =>
+      redisOptions(y)
+        .positional('run', { type: 'string', describe: 'Run id' })
+        .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
+        .option('stop', { type: 'boolean', default: false, describe: 'Stop the run (checkpoint first)' }),
+    async (a) => {
+      const conn = redisConnection(a);
+      const redis = await connectRedis(conn);
+      const out = (text: string): void => void process.stdout.write(text + '\n');
+      try {
+        if (!a.run) {
+          const runs = [];
+          for (const id of (await redis.smembers(RUNS_INDEX_KEY)).sort()) {
+            const s = await new RunStore(redis, id).readState();
+            runs.push({ id, status: s?.status ?? 'unknown', step: s?.step, lastStep: s?.lastStep });
+          }
+          if (a.json) return out(JSON.stringify({ runs }, null, 2));
+          if (runs.length === 0) return out('no runs in Redis (start one with mat coordinator)');
+          for (const r of runs) out(`${r.id}  ${r.status}  step ${r.step ?? '?'}/${r.lastStep ?? '?'}`);
+          return;
+        }
+        const store = new RunStore(redis, a.run);
+        const state = await store.readState();
+        if (!state) throw new Error(`run "${a.run}" is not in Redis (mat status lists the runs)`);
+        if (a.stop) {
+          const queue = new Queue(QUEUES.control, {
+            connection: ioredisOptions(conn),
+            prefix: a['queue-prefix'],
+          });
+          await queue.add(JOBS.stop, { runId: a.run }, { removeOnComplete: 100 });
+          await queue.close();
+          out(`asked run ${a.run} to stop (the coordinator checkpoints every peer at a common step)`);
+          return;
+        }
+        const [slots, workers, rows] = await Promise.all([
+          store.readSlots(),
+          store.readWorkers(),
+          redis.xrevrange(store.keys.metrics, '+', '-', 'COUNT', 200),
+        ]);
+        const latest = new Map<number, Record<string, unknown>>();
+        for (const [, fields] of rows) {
+          const m = JSON.parse(fields[fields.indexOf('m') + 1]) as Record<string, unknown>;
+          if (m.type === 'step' && !latest.has(Number(m.peer))) latest.set(Number(m.peer), m);
+        }
+        const now = Date.now();
+        if (a.json) {
+          return out(
+            JSON.stringify(
+              {
+                id: a.run,
+                state,
+                slots: Object.fromEntries(slots),
+                workers,
+                latest: Object.fromEntries(latest),
+              },
+              null,
+              2,
+            ),
+          );
+        }
+        out(
+          `run ${a.run}: ${state.status}, step ${state.step}/${state.lastStep}, generation ${state.generation}`,
+        );
+        out(`  checkpoint: step ${state.checkpointStep} in ${state.runDir}`);
+        if (state.pauseAt !== undefined)
+          out(`  pausing at step ${state.pauseAt}${state.stopRequested ? ' (stop)' : ''}`);
+        if (state.error) out(`  error: ${state.error}`);
+        for (let peer = 0; peer < state.peers; peer++) {
+          const s = slots.get(peer);
+          const m = latest.get(peer);
+          const lease = s
+            ? `${s.workerId}, lease ${((s.leaseUntil - now) / 1000).toFixed(1)} s, step ${s.step}`
+            : 'free';
+          const metrics = m
+            ? ` | loss ${Number(m.loss).toFixed(3)} adv ${(100 * Number(m.advAccuracy)).toFixed(1)}% ` +
+              `${Number(m.stepSeconds).toFixed(2)} s/step (exchange ${Number(m.exchangeSeconds).toFixed(3)} s)`
+            : '';
+          out(`  peer ${peer}: ${lease}${metrics}`);
+        }
+        for (const w of workers) {
+          const age = w.lastHeartbeat ? `${((now - w.lastHeartbeat) / 1000).toFixed(1)} s ago` : 'never';
+          out(
+            `  worker ${w.workerId} (${w.host} pid ${w.pid}, ${w.backend}): ${w.peer === null ? 'spare' : `peer ${w.peer}`}, ${w.status}, heartbeat ${age}`,
+          );
+        }
+      } finally {
+        redis.disconnect();
+      }
+    },
+  );
+}

@@ -1,0 +1,98 @@
+import { Worker as BullWorker, type Job } from 'bullmq';
+import {
+  createPeer,
+  evalAttackSpec,
+  evaluateModel,
+  loadPeerCheckpoint,
+  loadRunData,
+  parseRunConfig,
+  type Dataset,
+  type EvalResult,
+  type RunConfig,
+} from '@mat/core';
+import { QUEUES, redisOptions, RunStore, type RedisConnection } from '@mat/exchange';
+import type { Redis } from 'ioredis';
+
+export interface EvaluationJobData {
+  runId: string;
+  step: number;
+  peer: number;
+  /** The committed checkpoint directory. */
+  dir: string;
+  final: boolean;
+}
+
+export type EvaluationJobResult = EvalResult & { peer: number; step: number };
+
+/**
+ * Evaluation jobs (QUEUES.evaluations), taken by idle workers — hot spares during training, every worker
+ * once training is over — so that evaluating never slows the synchronous training steps. A job names a
+ * committed checkpoint and a peer; the result goes to the run's metrics stream and is the job's return
+ * value, which the coordinator collects for summary.json.
+ */
+export class EvaluationJobs {
+  private readonly bull: BullWorker<EvaluationJobData, EvaluationJobResult>;
+  private cached?: { runId: string; config: RunConfig; test: Dataset };
+
+  constructor(
+    conn: RedisConnection,
+    prefix: string,
+    private readonly redis: Redis,
+    private readonly workerId: string,
+    private readonly log: (message: string) => void,
+  ) {
+    // No processor: jobs are fetched by hand when the worker is idle. A long lock covers a long evaluation
+    // (the event loop may be busy for all of it).
+    this.bull = new BullWorker(QUEUES.evaluations, null, {
+      connection: redisOptions(conn),
+      prefix,
+      lockDuration: 30 * 60 * 1000,
+      autorun: false,
+    });
+  }
+
+  /** Runs one waiting job, if any; returns whether there was one. */
+  async runOne(): Promise<boolean> {
+    const token = `${this.workerId}-${Date.now()}`;
+    const job = (await this.bull.getNextJob(token, { block: false })) as Job<EvaluationJobData> | undefined;
+    if (!job) return false;
+    try {
+      const result = await this.evaluate(job.data);
+      await job.moveToCompleted(result, token, false);
+    } catch (err) {
+      this.log(`evaluation job ${job.id} failed: ${(err as Error).message}`);
+      await job.moveToFailed(err as Error, token, false);
+    }
+    return true;
+  }
+
+  private async evaluate(data: EvaluationJobData): Promise<EvaluationJobResult> {
+    const store = new RunStore(this.redis, data.runId);
+    if (this.cached?.runId !== data.runId) {
+      const raw = await store.readConfig();
+      if (raw === undefined) throw new Error(`run ${data.runId} has no config in Redis`);
+      const config = parseRunConfig(raw, `config of run ${data.runId}`);
+      this.cached = { runId: data.runId, config, test: (await loadRunData(config)).test };
+    }
+    const { config, test } = this.cached;
+    this.log(`evaluating peer ${data.peer} of ${data.runId} at step ${data.step}`);
+    const peer = createPeer(config, data.peer, test);
+    try {
+      loadPeerCheckpoint(data.dir, peer);
+      const result = evaluateModel(peer.model, test, {
+        attack: evalAttackSpec(config.eval.attack),
+        batchSize: config.eval.batchSize,
+        seed: config.seed,
+      });
+      await store.addMetric({ type: 'eval', peer: data.peer, step: data.step, ...result, final: data.final });
+      return { ...result, peer: data.peer, step: data.step };
+    } finally {
+      peer.model.dispose();
+      peer.optimizer.dispose();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.bull.close();
+  }
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The distributed topology of docker-compose.yml on one machine, without Docker: Redis (started if none
+# answers), one coordinator and N workers (one per core or GPU; more workers than peers are hot spares).
+#
+#   scripts/run-local.sh --workers 2 -- --preset quick --checkpoint-every 50
+#   scripts/run-local.sh --workers 3 --gpus 0,1 -- --config my-run.json     # workers 0,1 on GPUs 0,1; 1 spare
+#   MAT_REDIS_URL=redis://127.0.0.1:6390 scripts/run-local.sh -- --preset quick
+#
+# Everything after `--` goes to `mat coordinator` (the flags of `mat train`). WORKER_ARGS adds flags to every
+# worker (e.g. WORKER_ARGS="--lease-ms 5000"), COMMON_ARGS to both (e.g. "--queue-prefix myprefix"). Logs go
+# to $MAT_LOG_DIR (default ./logs). Ctrl-C / SIGTERM stops the coordinator and the workers gracefully (each
+# worker finishes its step and checkpoints); the run can be resumed by starting the script again.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+mat=(node "$root/packages/cli/dist/bin.js")
+
+workers=2
+gpus=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --workers) workers="$2"; shift 2 ;;
+    --gpus) gpus="$2"; shift 2 ;;
+    --) shift; break ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "run-local: unknown option $1 (coordinator flags go after --)" >&2; exit 2 ;;
+  esac
+done
+if ! [[ "$workers" =~ ^[0-9]+$ ]] || [ "$workers" -lt 1 ]; then
+  echo "run-local: --workers must be a positive integer" >&2; exit 2
+fi
+[ -f "$root/packages/cli/dist/bin.js" ] || (cd "$root" && npx tsc -b)
+
+url="${MAT_REDIS_URL:-redis://127.0.0.1:6379}"
+if [[ "$url" =~ ^redis://(127\.0\.0\.1|localhost)(:([0-9]+))?(/.*)?$ ]]; then
+  REDIS_PORT="${BASH_REMATCH[3]:-6379}" "$here/ensure-redis.sh"
+fi
+export MAT_REDIS_URL="$url"
+
+logs="${MAT_LOG_DIR:-$PWD/logs}"
+mkdir -p "$logs"
+read -r -a common <<<"${COMMON_ARGS:-}"
+read -r -a extra <<<"${WORKER_ARGS:-}"
+IFS=',' read -r -a gpu_list <<<"$gpus"
+
+"${mat[@]}" coordinator "${common[@]}" "$@" >"$logs/coordinator.log" 2>&1 &
+coordinator=$!
+echo "coordinator: pid $coordinator, log $logs/coordinator.log"
+
+pids=()
+for ((i = 0; i < workers; i++)); do
+  gpu=()
+  if [ -n "${gpu_list[$i]:-}" ]; then gpu=(--gpu "${gpu_list[$i]}"); fi
+  "${mat[@]}" worker "${common[@]}" "${extra[@]}" "${gpu[@]}" >"$logs/worker-$i.log" 2>&1 &
+  pids+=($!)
+  echo "worker $i: pid $!, log $logs/worker-$i.log"
+done
+
+stop() {
+  echo "run-local: stopping (workers checkpoint first)"
+  for pid in "${pids[@]}" "$coordinator"; do kill -TERM "$pid" 2>/dev/null || true; done
+}
+trap stop INT TERM
+
+status=0
+wait "$coordinator" || status=$?
+# The run is over (or the coordinator detached): wait for the workers, which leave by themselves.
+for pid in "${pids[@]}"; do wait "$pid" || true; done
+tail -n 3 "$logs/coordinator.log"
+exit "$status"
