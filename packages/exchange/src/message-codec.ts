@@ -3,10 +3,14 @@ import { Packr } from 'msgpackr';
 import { MESSAGE_KINDS, type ExchangeRules, type MessageKind, type TensorPayload } from './peer-exchange';
 
 /**
- * One data-plane message: a msgpack map whose `data` is a float32 typed array (msgpackr's `moreTypes`
- * extension keeps it binary: 4 bytes a number, no JSON, no base64):
+ * One data-plane message: a msgpack map whose `data` is the tensor's raw little-endian float32 bytes, a
+ * msgpack `bin` (4 bytes a number, no JSON, no base64; any msgpack library reads it):
  *
- *   { v: 1, run, gen, step, peer, kind, shape: [..], dtype: 'float32', crc, data: Float32Array }
+ *   { v: 1, run, gen, step, peer, kind, shape: [..], dtype: 'float32', crc, data: <bin> }
+ *
+ * (A raw `bin` rather than msgpackr's typed-array extension: that one is chosen by `instanceof`, which fails
+ * for arrays made in another JS realm — vm contexts, jest — and would silently encode a map of numbers.
+ * Decoding accepts the extension too.)
  *
  * `crc` is the CRC-32 of the canonical header text followed by the data bytes, so a flipped bit anywhere
  * (header or tensor) is caught. Decoding checks everything before returning; any problem is a
@@ -63,7 +67,7 @@ export function encodeMessage(header: MessageHeader, tensor: TensorPayload): Buf
     shape: h.shape,
     dtype: 'float32',
     crc: checksum(h, tensor.data),
-    data: tensor.data,
+    data: Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength),
   });
 }
 
@@ -81,7 +85,7 @@ const FIELDS = ['v', 'run', 'gen', 'step', 'peer', 'kind', 'shape', 'dtype', 'cr
 /** Decodes and validates one message; throws MessageRejected with the reason. */
 export function decodeMessage(bytes: Uint8Array, rules: ExchangeRules, expect: Expectation): ExchangeMessage {
   const maxBytes = rules.maxBytes ?? defaultMaxBytes(rules);
-  if (!(bytes instanceof Uint8Array)) throw new MessageRejected('not binary data');
+  if (!isTyped(bytes, 'Uint8Array')) throw new MessageRejected('not binary data');
   if (bytes.length > maxBytes) {
     throw new MessageRejected(`oversized: ${bytes.length} bytes, at most ${maxBytes} accepted`);
   }
@@ -125,8 +129,7 @@ export function decodeMessage(bytes: Uint8Array, rules: ExchangeRules, expect: E
       `wrong shape [${String(m.shape)}] for ${kind} (expected [${expected.join(',')}])`,
     );
   }
-  const data = m.data;
-  if (!(data instanceof Float32Array)) throw new MessageRejected('data is not a float32 array');
+  const data = float32Of(m.data);
   if (data.length !== shapeSize(expected)) {
     throw new MessageRejected(`truncated: ${data.length} values, shape needs ${shapeSize(expected)}`);
   }
@@ -156,6 +159,24 @@ function shapeSize(shape: readonly number[]): number {
 }
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+
+/** The data field as an aligned Float32Array (copied from a `bin`, or msgpackr's typed-array extension). */
+function float32Of(value: unknown): Float32Array {
+  if (isTyped(value, 'Float32Array')) return value;
+  if (!isTyped(value, 'Uint8Array')) throw new MessageRejected('data is not float32 bytes');
+  if (value.byteLength % 4 !== 0) throw new MessageRejected(`truncated: ${value.byteLength} data bytes`);
+  const out = new Float32Array(value.byteLength / 4);
+  new Uint8Array(out.buffer).set(value);
+  return out;
+}
+
+/** instanceof fails across realms (vm contexts, jest); the tag does not. Buffer is a Uint8Array. */
+function isTyped<K extends 'Uint8Array' | 'Float32Array'>(
+  v: unknown,
+  kind: K,
+): v is K extends 'Uint8Array' ? Uint8Array : Float32Array {
+  return ArrayBuffer.isView(v) && Object.prototype.toString.call(v) === `[object ${kind}]`;
+}
 
 let table: Uint32Array | undefined;
 /** CRC-32 (IEEE) for Node versions without zlib.crc32. */

@@ -1,0 +1,37 @@
+import { connectRedis, describeRedis, redisOptions } from '@mat/exchange';
+import { freePort } from './redis-helpers';
+
+describe('Redis connection options', () => {
+  it('reads URL, password, database and TLS; never prints the password', () => {
+    const o = redisOptions({ url: 'redis://user:s3cret@redis.example:6390/2' });
+    expect(o).toMatchObject({
+      host: 'redis.example',
+      port: 6390,
+      db: 2,
+      username: 'user',
+      password: 's3cret',
+    });
+    expect(o.tls).toBeUndefined();
+    expect(redisOptions({ url: 'rediss://h:6380', password: 'p' })).toMatchObject({ tls: {}, password: 'p' });
+    expect(redisOptions({ url: 'redis://h', tls: true }).tls).toEqual({});
+    const text = describeRedis({ url: 'redis://user:s3cret@redis.example:6390/2', password: 'other-secret' });
+    expect(text).toBe('redis://redis.example:6390/2 (password set)');
+    expect(() => redisOptions({ url: 'http://h' })).toThrow(/must start with redis:\/\/ or rediss:\/\//);
+    expect(() => redisOptions({ url: 'not a url' })).toThrow(/not a valid URL/);
+    expect(() => redisOptions({ url: 'redis://h', caFile: '/nonexistent/ca.pem' })).toThrow(
+      /cannot read the Redis CA file \/nonexistent\/ca.pem: ENOENT/,
+    );
+  });
+
+  it('an unreachable Redis is a clear error naming the address, without the password', async () => {
+    const port = await freePort();
+    const err = await connectRedis({ url: `redis://:hunter2@127.0.0.1:${port}` }, { timeoutMs: 1500 }).catch(
+      (e: Error) => e,
+    );
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(
+      new RegExp(`^cannot reach Redis at redis://127.0.0.1:${port}/0 \\(password set\\): .*ECONNREFUSED`),
+    );
+    expect((err as Error).message).not.toContain('hunter2');
+  });
+});
