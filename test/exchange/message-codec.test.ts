@@ -7,6 +7,7 @@ import {
   MessageRejected,
   messageShapes,
   type ExchangeRules,
+  type Expectation,
   type MessageHeader,
 } from '@mat/exchange';
 
@@ -24,7 +25,7 @@ const header: MessageHeader = {
   shape: [2, 2, 2, 1],
 };
 const data = Float32Array.from({ length: 8 }, (_, i) => i / 8 - 0.3);
-const expect5 = { generation: 5, steps: [7, 7] as const };
+const expect5: Expectation = { generation: 5, steps: [7, 7] };
 
 function rejection(bytes: Uint8Array, expectation = expect5, r = rules): string {
   try {
