@@ -1,0 +1,56 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { fashionMnistAvailable } from '../core/helpers/fashion-mnist-subset';
+import {
+  assertBuilt,
+  checkpointState,
+  maxAbsDiff,
+  referenceState,
+  runMat,
+  tinyConfig,
+  writeConfig,
+} from './helpers';
+
+// `mat train --runtime processes`: one child process per peer, exchanging over IPC through the parent.
+const maybe = fashionMnistAvailable() ? describe : describe.skip;
+maybe('embedded runtime (one process per peer, no Redis)', () => {
+  let dir: string;
+  beforeAll(() => {
+    assertBuilt();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mat-embedded-'));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it.each([2, 3])('%i peers: after 20 steps the same weights as the in-process trainer', async (peers) => {
+    const config = tinyConfig(dir, `embedded-${peers}`, peers);
+    const { code, output } = await runMat([
+      'train',
+      '--config',
+      writeConfig(config),
+      '--runtime',
+      'processes',
+    ]);
+    expect({ code, output }).toMatchObject({ code: 0 });
+    const distributed = checkpointState(config);
+    const reference = await referenceState(config);
+    expect(distributed.step).toBe(20);
+    expect(reference.step).toBe(20);
+    expect(maxAbsDiff(distributed.values, reference.values)).toBeLessThanOrEqual(1e-5);
+
+    const runDir = path.join(dir, config.name);
+    const steps = fs
+      .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.type === 'step');
+    expect(steps.map((s) => s.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(steps[0].peers.map((p: { peer: number }) => p.peer)).toEqual(
+      Array.from({ length: peers }, (_, i) => i),
+    );
+    const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ stepsDone: 20, metadata: { runtime: 'processes' } });
+    expect(summary.final.peers).toHaveLength(peers);
+  });
+});

@@ -1,0 +1,52 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { fashionMnistAvailable } from '../core/helpers/fashion-mnist-subset';
+import { REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
+import { assertBuilt, checkpointState, maxAbsDiff, referenceState, tinyConfig } from './helpers';
+import { Topology } from './topology';
+
+// Needs Redis on 127.0.0.1:6379 (scripts/ensure-redis.sh) and the Fashion-MNIST files.
+const maybe = fashionMnistAvailable() ? describe : describe.skip;
+maybe('Redis runtime: mat coordinator + one mat worker process per peer', () => {
+  let dir: string;
+  let topology: Topology | undefined;
+  beforeAll(() => {
+    assertBuilt();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mat-redis-eq-'));
+  });
+  afterEach(async () => {
+    await topology?.close();
+    topology = undefined;
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it.each([2, 3])('%i peers: after 20 steps the same weights as the in-process trainer', async (peers) => {
+    const config = tinyConfig(dir, uniqueRunId(`eq${peers}`), peers);
+    topology = new Topology(config, REDIS_URL);
+    const coordinator = topology.startCoordinator();
+    for (let i = 0; i < peers; i++) topology.startWorker();
+    const code = await coordinator.exited;
+    expect({ code, logs: code === 0 ? '' : topology.logs() }).toEqual({ code: 0, logs: '' });
+    await Promise.all(topology.workers.map((w) => w.exited));
+
+    const distributed = checkpointState(config);
+    const reference = await referenceState(config);
+    expect(distributed.step).toBe(20);
+    expect(maxAbsDiff(distributed.values, reference.values)).toBeLessThanOrEqual(1e-5);
+
+    const runDir = path.join(dir, config.name);
+    const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ stepsDone: 20, metadata: { runtime: 'redis' } });
+    // The final evaluation (evaluation jobs taken by the idle workers) equals the reference's.
+    const refSummary = JSON.parse(
+      fs.readFileSync(path.join(dir, `${config.name}-reference`, 'summary.json'), 'utf8'),
+    );
+    expect(summary.final.peers).toEqual(refSummary.final.peers);
+    const lines = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.map((l) => JSON.parse(l)).filter((l) => l.type === 'step')).toHaveLength(20);
+    // Nothing was rejected on the way, and the data plane left nothing behind.
+    expect(topology.logs()).not.toMatch(/rejected a message/);
+    expect(await topology.redis.keys(`mat:{${config.name}}:data:*`)).toEqual([]);
+  });
+});
