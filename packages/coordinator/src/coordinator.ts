@@ -237,7 +237,7 @@ export class Coordinator {
     if (step === state.lastStep) {
       await store.writeState({ status: 'evaluating' });
       await this.enqueueEvaluations(runId, state.peers, step, dir, true);
-    } else if (config.eval.everyEpoch && step % perEpoch === 0) {
+    } else if (config.eval.everyEpoch && step > 0 && step % perEpoch === 0) {
       await this.enqueueEvaluations(runId, state.peers, step, dir, false);
     }
     return { committed: dir };
@@ -288,6 +288,11 @@ export class Coordinator {
       state = { ...state, status: 'waiting' };
     }
     if (state.status === 'waiting' && slots.size === state.peers) await this.nextGeneration(state);
+    else if (state.status === 'running' && (await this.pauseSettled(state, slots.size))) {
+      // Every peer checkpointed where a leaving worker paused them, and its slot has a new holder.
+      await this.nextGeneration(state);
+      return;
+    }
     if (state.status === 'running') {
       const steps = [...slots.values()].map((s) => s.step).filter((s) => s >= 0);
       const step = steps.length === state.peers ? Math.min(...steps) : state.step;
@@ -299,6 +304,18 @@ export class Coordinator {
       }
     }
     if (state.status === 'evaluating') await this.checkEvaluations(state);
+  }
+
+  /** A pause (not a stop) whose checkpoint is committed, every slot held by a worker that is not leaving. */
+  private async pauseSettled(state: RunState, held: number): Promise<boolean> {
+    if (state.pauseAt === undefined || state.stopRequested || state.checkpointStep < state.pauseAt)
+      return false;
+    if (held < state.peers) return false;
+    const slots = await this.store.readSlots();
+    const leaving = new Set(
+      (await this.store.readWorkers()).filter((w) => w.status === 'stopping').map((w) => w.workerId),
+    );
+    return [...slots.values()].every((s) => !leaving.has(s.workerId));
   }
 
   /** Every slot is held: all peers start together from the newest committed checkpoint. */

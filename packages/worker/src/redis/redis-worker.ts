@@ -59,6 +59,8 @@ export class RedisWorker {
   private slotLost = false;
   /** Generation this worker has trained to its end (stopped or finished); it idles until the next. */
   private doneGeneration = -1;
+  /** The generation this worker last trained in (from its start). */
+  private trainedGeneration = -1;
   /** The step the done generation ended at. */
   private pausedAt: number | undefined;
 
@@ -173,7 +175,9 @@ export class RedisWorker {
           }
           await this.takeSlot(peer, state);
         }
-        if (state.status !== 'running' || state.generation === this.doneGeneration) {
+        // A worker new to a generation that is pausing (someone leaving) waits for the next one.
+        const pausing = state.pauseAt !== undefined && this.trainedGeneration !== state.generation;
+        if (state.status !== 'running' || state.generation === this.doneGeneration || pausing) {
           if (this.leaving && (await this.handBack(state))) return 'left';
           await this.idle();
           continue;
@@ -218,6 +222,7 @@ export class RedisWorker {
     const runner = this.runner!;
     const exchange = this.exchange!;
     const peer = this.peer!;
+    this.trainedGeneration = state.generation;
     runner.restore(state.resumeStep);
     exchange.setGeneration(state.generation);
     this.log(`peer ${peer}: generation ${state.generation} from step ${state.resumeStep}`);

@@ -1,0 +1,127 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Rng } from '@mat/core';
+import { fashionMnistAvailable } from '../core/helpers/fashion-mnist-subset';
+import {
+  freePort,
+  REDIS_URL,
+  startRedisServer,
+  stopRedisServer,
+  uniqueRunId,
+} from '../exchange/redis-helpers';
+import { assertBuilt, checkpointState, maxAbsDiff, referenceState, tinyConfig, waitFor } from './helpers';
+import { Topology } from './topology';
+
+/**
+ * Faults during a distributed run: each run must still finish with exactly the weights of an uninterrupted
+ * run (the in-process reference, whose equality with an uninterrupted distributed run is tested in
+ * redis-equivalence.test.ts). Checkpoints every 4 of the 20 steps; leases of 1.5 s.
+ */
+const maybe = fashionMnistAvailable() ? describe : describe.skip;
+maybe('faults in a distributed run', () => {
+  let dir: string;
+  let topology: Topology | undefined;
+  let reference: Float32Array[][];
+  // The fault steps are random but seeded, so a failure can be replayed.
+  const rng = new Rng(2024);
+  const randomStep = () => 3 + rng.int(12); // 3..14 of 20
+
+  beforeAll(async () => {
+    assertBuilt();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mat-faults-'));
+    reference = (await referenceState(tinyConfig(dir, 'faults', 2))).values;
+  });
+  afterEach(async () => {
+    await topology?.close();
+    topology = undefined;
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** Waits until some peer has done `step` steps; returns that peer's worker process. */
+  async function workerAtStep(t: Topology, step: number) {
+    const pid = await waitFor(async () => {
+      for (const s of (await t.peerSteps()).values()) if (s.step >= step && s.pid) return s.pid;
+      return undefined;
+    }, `a peer at step ${step}`);
+    const worker = t.workers.find((w) => w.child.pid === pid);
+    if (!worker) throw new Error(`pid ${pid} is not one of this test's workers`);
+    return worker;
+  }
+
+  async function finishesLikeReference(t: Topology, coordinatorIndex = 0): Promise<void> {
+    const code = await t.coordinators[coordinatorIndex].exited;
+    expect({ code, logs: code === 0 ? '' : t.logs() }).toEqual({ code: 0, logs: '' });
+    const { step, values } = checkpointState(t.config);
+    expect(step).toBe(20);
+    expect(maxAbsDiff(values, reference)).toBeLessThanOrEqual(1e-5);
+  }
+
+  async function events(t: Topology): Promise<Array<Record<string, unknown>>> {
+    const rows = await t.redis.xrange(t.store.keys.metrics, '-', '+');
+    return rows.map(([, f]) => JSON.parse(f[f.indexOf('m') + 1]) as Record<string, unknown>);
+  }
+
+  it('kill -9 of a worker at a random step: a hot spare takes its slot, every peer rolls back, same weights', async () => {
+    topology = new Topology(tinyConfig(dir, uniqueRunId('kill'), 2), REDIS_URL);
+    topology.startCoordinator();
+    for (let i = 0; i < 3; i++) topology.startWorker(); // one hot spare
+    const victim = await workerAtStep(topology, randomStep());
+    victim.child.kill('SIGKILL');
+    await finishesLikeReference(topology);
+    const log = await events(topology);
+    expect(log).toContainEqual(expect.objectContaining({ type: 'worker', event: 'lost' }));
+    expect(log.filter((e) => e.type === 'run' && e.event === 'generation').length).toBeGreaterThanOrEqual(2);
+    expect(topology.logs()).toMatch(/claimed peer/);
+  });
+
+  it('SIGTERM to a worker: it checkpoints with the others at a common step and leaves; a spare continues', async () => {
+    topology = new Topology(tinyConfig(dir, uniqueRunId('term'), 2), REDIS_URL);
+    topology.startCoordinator();
+    for (let i = 0; i < 3; i++) topology.startWorker();
+    const leaving = await workerAtStep(topology, randomStep());
+    leaving.child.kill('SIGTERM');
+    expect(await leaving.exited).toBe(0);
+    expect(leaving.output()).toMatch(/done: left/);
+    await finishesLikeReference(topology);
+    // The next generation starts where the leaving worker paused (a committed checkpoint there), not earlier.
+    const starts = (await events(topology)).filter((e) => e.type === 'run' && e.event === 'generation');
+    expect(starts.length).toBe(2);
+    const pausedAt = Number(/paused at step (\d+)/.exec(topology.logs())?.[1]);
+    expect(starts[1].step).toBe(pausedAt);
+  });
+
+  it('kill -9 of the coordinator: a restarted coordinator picks the run up', async () => {
+    topology = new Topology(tinyConfig(dir, uniqueRunId('coord'), 2), REDIS_URL);
+    const first = topology.startCoordinator();
+    topology.startWorker();
+    topology.startWorker();
+    await workerAtStep(topology, randomStep());
+    first.child.kill('SIGKILL');
+    await first.exited;
+    topology.startCoordinator();
+    await finishesLikeReference(topology, 1);
+    expect(topology.coordinators[1].output()).toMatch(/watching it again|resuming/);
+  });
+
+  it('Redis restarted mid-run (without persistence): the coordinator registers the run again, it resumes', async () => {
+    const port = await freePort();
+    await startRedisServer(port);
+    try {
+      topology = new Topology(tinyConfig(dir, uniqueRunId('redis'), 2), `redis://127.0.0.1:${port}`);
+      topology.startCoordinator();
+      topology.startWorker();
+      topology.startWorker();
+      await workerAtStep(topology, Math.max(6, randomStep()));
+      stopRedisServer(port);
+      await new Promise((r) => setTimeout(r, 500));
+      await startRedisServer(port);
+      await finishesLikeReference(topology);
+      expect(topology.coordinators[0].output()).toMatch(/gone from Redis/);
+    } finally {
+      await topology?.close();
+      topology = undefined;
+      stopRedisServer(port);
+    }
+  });
+});
