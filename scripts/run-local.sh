@@ -6,6 +6,8 @@
 #   scripts/run-local.sh --workers 3 --gpus 0,1 -- --config my-run.json     # workers 0,1 on GPUs 0,1; 1 spare
 #   MAT_REDIS_URL=redis://127.0.0.1:6390 scripts/run-local.sh -- --preset quick
 #
+# The workers join the run the coordinator announces (`coordinating run <id>` in its log), so other runs in
+# the same Redis do not confuse them.
 # Everything after `--` goes to `mat coordinator` (the flags of `mat train`). WORKER_ARGS adds flags to every
 # worker (e.g. WORKER_ARGS="--lease-ms 5000"), COMMON_ARGS to both (e.g. "--queue-prefix myprefix"). Logs go
 # to $MAT_LOG_DIR (default ./logs). Ctrl-C / SIGTERM stops the coordinator and the workers gracefully (each
@@ -43,24 +45,38 @@ read -r -a common <<<"${COMMON_ARGS:-}"
 read -r -a extra <<<"${WORKER_ARGS:-}"
 IFS=',' read -r -a gpu_list <<<"$gpus"
 
-"${mat[@]}" coordinator "${common[@]}" "$@" >"$logs/coordinator.log" 2>&1 &
-coordinator=$!
-echo "coordinator: pid $coordinator, log $logs/coordinator.log"
-
-pids=()
-for ((i = 0; i < workers; i++)); do
-  gpu=()
-  if [ -n "${gpu_list[$i]:-}" ]; then gpu=(--gpu "${gpu_list[$i]}"); fi
-  "${mat[@]}" worker "${common[@]}" "${extra[@]}" "${gpu[@]}" >"$logs/worker-$i.log" 2>&1 &
-  pids+=($!)
-  echo "worker $i: pid $!, log $logs/worker-$i.log"
-done
-
 stop() {
   echo "run-local: stopping (workers checkpoint first)"
   for pid in "${pids[@]}" "$coordinator"; do kill -TERM "$pid" 2>/dev/null || true; done
 }
+
+pids=()
 trap stop INT TERM
+"${mat[@]}" coordinator "${common[@]}" "$@" >"$logs/coordinator.log" 2>&1 &
+coordinator=$!
+echo "coordinator: pid $coordinator, log $logs/coordinator.log"
+
+run_id=""
+for _ in $(seq 1 600); do
+  run_id="$(sed -n 's/.*\[coordinator\] coordinating run \(.*\)$/\1/p' "$logs/coordinator.log" | head -n 1)"
+  [ -n "$run_id" ] && break
+  if ! kill -0 "$coordinator" 2>/dev/null; then
+    echo "run-local: the coordinator stopped:" >&2
+    tail -n 5 "$logs/coordinator.log" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+if [ -z "$run_id" ]; then echo "run-local: the coordinator announced no run within 2 minutes" >&2; exit 1; fi
+echo "run: $run_id"
+
+for ((i = 0; i < workers; i++)); do
+  gpu=()
+  if [ -n "${gpu_list[$i]:-}" ]; then gpu=(--gpu "${gpu_list[$i]}"); fi
+  "${mat[@]}" worker --run "$run_id" "${common[@]}" "${extra[@]}" "${gpu[@]}" >"$logs/worker-$i.log" 2>&1 &
+  pids+=($!)
+  echo "worker $i: pid $!, log $logs/worker-$i.log"
+done
 
 status=0
 wait "$coordinator" || status=$?

@@ -48,6 +48,8 @@ export function coordinatorCommand(yargs: Argv): Argv {
         queuePrefix: a['queue-prefix'],
         log,
       });
+      // scripts/run-local.sh reads this line to point its workers at the run.
+      log(`coordinating run ${coordinator.runId}`);
       const detach = () => {
         log('detaching: the workers go on; start the coordinator again to pick the run up');
         coordinator.detach();

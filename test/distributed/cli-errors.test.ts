@@ -1,0 +1,63 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { freePort, REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
+import { assertBuilt, runMat, tinyConfig, writeConfig } from './helpers';
+
+describe('mat coordinator / worker / status: bad input is one clear error', () => {
+  let dir: string;
+  beforeAll(() => {
+    assertBuilt();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mat-cli-dist-'));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('an unreachable Redis names the address and never the password', async () => {
+    const port = await freePort();
+    const url = `redis://:topsecret@127.0.0.1:${port}`;
+    const config = writeConfig(tinyConfig(dir, 'unreachable', 2));
+    for (const args of [
+      ['coordinator', '--config', config, '--redis-url', url],
+      ['worker', '--run', 'x', '--redis-url', url],
+      ['status', '--redis-url', url],
+    ]) {
+      const { code, output } = await runMat(args);
+      expect(code).toBe(1);
+      expect(output).toMatch(
+        new RegExp(`error: cannot reach Redis at redis://127.0.0.1:${port}/0 \\(password set\\)`),
+      );
+      expect(output).not.toContain('topsecret');
+    }
+    const env = { MAT_REDIS_URL: `redis://127.0.0.1:${port}`, MAT_REDIS_PASSWORD: 'envsecret' };
+    const { output } = await runMat(['status'], env);
+    expect(output).toMatch(/cannot reach Redis/);
+    expect(output).not.toContain('envsecret');
+  });
+
+  it('a bad config, a bad Redis URL or a bad worker flag is an error naming the problem', async () => {
+    const bad = path.join(dir, 'bad.json');
+    fs.writeFileSync(bad, JSON.stringify({ peers: 0, optim: { lr: -1 } }));
+    let r = await runMat(['coordinator', '--config', bad, '--redis-url', REDIS_URL]);
+    expect(r.code).toBe(1);
+    expect(r.output).toMatch(/peers: .*\n.*optim.lr/s);
+    r = await runMat(['coordinator', '--preset', 'quick', '--redis-url', 'http://127.0.0.1:6379']);
+    expect(r.output).toMatch(/error: the Redis URL must start with redis:\/\/ or rediss:\/\//);
+    r = await runMat(['worker', '--gpu', '-1', '--redis-url', REDIS_URL]);
+    expect(r.output).toMatch(/error: --gpu must be a GPU index/);
+    r = await runMat([
+      'worker',
+      '--run',
+      uniqueRunId('absent'),
+      '--join-timeout',
+      '0.3',
+      '--redis-url',
+      REDIS_URL,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.output).toMatch(
+      /error: run "test-absent-.*" does not exist in Redis \(start it with mat coordinator\)/,
+    );
+    r = await runMat(['status', uniqueRunId('absent'), '--redis-url', REDIS_URL]);
+    expect(r.output).toMatch(/error: run "test-absent-.*" is not in Redis/);
+  });
+});

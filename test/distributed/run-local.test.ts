@@ -1,0 +1,59 @@
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { fashionMnistAvailable } from '../core/helpers/fashion-mnist-subset';
+import { deleteRun, newRedis, REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
+import { assertBuilt, runMat, tinyConfig, writeConfig } from './helpers';
+
+const SCRIPT = path.resolve(__dirname, '../../scripts/run-local.sh');
+
+// scripts/run-local.sh: Redis (already up here), a coordinator and N workers, all on this machine.
+const maybe = fashionMnistAvailable() ? describe : describe.skip;
+maybe('scripts/run-local.sh', () => {
+  let dir: string;
+  beforeAll(() => {
+    assertBuilt();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mat-run-local-'));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('runs a coordinator and 3 workers (one spare) to the end; mat status shows the finished run', async () => {
+    const config = tinyConfig(dir, uniqueRunId('local'), 2, {
+      train: { epochs: 1, batchSize: 8, maxSteps: 6 },
+    });
+    const prefix = `q-${config.name}`;
+    const child = spawn(SCRIPT, ['--workers', '3', '--', '--config', writeConfig(config)], {
+      env: {
+        ...process.env,
+        MAT_REDIS_URL: REDIS_URL,
+        MAT_LOG_DIR: path.join(dir, 'logs'),
+        COMMON_ARGS: `--queue-prefix ${prefix}`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    const logs = fs.readdirSync(path.join(dir, 'logs')).sort();
+    expect(logs).toEqual(['coordinator.log', 'worker-0.log', 'worker-1.log', 'worker-2.log']);
+    expect({ code, output }).toMatchObject({ code: 0, output: expect.stringMatching(/finished/) });
+    const summary = JSON.parse(fs.readFileSync(path.join(dir, config.name, 'summary.json'), 'utf8'));
+    expect(summary.stepsDone).toBe(6);
+
+    const status = await runMat(['status', config.name, '--redis-url', REDIS_URL]);
+    expect(status.output).toMatch(new RegExp(`run ${config.name}: finished, step 6/6, generation 1`));
+    const list = await runMat(['status', '--json', '--redis-url', REDIS_URL]);
+    expect(JSON.parse(list.output).runs).toContainEqual({
+      id: config.name,
+      status: 'finished',
+      step: 6,
+      lastStep: 6,
+    });
+
+    const redis = newRedis();
+    await deleteRun(redis, config.name, prefix);
+    redis.disconnect();
+  });
+});
