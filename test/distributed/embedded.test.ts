@@ -8,6 +8,8 @@ import {
   maxAbsDiff,
   referenceState,
   runMat,
+  spawnMat,
+  waitFor,
   tinyConfig,
   writeConfig,
 } from './helpers';
@@ -52,5 +54,26 @@ maybe('embedded runtime (one process per peer, no Redis)', () => {
     const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8'));
     expect(summary).toMatchObject({ stepsDone: 20, metadata: { runtime: 'processes' } });
     expect(summary.final.peers).toHaveLength(peers);
+  });
+
+  it('Ctrl-C stops every peer at a common step with a checkpoint; --resume then ends with the uninterrupted weights', async () => {
+    const config = tinyConfig(dir, 'embedded-stop', 2);
+    const file = writeConfig(config);
+    const run = spawnMat(['train', '--config', file, '--runtime', 'processes', '--log-format', 'json']);
+    await waitFor(() => /"type":"step","step":[3-9]/.test(run.output()), 'step 3');
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+    const runDir = path.join(dir, config.name);
+    const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8'));
+    expect(summary.stoppedEarly).toBe(true);
+    expect(summary.stepsDone).toBeLessThan(20);
+    expect(checkpointState(config).step).toBe(summary.stepsDone);
+
+    const resumed = await runMat(['train', '--resume', runDir, '--runtime', 'processes']);
+    expect(resumed).toMatchObject({ code: 0 });
+    expect(resumed.output).toMatch(new RegExp(`resumed at step ${summary.stepsDone}`));
+    const final = checkpointState(config);
+    expect(final.step).toBe(20);
+    expect(maxAbsDiff(final.values, (await referenceState(config)).values)).toBeLessThanOrEqual(1e-5);
   });
 });

@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import {
   commitCheckpoint,
@@ -15,6 +16,23 @@ import {
 } from '@mat/core';
 import { routeExchange } from '@mat/exchange';
 import { childMainPath, isChildMessage, type ChildMessage, type ParentMessage } from '@mat/worker';
+
+/**
+ * `mat train --runtime auto`: one process per peer when that is faster and safe — at least 2 peers and 2
+ * cores, and a backend that computes on one core per process (wasm, cpu, or native with one thread). The
+ * tensorflow backend stays in-process: every process would claim the whole GPU's memory.
+ */
+export function autoRuntime(
+  peers: number,
+  backend: string,
+  cores = os.cpus().length,
+): 'processes' | 'in-process' {
+  const oneCore =
+    backend === 'wasm' ||
+    backend === 'cpu' ||
+    (backend === 'native' && Number(process.env.MAT_NATIVE_THREADS ?? 1) <= 1);
+  return peers >= 2 && cores >= 2 && oneCore ? 'processes' : 'in-process';
+}
 
 /**
  * The embedded distributed runtime (`mat train --runtime processes`): one child process per peer on this

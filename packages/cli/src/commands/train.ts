@@ -11,7 +11,7 @@ import {
   selectBackend,
   type RunConfig,
 } from '@mat/core';
-import { ProcessTrainer } from '@mat/coordinator';
+import { autoRuntime, ProcessTrainer } from '@mat/coordinator';
 import { parseSetOverrides, readConfigFile } from '../config-file';
 import { createReporter, type LogFormat, type Reporter } from '../reporter';
 
@@ -43,7 +43,7 @@ export interface TrainArgs {
   lr?: number;
   'max-steps'?: number;
   'checkpoint-every'?: number;
-  runtime?: 'in-process' | 'processes';
+  runtime?: 'auto' | 'in-process' | 'processes';
   'log-format': LogFormat;
 }
 
@@ -58,10 +58,10 @@ export function trainCommand(yargs: Argv): Argv {
         ),
       )
         .option('runtime', {
-          choices: ['in-process', 'processes'] as const,
-          default: 'in-process' as const,
+          choices: ['auto', 'in-process', 'processes'] as const,
+          default: 'auto' as const,
           describe:
-            'in-process: all peers in this process; processes: one child process per peer (same results)',
+            'processes: one child process per peer (same results, faster on several cores); in-process: all peers here; auto: processes for 2+ peers on 2+ cores with a one-core-per-process backend',
         })
         .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as LogFormat }),
     async (args) => {
@@ -193,7 +193,11 @@ export async function runTrain(a: TrainArgs): Promise<void> {
     { config },
   );
   await ensureDataset(config, reporter);
-  const Trainer = a.runtime === 'processes' ? ProcessTrainer : InProcessTrainer;
+  const runtime = a.runtime === 'auto' || !a.runtime ? autoRuntime(config.peers, backend.name) : a.runtime;
+  reporter.info(`runtime: ${runtime}${runtime === 'processes' ? ` (one process per peer)` : ''}`, {
+    runtime,
+  });
+  const Trainer = runtime === 'processes' ? ProcessTrainer : InProcessTrainer;
   const trainer = await Trainer.open(config, { resume, metadata: { backend } });
   if (resume) reporter.info(`resumed at step ${trainer.stepsDone}`);
   const stop = () => {

@@ -58,6 +58,9 @@ process.on('message', (m: ParentMessage) => {
     });
   }
 });
+// Ctrl-C reaches the whole process group: the parent alone decides (it pauses every peer at a common step).
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
 send({ type: 'listening' });
 // The parent is gone: nobody to train for.
 process.on('disconnect', () => setTimeout(() => process.exit(), 50));
