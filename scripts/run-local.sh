@@ -47,10 +47,11 @@ IFS=',' read -r -a gpu_list <<<"$gpus"
 
 stop() {
   echo "run-local: stopping (workers checkpoint first)"
-  for pid in "${pids[@]}" "$coordinator"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" $coordinator; do kill -TERM "$pid" 2>/dev/null || true; done
 }
 
 pids=()
+coordinator=""
 trap stop INT TERM
 "${mat[@]}" coordinator "${common[@]}" "$@" >"$logs/coordinator.log" 2>&1 &
 coordinator=$!

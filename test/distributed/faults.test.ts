@@ -10,7 +10,15 @@ import {
   stopRedisServer,
   uniqueRunId,
 } from '../exchange/redis-helpers';
-import { assertBuilt, checkpointState, maxAbsDiff, referenceState, tinyConfig, waitFor } from './helpers';
+import {
+  assertBuilt,
+  checkpointState,
+  maxAbsDiff,
+  referenceState,
+  runMat,
+  tinyConfig,
+  waitFor,
+} from './helpers';
 import { Topology } from './topology';
 
 /**
@@ -102,6 +110,37 @@ maybe('faults in a distributed run', () => {
     topology.startCoordinator();
     await finishesLikeReference(topology, 1);
     expect(topology.coordinators[1].output()).toMatch(/watching it again|resuming/);
+  });
+
+  it('mat status --stop: every peer stops at a common step with a checkpoint; a new coordinator and workers finish it', async () => {
+    topology = new Topology(tinyConfig(dir, uniqueRunId('stop'), 2), REDIS_URL);
+    topology.startCoordinator();
+    topology.startWorker();
+    topology.startWorker();
+    await workerAtStep(topology, randomStep());
+    const asked = await runMat([
+      'status',
+      topology.config.name,
+      '--stop',
+      '--redis-url',
+      REDIS_URL,
+      '--queue-prefix',
+      topology.prefix,
+    ]);
+    expect(asked.output).toMatch(/asked run .* to stop/);
+    expect(await topology.coordinators[0].exited).toBe(0);
+    expect(topology.coordinators[0].output()).toMatch(/: stopped \(/);
+    await Promise.all(topology.workers.map((w) => w.exited));
+    const state = (await topology.store.readState())!;
+    expect(state.status).toBe('stopped');
+    expect(state.checkpointStep).toBe(state.pauseAt);
+    expect(checkpointState(topology.config).step).toBe(state.pauseAt);
+    expect(state.pauseAt).toBeLessThan(20);
+
+    topology.startCoordinator();
+    topology.startWorker();
+    topology.startWorker();
+    await finishesLikeReference(topology, 1);
   });
 
   it('Redis restarted mid-run (without persistence): the coordinator registers the run again, it resumes', async () => {

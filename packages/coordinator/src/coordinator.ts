@@ -127,6 +127,7 @@ export class Coordinator {
         }),
       ];
       for (const w of workers) w.on('error', (err) => log(`queue ${w.name}: ${err.message}`));
+      for (const q of Object.values(queues)) q.on('error', (err) => log(`queue ${q.name}: ${err.message}`));
       holder.self = new Coordinator(opts, redis, store, config, runDir, schedule, queues, workers);
       return holder.self;
     } catch (err) {

@@ -41,14 +41,18 @@ export class EvaluationJobs {
     private readonly workerId: string,
     private readonly log: (message: string) => void,
   ) {
-    // No processor: jobs are fetched by hand when the worker is idle. A long lock covers a long evaluation
-    // (the event loop may be busy for all of it).
+    // No processor: jobs are fetched by hand when the worker is idle. The lock must outlast an evaluation
+    // (the event loop is busy for all of it, so it cannot be extended); a job whose worker died is taken up
+    // again by the stalled-job check once its lock has run out.
     this.bull = new BullWorker(QUEUES.evaluations, null, {
       connection: redisOptions(conn),
       prefix,
-      lockDuration: 30 * 60 * 1000,
+      lockDuration: 10 * 60 * 1000,
+      stalledInterval: 60 * 1000,
       autorun: false,
     });
+    this.bull.on('error', (err) => log(`evaluation queue: ${err.message}`));
+    this.bull.startStalledCheckTimer().catch((err: Error) => log(`evaluation queue: ${err.message}`));
   }
 
   /** Runs one waiting job, if any; returns whether there was one. */

@@ -96,6 +96,16 @@ export class RedisWorker {
         () => new Error(`run "${runId}" does not exist in Redis (start it with mat coordinator)`),
       );
       const config = parseRunConfig(raw, `config of run ${runId}`);
+      // A stopped run is resumed by starting its coordinator again: wait for that, as for a new run.
+      await waitFor(
+        async () => {
+          const status = (await store.readState())?.status;
+          return status === 'stopped' || status === 'failed' ? undefined : true;
+        },
+        opts.joinTimeoutMs,
+        opts.pollMs,
+        () => new Error(`run "${runId}" is stopped: start its coordinator again to resume it`),
+      );
       const backend = await selectBackend(config.backend);
       const record: WorkerRecord = {
         workerId,
@@ -118,6 +128,7 @@ export class RedisWorker {
         connection: redisOptions(opts.conn),
         prefix: opts.queuePrefix,
       });
+      checkpoints.on('error', (err) => log(`checkpoint queue: ${err.message}`));
       worker.self = new RedisWorker(
         { ...opts, runId },
         redis,
