@@ -14,6 +14,9 @@ import {
   writeConfig,
 } from './helpers';
 
+// Several processes per test: generous under a loaded CI machine (times are never asserted).
+jest.setTimeout(300000);
+
 // `mat train --runtime processes`: one child process per peer, exchanging over IPC through the parent.
 const maybe = fashionMnistAvailable() ? describe : describe.skip;
 maybe('embedded runtime (one process per peer, no Redis)', () => {

@@ -21,6 +21,9 @@ import {
 } from './helpers';
 import { Topology } from './topology';
 
+// Several processes per test: generous under a loaded CI machine (times are never asserted).
+jest.setTimeout(300000);
+
 /**
  * Faults during a distributed run: each run must still finish with exactly the weights of an uninterrupted
  * run (the in-process reference, whose equality with an uninterrupted distributed run is tested in

@@ -6,6 +6,9 @@ import { REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
 import { assertBuilt, checkpointState, maxAbsDiff, referenceState, tinyConfig } from './helpers';
 import { Topology } from './topology';
 
+// Several processes per test: generous under a loaded CI machine (times are never asserted).
+jest.setTimeout(300000);
+
 // Needs Redis on 127.0.0.1:6379 (scripts/ensure-redis.sh) and the Fashion-MNIST files.
 const maybe = fashionMnistAvailable() ? describe : describe.skip;
 maybe('Redis runtime: mat coordinator + one mat worker process per peer', () => {

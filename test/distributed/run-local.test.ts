@@ -6,6 +6,9 @@ import { fashionMnistAvailable } from '../core/helpers/fashion-mnist-subset';
 import { deleteRun, newRedis, REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
 import { assertBuilt, runMat, tinyConfig, writeConfig } from './helpers';
 
+// Several processes per test: generous under a loaded CI machine (times are never asserted).
+jest.setTimeout(300000);
+
 const SCRIPT = path.resolve(__dirname, '../../scripts/run-local.sh');
 
 // scripts/run-local.sh: Redis (already up here), a coordinator and N workers, all on this machine.
