@@ -11,6 +11,25 @@ import type { RunConfigInput } from './schema';
  * - `quick-mp`: `quick` with MAT-MP: 3 peers, one per perturbation type (l∞ 0.1, l2 1.5, l1 10, PGD-5 each);
  *   `--set mp.strategy=max` (or average, random) trains every peer on all three.
  */
+/** The usual CIFAR adversarial-training recipe; CIFAR-10 and CIFAR-100 differ only in the data. */
+function cifarPaper(dataset: 'cifar10' | 'cifar100'): RunConfigInput {
+  return {
+    name: `${dataset}-paper`,
+    data: { dataset, crop: 4, flip: true },
+    model: { arch: 'preact-resnet18' },
+    peers: 2,
+    attack: { norm: 'linf', eps: 8 / 255, stepSize: 2 / 255, steps: 10 },
+    optim: {
+      lr: 0.1,
+      momentum: 0.9,
+      weightDecay: 5e-4,
+      schedule: { type: 'piecewise', milestones: [0.5, 0.75] },
+    },
+    train: { epochs: 120, batchSize: 128, checkpointEvery: 1000 },
+    eval: { everyEpoch: false, attack: { norm: 'linf', eps: 8 / 255, stepSize: 2 / 255, steps: 20 } },
+  };
+}
+
 export const PRESETS: Record<string, RunConfigInput> = {
   quick: {
     name: 'quick',
@@ -53,36 +72,8 @@ export const PRESETS: Record<string, RunConfigInput> = {
     train: { epochs: 10, batchSize: 128, checkpointEvery: 500 },
     eval: { attack: { norm: 'linf', eps: 0.1, stepSize: 0.01, steps: 20 } },
   },
-  'cifar10-paper': {
-    name: 'cifar10-paper',
-    data: { dataset: 'cifar10', crop: 4, flip: true },
-    model: { arch: 'preact-resnet18' },
-    peers: 2,
-    attack: { norm: 'linf', eps: 8 / 255, stepSize: 2 / 255, steps: 10 },
-    optim: {
-      lr: 0.1,
-      momentum: 0.9,
-      weightDecay: 5e-4,
-      schedule: { type: 'piecewise', milestones: [0.5, 0.75] },
-    },
-    train: { epochs: 120, batchSize: 128, checkpointEvery: 1000 },
-    eval: { everyEpoch: false, attack: { norm: 'linf', eps: 8 / 255, stepSize: 2 / 255, steps: 20 } },
-  },
-  'cifar100-paper': {
-    name: 'cifar100-paper',
-    data: { dataset: 'cifar100', crop: 4, flip: true },
-    model: { arch: 'preact-resnet18' },
-    peers: 2,
-    attack: { norm: 'linf', eps: 8 / 255, stepSize: 2 / 255, steps: 10 },
-    optim: {
-      lr: 0.1,
-      momentum: 0.9,
-      weightDecay: 5e-4,
-      schedule: { type: 'piecewise', milestones: [0.5, 0.75] },
-    },
-    train: { epochs: 120, batchSize: 128, checkpointEvery: 1000 },
-    eval: { everyEpoch: false, attack: { norm: 'linf', eps: 8 / 255, stepSize: 2 / 255, steps: 20 } },
-  },
+  'cifar10-paper': cifarPaper('cifar10'),
+  'cifar100-paper': cifarPaper('cifar100'),
 };
 
 export const PRESET_NAMES = Object.keys(PRESETS);
