@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { runReport } from '../../packages/cli/src/commands/report';
 import { writeSyntheticRun } from './report-fixture';
@@ -10,7 +11,6 @@ import { writeSyntheticRun } from './report-fixture';
  * with no network request, every plot is drawn with a title, axis labels, ticks and a legend, and a
  * screenshot is taken (MAT_REPORT_SCREENSHOT=<file.png> keeps it for a look).
  */
-const CHROMIUM = '/usr/bin/chromium';
 
 describe('report.html in chromium', () => {
   let dir: string;
@@ -21,16 +21,7 @@ describe('report.html in chromium', () => {
     context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
       executablePath: CHROMIUM,
       headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: CHROMIUM_ARGS,
     });
   });
   afterAll(async () => {

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { Redis } from 'ioredis';
 import { createDashboard, type Dashboard } from '@mat/dashboard';
@@ -12,7 +13,6 @@ import { FakeRun, REDIS_URL, evalEntry, stepEntry, uniqueRunId } from './fake-ru
  * refused. Screenshots go to $MAT_SCREENSHOT_DIR (default: a fresh temp dir) for a human to look at.
  */
 
-const CHROMIUM = process.env.MAT_CHROMIUM ?? '/usr/bin/chromium';
 const TOKEN = `browser-${Math.random().toString(36).slice(2)}`;
 const shots =
   process.env.MAT_SCREENSHOT_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mat-dashboard-shots-'));
@@ -62,16 +62,7 @@ describe('dashboard in a real browser', () => {
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1280, height: 1300 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: CHROMIUM_ARGS,
     });
   });
 
