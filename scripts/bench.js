@@ -9,7 +9,8 @@
  * The workload is ../shared/reference/torch_pgd_at_bench.py's: fmnist-cnn, 28x28x1, batch 128, l-inf
  * PGD with eps 0.1, step 0.025, random start, 10 input-gradient steps, then one SGD update (lr 0.05,
  * momentum 0.9) on the adversarial batch; synthetic data. Also PreActResNet-18 on 32x32x3, batch 64 (fewer
- * timed steps; no PyTorch reference). Model, attack and optimiser are @mat/core's (createModel, PgdLinf, Sgd).
+ * timed steps; its PyTorch reference is scripts/reference/torch_model_at_bench.py, the same workload with the
+ * torch_models.py PreActResNet18). Model, attack and optimiser are @mat/core's (createModel, PgdLinf, Sgd).
  *
  * Each measurement runs in a fresh child process (`--worker`), so backends, thread pools and buffer pools do
  * not interfere; PyTorch runs right before the native run it is compared with (same minute: the machine is
@@ -25,6 +26,7 @@ const path = require('path');
 
 const ROOT = path.resolve(__dirname, '..');
 const TORCH_SCRIPT = path.resolve(ROOT, '..', 'shared', 'reference', 'torch_pgd_at_bench.py');
+const TORCH_MODEL_SCRIPT = path.join(ROOT, 'scripts', 'reference', 'torch_model_at_bench.py');
 const PYTHON = '/usr/bin/python3';
 
 // The reference workload (torch_pgd_at_bench.py).
@@ -269,6 +271,37 @@ function runTorch(threads) {
   return { backend: 'pytorch', workload: 'fmnist-cnn', ...parsed, cpu_step_s: round(cpu.cpu_s / steps, 4) };
 }
 
+/** PyTorch on a zoo model other than fmnist-cnn (torch_model_at_bench.py measures its own CPU time). */
+function runTorchModel(workload, threads, steps) {
+  const res = spawnSync(PYTHON, [TORCH_MODEL_SCRIPT, workload, String(threads), String(steps), '1'], {
+    encoding: 'utf8',
+  });
+  const parsed = lastJsonLine(res.stdout || '');
+  if (res.status !== 0 || !parsed)
+    return { backend: 'pytorch', workload, threads, error: (res.stderr || '').trim().slice(-300) };
+  return { backend: 'pytorch', ...parsed };
+}
+
+/** Each engine's images/s on `workload` relative to PyTorch's with 1 and 2 threads, and per CPU-second. */
+function ratiosVsTorch(rows, workload, torchByThreads) {
+  const t1 = torchByThreads[1];
+  const t2 = torchByThreads[2];
+  return Object.fromEntries(
+    rows
+      .filter((r) => r.workload === workload && r.img_per_s && r.backend !== 'pytorch')
+      .map((r) => [
+        label(r),
+        {
+          vs_torch_1_thread: t1?.img_per_s ? round(r.img_per_s / t1.img_per_s, 3) : null,
+          vs_torch_2_threads: t2?.img_per_s ? round(r.img_per_s / t2.img_per_s, 3) : null,
+          // Throughput per CPU-second, immune to time spent waiting for a core on a shared machine.
+          cpu_time_vs_torch_1_thread:
+            t1?.cpu_step_s && r.cpu_step_s ? round(t1.cpu_step_s / r.cpu_step_s, 3) : null,
+        },
+      ]),
+  );
+}
+
 function machineInfo() {
   const cpus = os.cpus();
   let native = null;
@@ -295,10 +328,10 @@ function label(r) {
 function printTable(rows, torch) {
   const header = ['workload', 'engine', 'img/s', 'step s', 'cpu s/step', 'vs torch 1t', 'vs torch 2t'];
   const lines = rows.map((r) => {
-    const t1 = torch[1]?.img_per_s;
-    const t2 = torch[2]?.img_per_s;
+    const t1 = torch[r.workload]?.[1]?.img_per_s;
+    const t2 = torch[r.workload]?.[2]?.img_per_s;
     const ratio = (t) =>
-      r.img_per_s && t && r.workload === 'fmnist-cnn' ? `${(r.img_per_s / t).toFixed(2)}x` : '';
+      r.img_per_s && t && r.backend !== 'pytorch' ? `${(r.img_per_s / t).toFixed(2)}x` : '';
     return [
       r.workload ?? '',
       label(r),
@@ -325,7 +358,7 @@ function main() {
   const torchReason = opts.torch ? torchAvailable() : 'disabled (--no-torch)';
   if (torchReason) console.log(`bench: PyTorch reference skipped: ${torchReason}`);
   const rows = [];
-  const torch = {};
+  const torch = { 'fmnist-cnn': {}, 'preact-resnet18': {} }; // workload -> threads -> PyTorch result
   const log = (r) => {
     rows.push(r);
     console.log(
@@ -343,10 +376,10 @@ function main() {
 
   // fmnist-cnn: each native thread count right after PyTorch with the same thread count.
   for (const threads of opts.backends.includes('native') ? opts.threads : []) {
-    if (!torchReason && threads <= 2) log((torch[threads] = runTorch(threads)));
+    if (!torchReason && threads <= 2) log((torch['fmnist-cnn'][threads] = runTorch(threads)));
     log(runChild(fm('native', { threads })));
   }
-  if (!torchReason && !opts.backends.includes('native')) log((torch[1] = runTorch(1)));
+  if (!torchReason && !opts.backends.includes('native')) log((torch['fmnist-cnn'][1] = runTorch(1)));
   if (opts.backends.includes('wasm')) log(runChild(fm('wasm')));
   if (opts.backends.includes('cpu')) log(runChild(fm('cpu', { warmup: 0, steps: opts.cpuSteps })));
 
@@ -359,8 +392,13 @@ function main() {
       profile: opts.profile,
       ...extra,
     });
-    for (const threads of opts.backends.includes('native') ? opts.threads : [])
+    const torchRn = (threads) =>
+      log((torch['preact-resnet18'][threads] = runTorchModel('preact-resnet18', threads, opts.resnetSteps)));
+    for (const threads of opts.backends.includes('native') ? opts.threads : []) {
+      if (!torchReason && threads <= 2) torchRn(threads);
       log(runChild(rn('native', { threads })));
+    }
+    if (!torchReason && !opts.backends.includes('native')) torchRn(1);
     if (opts.backends.includes('wasm')) log(runChild(rn('wasm')));
     // cpu is skipped: at ~1 img/s on fmnist-cnn, one ResNet-18 AT step would take about an hour.
   }
@@ -375,18 +413,7 @@ function main() {
     machine,
     results: rows,
     ratios_vs_torch: Object.fromEntries(
-      rows
-        .filter((r) => r.workload === 'fmnist-cnn' && r.img_per_s && r.backend !== 'pytorch')
-        .map((r) => [
-          label(r),
-          {
-            vs_torch_1_thread: torch[1]?.img_per_s ? round(r.img_per_s / torch[1].img_per_s, 3) : null,
-            vs_torch_2_threads: torch[2]?.img_per_s ? round(r.img_per_s / torch[2].img_per_s, 3) : null,
-            // Throughput per CPU-second, immune to time spent waiting for a core on a shared machine.
-            cpu_time_vs_torch_1_thread:
-              torch[1]?.cpu_step_s && r.cpu_step_s ? round(torch[1].cpu_step_s / r.cpu_step_s, 3) : null,
-          },
-        ]),
+      Object.keys(torch).map((workload) => [workload, ratiosVsTorch(rows, workload, torch[workload])]),
     ),
   };
   fs.mkdirSync(path.dirname(opts.out), { recursive: true });
