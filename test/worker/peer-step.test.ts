@@ -71,6 +71,11 @@ describe('peerStep (one peer, exchanging) vs matStep (all peers in one process)'
     );
   });
 
+  it('4 peers distilling from 1 or 2 sampled peers each (messages go to partners only)', async () => {
+    await compare(parseRunConfig({ ...base, peers: 4, method: { peerSample: 1 } }));
+    await compare(parseRunConfig({ ...base, peers: 4, method: { peerSample: 2, lambdaPeer: 0.5 } }));
+  });
+
   it('2 peers, TRADES', async () => {
     await compare(parseRunConfig({ ...base, peers: 2, method: { base: 'trades', tradesBeta: 3 } }));
   });

@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   craftAdversarial,
+  labelRowsOf,
   methodAtStep,
+  partnersOf,
+  studentsOf,
   teacherOutputs,
-  teachersOf,
+  teacherPlan,
   updatePeer,
   type Peer,
   type PeerStepMetrics,
@@ -23,6 +26,8 @@ export interface PeerStepContext {
 export interface DistributedStepMetrics extends PeerStepMetrics {
   /** Time spent publishing and waiting for the peers' messages. */
   exchangeSeconds: number;
+  /** Bounded staleness only: this step minus the oldest step whose teacher outputs it used. */
+  staleness?: number;
 }
 
 /**
@@ -37,8 +42,10 @@ export async function peerStep(
 ): Promise<DistributedStepMetrics> {
   const { config, step, lr, signal } = ctx;
   const i = peer.index;
-  const teachers = teachersOf(i, config.peers);
-  const all = [...teachers, i].sort((a, b) => a - b);
+  const plan = teacherPlan(config, step);
+  const teachers = plan.teachers[i];
+  const students = studentsOf(plan, i);
+  const partners = partnersOf(plan, i);
   let exchangeSeconds = 0;
   const timed = async <T>(p: Promise<T>): Promise<T> => {
     const t0 = performance.now();
@@ -53,25 +60,30 @@ export async function peerStep(
     const ownAdv = craftAdversarial(peer, batch, config, step);
     owned.push(ownAdv);
 
-    // 2. Publish x_i'; receive every teacher's x_j'.
-    await timed(exchange.publish('adv', step, toPayload(ownAdv), teachers));
-    const received = await timed(exchange.receive('adv', step, teachers, signal));
-    const advOf = new Map(teachers.map((j) => [j, toTensor(received.get(j)!) as tf.Tensor4D]));
+    // 2. Publish x_i' to the partners (teachers label it, students learn on it); receive theirs.
+    await timed(exchange.publish('adv', step, toPayload(ownAdv), partners));
+    const received = await timed(exchange.receive('adv', step, partners, signal));
+    const advOf = new Map(partners.map((j) => [j, toTensor(received.get(j)!) as tf.Tensor4D]));
     advOf.set(i, ownAdv);
-    owned.push(...teachers.map((j) => advOf.get(j)!));
+    owned.push(...partners.map((j) => advOf.get(j)!));
 
-    // 3. Teacher labels: f_i(x_k') for every peer k (detached), published as one [N, B, K] tensor;
-    //    receive each teacher's, of which this peer needs rows i (f_j(x_i')) and j (f_j(x_j')).
+    // 3. Teacher labels: f_i(x_k') (detached) for every row k a student needs — its own x_j' and x_i' —
+    //    published to the students as one [N, B, K] tensor (rows nobody needs stay zero); receive each
+    //    teacher's, of which this peer needs rows i (f_j(x_i')) and j (f_j(x_j')).
+    const rows = labelRowsOf(plan, i);
     const mine = teacherOutputs(
       peer,
-      all.map((k) => advOf.get(k)!),
+      rows.map((k) => advOf.get(k)!),
     );
-    const stacked = tf.stack(mine);
-    owned.push(...mine, stacked);
-    await timed(exchange.publish('labels', step, toPayload(stacked), teachers));
+    owned.push(...mine);
+    if (students.length > 0) {
+      const stacked = stackRows(mine, rows, config.peers);
+      owned.push(stacked);
+      await timed(exchange.publish('labels', step, toPayload(stacked), students));
+    }
     const labels = await timed(exchange.receive('labels', step, teachers, signal));
     const row = (j: number, k: number) => {
-      const t = rowOf(labels.get(j)!, all.indexOf(k)) as tf.Tensor2D;
+      const t = rowOf(labels.get(j)!, k) as tf.Tensor2D;
       owned.push(t);
       return t;
     };
@@ -94,6 +106,19 @@ export async function peerStep(
   } finally {
     tf.dispose(owned);
   }
+}
+
+/** The [N, B, K] labels message: outputs[r] at row rows[r], zeros elsewhere. */
+function stackRows(outputs: tf.Tensor2D[], rows: number[], peerCount: number): tf.Tensor3D {
+  return tf.tidy(() => {
+    const zero = tf.zerosLike(outputs[0]);
+    return tf.stack(
+      Array.from({ length: peerCount }, (_, k) => {
+        const r = rows.indexOf(k);
+        return r < 0 ? zero : outputs[r];
+      }),
+    ) as tf.Tensor3D;
+  });
 }
 
 function toPayload(t: tf.Tensor): TensorPayload {

@@ -51,6 +51,11 @@ describe('run config', () => {
     expect(message).toMatch(/modle/);
     expect(() => resolveRunConfig({ preset: 'nope' })).toThrow(/unknown preset "nope"; known presets: quick/);
     expect(() => parseRunConfig({ name: 'a/b' })).toThrow(/name/);
+    expect(() => parseRunConfig({ peers: 3, method: { peerSample: 3 } })).toThrow(
+      /method\.peerSample[\s\S]*peerSample 3 is more than the 2 other peer/,
+    );
+    expect(() => parseRunConfig({ peers: 3, method: { peerSample: 0 } })).toThrow(/method\.peerSample/);
+    expect(parseRunConfig({ peers: 3, method: { peerSample: 2 } }).method.peerSample).toBe(2);
   });
 
   it('an FGSM attack config becomes a valid attack (no PGD step defaults leak into it)', () => {

@@ -7,8 +7,10 @@ import {
   methodAtStep,
   parseRunConfig,
   Sgd,
+  teacherPlan,
   trainingAttackSpec,
   type Peer,
+  type RunConfig,
 } from '@mat/core';
 import { randomBatch, snapshotParams, TinyMlp } from '../helpers/tiny-models';
 
@@ -46,23 +48,28 @@ describe('matStep', () => {
     attack: { norm: 'linf', eps: 0.2, stepSize: 0.05, steps: 3 },
   });
 
-  it('updates every peer with teacher outputs computed before any update (3 peers, vs an independent computation)', () => {
-    const seeds = [1, 2, 3];
-    const peers = makePeers(3, seeds);
-    const reference = makePeers(3, seeds); // untouched copies with the pre-step weights
+  /**
+   * Runs matStep on 3 or 4 peers and checks every peer's new weights against an independent computation of
+   * its MAT loss's gradient with `teachersOf(i)` as its teachers.
+   */
+  function expectIndependentUpdate(cfg: RunConfig, teachersOf: (i: number) => number[]): void {
+    const n = cfg.peers;
+    const seeds = Array.from({ length: n }, (_, i) => i + 1);
+    const peers = makePeers(n, seeds);
+    const reference = makePeers(n, seeds); // untouched copies with the pre-step weights
     const { x, y } = randomBatch([6, ...SHAPE], CLASSES, 5);
     const step = 7;
     const lr = 0.1;
 
-    matStep(peers, { x, y }, { config, step, lr });
+    matStep(peers, { x, y }, { config: cfg, step, lr });
 
-    const { lambdaOwn, lambdaPeer, tau } = config.method;
-    const spec = trainingAttackSpec(config.attack, 'madry');
+    const { lambdaOwn, lambdaPeer, tau } = cfg.method;
+    const spec = trainingAttackSpec(cfg.attack, 'madry');
     const advs = reference.map((p) =>
-      createAttack(spec, attackRng(config.seed, p.index, step)).attack(p.model, x, y),
+      createAttack(spec, attackRng(cfg.seed, p.index, step)).attack(p.model, x, y),
     );
     reference.forEach((peer, i) => {
-      const others = [0, 1, 2].filter((j) => j !== i);
+      const others = teachersOf(i);
       const mode = { training: true };
       const ownTeachers = others.map((j) => reference[j].model.forward(advs[i], mode));
       const peerTeachers = others.map((j) => reference[j].model.forward(advs[j], mode));
@@ -87,6 +94,20 @@ describe('matStep', () => {
         for (let e = 0; e < expected.length; e++) expect(actual[e]).toBeCloseTo(expected[e], 5);
       });
     });
+  }
+
+  it('updates every peer with teacher outputs computed before any update (3 peers, vs an independent computation)', () => {
+    expectIndependentUpdate(config, (i) => [0, 1, 2].filter((j) => j !== i));
+  });
+
+  it('with peer sampling, each peer distils from exactly its k sampled teachers (4 peers, k = 2)', () => {
+    const sampled = parseRunConfig({ ...config, peers: 4, method: { ...config.method, peerSample: 2 } });
+    const plan = teacherPlan(sampled, 7);
+    for (const [i, t] of plan.teachers.entries()) {
+      expect(t).toHaveLength(2);
+      expect(t).not.toContain(i);
+    }
+    expectIndependentUpdate(sampled, (i) => [...plan.teachers[i]]);
   });
 
   it('with one peer is plain adversarial training (no distillation term)', () => {

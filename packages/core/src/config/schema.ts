@@ -118,6 +118,8 @@ export const runConfigSchema = z
          * Early on every peer is near-uniform, and distilling from such teachers pulls the group towards the
          * constant solution; a ramp lets each peer first learn from its own adversarial loss. */
         distillWarmupSteps: z.number().int().nonnegative().default(0),
+        /** Large N: each peer distils from k peers drawn per step (seeded) instead of all N−1. */
+        peerSample: positiveInt.optional(),
       })
       .strict()
       .prefault({}),
@@ -159,6 +161,14 @@ export const runConfigSchema = z
   .strict()
   .superRefine((config, ctx) => {
     const { mp, peers } = config;
+    const k = config.method.peerSample;
+    if (k !== undefined && k > peers - 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['method', 'peerSample'],
+        message: `peerSample ${k} is more than the ${peers - 1} other peer(s) a peer can distil from`,
+      });
+    }
     if (mp?.strategy === 'fixed' && mp.attacks.length > peers) {
       ctx.addIssue({
         code: 'custom',

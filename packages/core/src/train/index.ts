@@ -5,6 +5,7 @@ export * from './streams';
 export * from './mat-loss-terms';
 export * from './attack-config';
 export * from './perturbations';
+export * from './teacher-plan';
 export * from './mat-step';
 export * from './evaluate';
 export * from './checkpoint';

@@ -4,6 +4,7 @@ import { peerLoss, type PeerLossInputs } from './mat-loss-terms';
 import type { Peer } from './peer';
 import { TEACHER_MODE } from './peer';
 import { craftPerturbations } from './perturbations';
+import { labelRowsOf, teacherPlan } from './teacher-plan';
 
 export interface PeerStepMetrics {
   peer: number;
@@ -75,11 +76,6 @@ export function methodAtStep(method: RunConfig['method'], step: number): RunConf
   return { ...method, lambdaOwn: method.lambdaOwn * ramp, lambdaPeer: method.lambdaPeer * ramp };
 }
 
-/** Which peers' outputs peer i learns from, and in which order: every other peer. */
-export function teachersOf(i: number, peerCount: number): number[] {
-  return Array.from({ length: peerCount }, (_, j) => j).filter((j) => j !== i);
-}
-
 /**
  * One synchronous MAT step of all peers held by this process. It is the reference the distributed
  * runtime reproduces: every teacher output is computed before any peer updates.
@@ -90,16 +86,26 @@ export function matStep(
   ctx: { config: RunConfig; step: number; lr: number },
 ): PeerStepMetrics[] {
   const { config, step, lr } = ctx;
+  const plan = teacherPlan(config, step);
 
   // 1. Attack: each peer crafts x_i' from the same clean batch, against itself.
   const advs = peers.map((peer) => craftAdversarial(peer, batch, config, step));
 
-  // 2. Teacher outputs: labels[j][i] = f_j(x_i'), detached, all before any update.
-  const labels = peers.map((peer) => teacherOutputs(peer, advs));
+  // 2. Teacher outputs: label(j, k) = f_j(x_k'), detached, all before any update — only the pairs some
+  //    student of j needs (all pairs without peer sampling).
+  const labels = peers.map((peer, j) => {
+    const rows = labelRowsOf(plan, j);
+    const outputs = teacherOutputs(
+      peer,
+      rows.map((k) => advs[k]),
+    );
+    return new Map(rows.map((k, r) => [k, outputs[r]]));
+  });
+  const label = (j: number, k: number) => labels[j].get(k)!;
 
   // 3. Loss and update, peer by peer.
   const metrics = peers.map((peer, i) => {
-    const teachers = teachersOf(i, peers.length);
+    const teachers = plan.teachers[i];
     return updatePeer(
       peer,
       {
@@ -107,15 +113,15 @@ export function matStep(
         y: batch.y,
         ownAdv: advs[i],
         peerAdvs: teachers.map((j) => advs[j]),
-        ownTeachers: teachers.map((j) => labels[j][i]),
-        peerTeachers: teachers.map((j) => labels[j][j]),
+        ownTeachers: teachers.map((j) => label(j, i)),
+        peerTeachers: teachers.map((j) => label(j, j)),
       },
       methodAtStep(config.method, step),
       lr,
     );
   });
 
-  tf.dispose([...advs, ...labels.flat()]);
+  tf.dispose([...advs, ...labels.flatMap((m) => [...m.values()])]);
   return metrics;
 }
 

@@ -12,6 +12,8 @@ export const STREAM = {
   eval: 4,
   /** MAT-MP `random`: which perturbation type a peer trains against at a step. */
   perturbation: 5,
+  /** `method.peerSample`: which peers a peer distils from at a step. */
+  teachers: 6,
 } as const;
 
 /** Seed of peer i's initial weights. */
@@ -42,4 +44,9 @@ export function dataSeed(seed: number): number {
 /** Random starts of the evaluation attack on batch b. */
 export function evalRng(seed: number, batch: number): Rng {
   return Rng.derive(seed, STREAM.eval, batch);
+}
+
+/** `method.peerSample`: the stream that picks peer i's teachers at step t. */
+export function teacherSampleRng(seed: number, peer: number, step: number): Rng {
+  return Rng.derive(seed, STREAM.teachers, peer, step);
 }
