@@ -60,7 +60,29 @@ describeNative('native Sum, Mean, Tile and FusedBatchNorm match cpu', () => {
       const evalGrad = tf.grad((a: tf.Tensor) =>
         tf.sum(tf.mul(tf.batchNorm4d(a as tf.Tensor4D, runMean, runVar, beta, gamma, 1e-5), r)),
       )(x);
+      // Every input's gradient through running statistics (the native backend computes each lazily).
+      const [eX, eMean, eVar, eBeta, eGamma] = tf.grads(
+        (a: tf.Tensor, m: tf.Tensor, v: tf.Tensor, b: tf.Tensor, g: tf.Tensor) =>
+          tf.sum(
+            tf.mul(
+              tf.batchNorm4d(
+                a as tf.Tensor4D,
+                m as tf.Tensor1D,
+                v as tf.Tensor1D,
+                b as tf.Tensor1D,
+                g as tf.Tensor1D,
+                1e-3,
+              ),
+              r,
+            ),
+          ),
+      )([x, runMean, runVar, beta, gamma]);
       return {
+        eX,
+        eMean,
+        eVar,
+        eBeta,
+        eGamma,
         evalMode: tf.batchNorm4d(x, runMean, runVar, beta, gamma, 1e-5),
         noScaleOffset: tf.batchNorm4d(x, runMean, runVar),
         trainMode: train(x, gamma, beta),

@@ -4,6 +4,7 @@ import { loadAddon } from './addon';
 import { NATIVE_KERNELS } from './kernels';
 import type { KernelArgs } from './kernels/util';
 import { NativeBackend } from './native-backend';
+import { installBatchNormGradient } from './batch-norm-grad';
 import { installReluGradient, RELU_GRAD_KERNEL, reluGradKernelFunc } from './relu-grad';
 
 /** The tfjs backend name registerNativeBackend() uses by default. */
@@ -13,7 +14,8 @@ export const NATIVE_BACKEND_NAME = 'native';
  * Registers a tfjs backend `name` (default 'native'): a MathBackendCPU (same tensor storage, same results,
  * plus recycling of large output buffers) whose hot kernels (conv, matmul, pooling, relu and their gradients) run in the C++ addon. Every other kernel
  * is the cpu backend's; gradients are registered by kernel name, so they work unchanged. One exception for
- * speed: Relu's gradient runs as one fused kernel while a native backend is active (see relu-grad.ts).
+ * speed: while a native backend is active, Relu's gradient runs as one fused kernel (relu-grad.ts) and
+ * FusedBatchNorm's computes only the input gradients asked for (batch-norm-grad.ts).
  *
  * Returns false, registering nothing, when the addon is not loadable (not built, or MAT_NATIVE_DISABLE=1);
  * callers then fall back to wasm or cpu. Idempotent. It does not select the backend: call
@@ -41,5 +43,6 @@ export function registerNativeBackend(name = NATIVE_BACKEND_NAME): boolean {
     });
   }
   installReluGradient();
+  installBatchNormGradient();
   return true;
 }
