@@ -44,6 +44,17 @@ describe('mat coordinator / worker / status: bad input is one clear error', () =
     expect(r.output).toMatch(/error: the Redis URL must start with redis:\/\/ or rediss:\/\//);
     r = await runMat(['worker', '--gpu', '-1', '--redis-url', REDIS_URL]);
     expect(r.output).toMatch(/error: --gpu must be a GPU index/);
+    for (const [args, env, message] of [
+      [['--gpu', 'fast'], {}, /error: --gpu must be a GPU index \(0, 1, …\) or auto \(got "fast"\)/],
+      [['--gpu', '0.5'], {}, /error: --gpu must be a GPU index .*\(got "0\.5"\)/],
+      [[], { MAT_GPU: 'any' }, /error: MAT_GPU must be a GPU index .*\(got "any"\)/],
+      [['--gpu', 'auto', '--gpu-count', '0'], {}, /error: --gpu-count must be a positive integer \(got 0\)/],
+      [['--gpu', '1', '--gpu-count', '2'], {}, /error: --gpu-pool and --gpu-count go with --gpu auto/],
+      [['--gpu', 'auto', '--gpu-pool', 'a/b'], {}, /error: the GPU pool name .*\(got "a\/b"\)/],
+    ] as Array<[string[], Record<string, string>, RegExp]>) {
+      r = await runMat(['worker', ...args, '--redis-url', REDIS_URL], env);
+      expect({ code: r.code, output: r.output }).toEqual({ code: 1, output: expect.stringMatching(message) });
+    }
     r = await runMat([
       'worker',
       '--run',

@@ -66,6 +66,14 @@ maybe('faults in a distributed run', () => {
     const { step, values } = checkpointState(t.config);
     expect(step).toBe(20);
     expect(maxAbsDiff(values, reference)).toBeLessThanOrEqual(1e-5);
+    // metrics.jsonl, kept live through the fault (rollbacks, restarts), ends clean: each step once.
+    const lines = fs
+      .readFileSync(path.join(t.config.outDir, t.config.name, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; step: number });
+    const steps = lines.filter((l) => l.type === 'step').map((l) => l.step);
+    expect(steps).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   }
 
   async function events(t: Topology): Promise<Array<Record<string, unknown>>> {

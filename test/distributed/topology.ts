@@ -36,9 +36,17 @@ export class Topology {
     return p;
   }
 
-  startWorker(): MatProcess {
+  startWorker(extra: string[] = []): MatProcess {
     const lease = String(this.opts.leaseMs ?? 1500);
-    const p = spawnMat(['worker', '--run', this.config.name, '--lease-ms', lease, ...this.common()]);
+    const p = spawnMat([
+      'worker',
+      '--run',
+      this.config.name,
+      '--lease-ms',
+      lease,
+      ...this.common(),
+      ...extra,
+    ]);
     this.workers.push(p);
     return p;
   }

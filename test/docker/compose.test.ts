@@ -136,6 +136,18 @@ describe('docker-compose.yml', () => {
       expect(services[s].deploy?.resources?.reservations?.devices).toBeUndefined();
   });
 
+  it('makes every GPU worker take its own GPU (mat worker --gpu auto) from one pool per host', () => {
+    // Every replica sees all GPUs (count: all); MAT_GPU=auto is the default of `mat worker --gpu`.
+    expect(services.worker.environment?.MAT_GPU).toBe('auto');
+    expect(services.worker.environment?.MAT_GPU_POOL).toMatch(/^[A-Za-z0-9][\w.-]*$/);
+    expect(services.worker.environment?.MAT_HEALTH_MAX_AGE_S).toBe('30');
+    expect(services['worker-cpu'].environment?.MAT_GPU).toBeUndefined();
+    const r = compose(['config'], { REDIS_PASSWORD: PASSWORD, MAT_GPU_POOL: 'box-7' });
+    expect(r.status).toBe(0);
+    const custom = (yamlToJson(r.stdout) as { services: Record<string, Service> }).services;
+    expect(custom.worker.environment?.MAT_GPU_POOL).toBe('box-7');
+  });
+
   it('gives every service a healthcheck that exists in the image', () => {
     for (const [name, s] of Object.entries(services)) {
       expect([name, (s.healthcheck?.test ?? []).length > 1]).toEqual([name, true]);

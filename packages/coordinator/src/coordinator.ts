@@ -21,6 +21,7 @@ import {
   type RunState,
 } from '@mat/exchange';
 import type { EvaluationJobData, EvaluationJobResult } from '@mat/worker';
+import { LiveMetrics } from './live-metrics';
 import { writeRunRecords } from './run-records';
 
 export interface CoordinatorOptions {
@@ -65,8 +66,9 @@ interface PeerSavedJobData {
  *     or a restarted worker holds the slot again — every peer rolls back to the same step;
  *   - checkpoints: workers write their own peer's file and report it on the checkpoint queue; the
  *     coordinator commits (manifest, latest.json) when every peer's file of a step is there;
+ *   - metrics: runDir/metrics.jsonl gains each step's line once every peer has reported it (LiveMetrics);
  *   - the end: the final checkpoint's evaluation jobs (one per peer, run by idle workers), then
- *     summary.json and metrics.jsonl in the run directory, as `mat train` writes them.
+ *     summary.json and a clean metrics.jsonl in the run directory, as `mat train` writes them.
  * The coordinator holds no state of its own: killed and restarted, it picks the run up where it is; if
  * Redis loses the run (restart without persistence), it registers it again from the run directory.
  */
@@ -75,6 +77,7 @@ export class Coordinator {
   private busy = false;
   private finish?: (o: CoordinatorOutcome) => void;
   private readonly log: NonNullable<CoordinatorOptions['log']>;
+  private readonly metrics: LiveMetrics;
 
   private constructor(
     private readonly opts: CoordinatorOptions & { pollMs: number; queuePrefix: string; runId: string },
@@ -87,6 +90,12 @@ export class Coordinator {
     private readonly workers: BullWorker[],
   ) {
     this.log = opts.log ?? (() => {});
+    this.metrics = new LiveMetrics(
+      store,
+      runDir,
+      { peers: config.peers, stepsPerEpoch: schedule.stepsPerEpoch, lastStep: schedule.lastStep },
+      this.log,
+    );
   }
 
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
@@ -144,8 +153,10 @@ export class Coordinator {
   async run(): Promise<CoordinatorOutcome> {
     const state = await this.store.readState();
     if (state && state.status === 'finished') return this.outcome('finished');
-    if (!state || state.status === 'stopped' || state.status === 'failed') await this.register(state);
+    let fresh = false;
+    if (!state || state.status === 'stopped' || state.status === 'failed') fresh = await this.register(state);
     else this.log(`run ${this.runId} is ${state.status} at step ${state.step}: watching it again`);
+    await this.metrics.open({ fresh });
     const done = new Promise<CoordinatorOutcome>((resolve) => (this.finish = resolve));
     this.timer = setInterval(() => void this.tick(), this.opts.pollMs);
     return done;
@@ -160,8 +171,11 @@ export class Coordinator {
     return { status, runId: this.runId, runDir: this.runDir };
   }
 
-  /** Creates (or re-creates) the run in Redis through the control queue, from the run directory. */
-  private async register(previous: RunState | undefined): Promise<void> {
+  /**
+   * Creates (or re-creates) the run in Redis through the control queue, from the run directory. Returns
+   * whether the run starts from scratch (no checkpoint).
+   */
+  private async register(previous: RunState | undefined): Promise<boolean> {
     fs.mkdirSync(this.runDir, { recursive: true });
     const latest = findLatestCheckpoint(this.runDir);
     if (!latest)
@@ -199,6 +213,7 @@ export class Coordinator {
         ? `run ${this.runId}: resuming from the checkpoint at step ${latest.step} (${this.runDir})`
         : `run ${this.runId}: created (${this.runDir}); waiting for ${this.config.peers} workers`,
     );
+    return !latest;
   }
 
   /** Control jobs (any coordinator on this queue prefix may run them: they carry what they need). */
@@ -261,9 +276,13 @@ export class Coordinator {
       await this.watch();
     } catch (err) {
       this.log(`coordinator: ${(err as Error).message}`);
-    } finally {
-      this.busy = false;
     }
+    try {
+      await this.metrics.poll();
+    } catch (err) {
+      this.log(`metrics.jsonl: ${(err as Error).message}`);
+    }
+    this.busy = false;
   }
 
   /** One look at the run: lost workers, the next generation, pauses, the end. */
@@ -272,6 +291,8 @@ export class Coordinator {
     if (!state) {
       this.log(`run ${this.runId} is gone from Redis (restarted?): registering it again`);
       await this.register(undefined);
+      // Its metrics stream is gone too: the new one is read from its start.
+      this.metrics.rewind();
       return;
     }
     if (state.status === 'finished' || state.status === 'stopped' || state.status === 'failed') {
@@ -372,7 +393,8 @@ export class Coordinator {
   }
 
   private async writeRecords(state: RunState, finished: boolean, results: EvaluationJobResult[] = []) {
-    await writeRunRecords(this.store, {
+    await writeRunRecords(this.metrics, {
+      runId: this.runId,
       runDir: this.runDir,
       state,
       stepsPerEpoch: this.schedule.stepsPerEpoch,

@@ -6,3 +6,4 @@ export * from './ipc-exchange';
 export * from './redis-exchange';
 export * from './redis-connection';
 export * from './run-store';
+export * from './gpu-pool';

@@ -20,7 +20,8 @@ export const runKeys = (runId: string) => {
      * (ms epoch), status (idle|training|stopping), stepSeconds}. */
     workers: `${base}:workers`,
     /** Stream (XADD, field `m` = JSON): per-peer metrics, one entry per event:
-     *   {type:'step', peer, step, loss, base, distill, advAccuracy, lr, stepSeconds, exchangeSeconds}
+     *   {type:'step', peer, step, generation, loss, base, distill, advAccuracy, lr, stepSeconds,
+     *    exchangeSeconds}   (generation: the one the step was taken in; a rollback re-takes steps)
      *   {type:'eval', peer, step, cleanAccuracy, robustAccuracy, count}
      *   {type:'worker', workerId, event:'joined'|'left'|'lost'|'took-over', peer} */
     metrics: `${base}:metrics`,
@@ -97,3 +98,11 @@ export const DEFAULT_QUEUE_PREFIX = 'bull';
 
 /** Index of known runs: a Redis set of run ids. */
 export const RUNS_INDEX_KEY = `${KEY_PREFIX}:runs`;
+
+/**
+ * Hash: the GPUs of one machine shared by the `mat worker --gpu auto` processes on it (any run), keyed by
+ * device id (an entry of CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES, or the nvidia-smi index) -> JSON
+ * {holder (workerId), host, pid, leaseUntil (ms epoch, Redis clock)}. A lease that ran out is free.
+ * The pool is named by `--gpu-pool` (default: the hostname), so every worker of a machine shares it.
+ */
+export const gpuPoolKey = (pool: string) => `${KEY_PREFIX}:gpus:{${pool}}`;

@@ -46,12 +46,15 @@ export interface WorkerRecord {
   lastHeartbeat?: number;
   status: 'idle' | 'training' | 'evaluating' | 'stopping';
   stepSeconds?: number;
+  /** CUDA_VISIBLE_DEVICES when the backend was loaded (`mat worker --gpu`), if set. */
+  gpu?: string;
 }
 
-const NOW_MS = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+/** Lua prelude: `now` = the Redis server's clock in ms, the one clock every lease is measured on. */
+export const LUA_NOW_MS = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /** KEYS: slots; ARGV: workerId, leaseMs, peers. Returns the peer slot held (an existing one first), or -1. */
-const CLAIM = `${NOW_MS}
+const CLAIM = `${LUA_NOW_MS}
 local peers = tonumber(ARGV[3])
 for p = 0, peers - 1 do
   local v = redis.call('HGET', KEYS[1], p)
@@ -68,7 +71,7 @@ return -1`;
 /** KEYS: slots, workers; ARGV: workerId, leaseMs, peer (-1: none), step, status, workerJson.
  * Renews the lease if this worker still holds the slot; always refreshes the worker record. Returns 1
  * when the slot is no longer this worker's. */
-const RENEW = `${NOW_MS}
+const RENEW = `${LUA_NOW_MS}
 local lost = 0
 local peer = tonumber(ARGV[3])
 if peer >= 0 then
@@ -90,7 +93,7 @@ if v and cjson.decode(v).workerId == ARGV[2] then redis.call('HDEL', KEYS[1], AR
 return 0`;
 
 /** KEYS: slots; ARGV: grace ms. Removes leases that ran out; returns [peer, workerId, ...]. */
-const EXPIRE = `${NOW_MS}
+const EXPIRE = `${LUA_NOW_MS}
 local out = {}
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do

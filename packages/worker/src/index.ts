@@ -11,3 +11,5 @@ export function childMainPath(): string {
 }
 export * from './redis/redis-worker';
 export * from './redis/evaluation-jobs';
+export * from './redis/gpu-claim';
+export * from './redis/visible-gpus';

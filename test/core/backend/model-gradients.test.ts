@@ -1,6 +1,6 @@
 /**
  * For every registered architecture: the cross-entropy's gradients w.r.t. all parameters and w.r.t. the
- * input, computed on wasm, equal cpu's (relative error ≤ 1e-4 per tensor), with batch norm in training mode
+ * input, computed on wasm and on native (when its addon is built: always in CI), equal cpu's (relative error ≤ 1e-4 per tensor), with batch norm in training mode
  * (batch statistics, the mode used for the training loss) and in eval mode (running statistics, the mode
  * attacks differentiate through). Small configurations: 32×32 inputs (28×28 for fmnist-cnn), WRN-10-1, batch 2
  * (batch 1 for the two 11M-parameter ResNet-18s, which halves their cost on the slow cpu backend; their batch
@@ -13,7 +13,16 @@
  * backends, and compares gradients there.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { createModel, MODEL_ARCHS, Rng, selectBackend, type ForwardMode, type ModelOptions } from '@mat/core';
+import {
+  createModel,
+  MODEL_ARCHS,
+  Rng,
+  selectBackend,
+  type BackendName,
+  type ForwardMode,
+  type ModelOptions,
+} from '@mat/core';
+import { registerNativeBackend } from '@mat/native';
 import {
   countReluSignFlips,
   expectBackendsMatch,
@@ -23,6 +32,13 @@ import {
   type Probe,
 } from './gradient-parity';
 
+if (!registerNativeBackend() && process.env.CI) throw new Error('@mat/native addon is not built in CI');
+/** The reference first. Native overrides the Relu and FusedBatchNorm gradients, so it is checked here too. */
+const BACKENDS: BackendName[] = [
+  'cpu',
+  'wasm',
+  ...(tf.findBackendFactory('native') ? ['native' as const] : []),
+];
 const BATCH: Record<string, number> = { 'preact-resnet18': 1, resnet18: 1 };
 const DEFAULT_BATCH = 2;
 const MODEL_SEED = 11;
@@ -68,7 +84,7 @@ function modelGradientProbe(arch: string, mode: ForwardMode, inputSeed: number):
   };
 }
 
-async function reluSigns(backend: 'cpu' | 'wasm', arch: string, mode: ForwardMode, inputSeed: number) {
+async function reluSigns(backend: BackendName, arch: string, mode: ForwardMode, inputSeed: number) {
   await selectBackend(backend);
   const { model, x, dispose } = setUp(arch, inputSeed);
   const { signs } = recordReluSigns(backend, () => tf.dispose(model.forward(x, mode)));
@@ -76,26 +92,26 @@ async function reluSigns(backend: 'cpu' | 'wasm', arch: string, mode: ForwardMod
   return signs;
 }
 
-/** The first input seed at which no ReLU input changes sign between cpu and wasm. */
+/** The first input seed at which no ReLU input changes sign between cpu and the other backends. */
 async function kinkFreeInputSeed(arch: string, mode: ForwardMode): Promise<number> {
   const flipsBySeed: string[] = [];
   for (let seed = 1; seed <= INPUT_SEEDS_TO_TRY; seed++) {
-    const flips = countReluSignFlips(
-      await reluSigns('cpu', arch, mode, seed),
-      await reluSigns('wasm', arch, mode, seed),
-    );
+    const reference = await reluSigns('cpu', arch, mode, seed);
+    let flips = 0;
+    for (const backend of BACKENDS.slice(1))
+      flips += countReluSignFlips(reference, await reluSigns(backend, arch, mode, seed));
     if (flips === 0) return seed;
     flipsBySeed.push(`seed ${seed}: ${flips}`);
   }
   throw new Error(
-    `${arch}: every input tried has ReLU inputs of different signs on cpu and wasm (${flipsBySeed})`,
+    `${arch}: every input tried has ReLU inputs of different signs on cpu and ${BACKENDS.slice(1)} (${flipsBySeed})`,
   );
 }
 
-describe('model gradients: wasm vs cpu', () => {
+describe(`model gradients: ${BACKENDS.slice(1).join(' and ')} vs cpu`, () => {
   const cases = MODEL_ARCHS.flatMap((arch) => MODES.map(([label, mode]) => [arch, label, mode] as const));
   it.each(cases)('%s, %s', async (arch, _label, mode) => {
     const inputSeed = await kinkFreeInputSeed(arch, mode);
-    await expectBackendsMatch(modelGradientProbe(arch, mode, inputSeed), { tol: 1e-4 });
+    await expectBackendsMatch(modelGradientProbe(arch, mode, inputSeed), { backends: BACKENDS, tol: 1e-4 });
   });
 });

@@ -110,7 +110,7 @@ export function statusCommand(yargs: Argv): Argv {
         for (const w of workers) {
           const age = w.lastHeartbeat ? `${((now - w.lastHeartbeat) / 1000).toFixed(1)} s ago` : 'never';
           out(
-            `  worker ${w.workerId} (${w.host} pid ${w.pid}, ${w.backend}): ${w.peer === null ? 'spare' : `peer ${w.peer}`}, ${w.status}, heartbeat ${age}`,
+            `  worker ${w.workerId} (${w.host} pid ${w.pid}, ${w.backend}${w.gpu === undefined ? '' : `, CUDA_VISIBLE_DEVICES=${w.gpu}`}): ${w.peer === null ? 'spare' : `peer ${w.peer}`}, ${w.status}, heartbeat ${age}`,
           );
         }
       } finally {

@@ -1,11 +1,11 @@
 import { parentPort, workerData } from 'worker_threads';
-import { connectRedis, RunStore, type RedisConnection, type WorkerRecord } from '@mat/exchange';
+import { connectRedis, GpuPool, RunStore, type RedisConnection, type WorkerRecord } from '@mat/exchange';
 import type { HeartbeatUpdate, HeartbeatEvent } from './heartbeat';
 
 /**
  * Runs in a worker thread of `mat worker`, so that leases are renewed while the main thread is busy in a
  * long synchronous computation (a big model's step, an evaluation). Renews every `intervalMs` with what
- * the main thread last told it; reports a lost slot.
+ * the main thread last told it, and the worker's GPU lease; reports a lost slot.
  */
 interface Init {
   conn: RedisConnection;
@@ -13,6 +13,7 @@ interface Init {
   leaseMs: number;
   intervalMs: number;
   worker: WorkerRecord;
+  gpu?: { pool: string; device: string };
 }
 
 const init = workerData as Init;
@@ -32,6 +33,8 @@ port.on('message', (u: HeartbeatUpdate) => {
 
 const post = (e: HeartbeatEvent) => port.postMessage(e);
 let store: RunStore | undefined;
+let gpuPool: GpuPool | undefined;
+let gpuLost = false;
 let beating = false;
 
 async function beat(): Promise<void> {
@@ -44,6 +47,7 @@ async function beat(): Promise<void> {
       slot = { ...slot, peer: null };
       post({ type: 'lost', peer });
     }
+    if (gpuPool && init.gpu) await renewGpu(gpuPool, init.gpu.device);
   } catch (err) {
     post({ type: 'error', message: (err as Error).message });
   } finally {
@@ -51,9 +55,20 @@ async function beat(): Promise<void> {
   }
 }
 
+/** The GPU cannot change once the backend is loaded: a lost GPU lease (after a lapse) is only reported. */
+async function renewGpu(pool: GpuPool, device: string): Promise<void> {
+  const who = { holder: worker.workerId, host: worker.host, pid: worker.pid };
+  const held = await pool.renew(device, who, init.leaseMs);
+  if (!held && !gpuLost) {
+    post({ type: 'error', message: `GPU ${device} of pool "${pool.name}" was taken by another worker` });
+  }
+  gpuLost = !held;
+}
+
 void (async () => {
   const redis = await connectRedis(init.conn, { name: `mat-heartbeat-${worker.workerId}` });
   store = new RunStore(redis, init.runId);
+  if (init.gpu) gpuPool = new GpuPool(redis, init.gpu.pool);
   await beat();
   const timer = setInterval(() => void beat(), init.intervalMs);
   port.on('message', (u: HeartbeatUpdate) => {

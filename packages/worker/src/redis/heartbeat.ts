@@ -15,14 +15,22 @@ export type HeartbeatEvent = { type: 'lost'; peer: number } | { type: 'error'; m
 
 /**
  * The worker's heartbeat, in a thread of its own (./heartbeat-thread.ts): every `leaseMs / 3` it renews
- * the lease of the slot held and the worker's record, whatever the main thread is computing. `onLost`
- * fires when the slot turns out to be someone else's (the coordinator gave it away after missed beats).
+ * the lease of the slot held, the worker's record and the lease of its GPU (`mat worker --gpu auto`),
+ * whatever the main thread is computing. `onLost` fires when the slot turns out to be someone else's (the
+ * coordinator gave it away after missed beats).
  */
 export class Heartbeat {
   private readonly thread: Worker;
 
   constructor(
-    opts: { conn: RedisConnection; runId: string; leaseMs: number; worker: WorkerRecord },
+    opts: {
+      conn: RedisConnection;
+      runId: string;
+      leaseMs: number;
+      worker: WorkerRecord;
+      /** The GPU lease to renew (GpuClaim.lease), if any. */
+      gpu?: { pool: string; device: string };
+    },
     private readonly onEvent: (e: HeartbeatEvent) => void,
   ) {
     this.thread = new Worker(threadPath(), {

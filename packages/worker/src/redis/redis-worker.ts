@@ -37,6 +37,8 @@ export interface WorkerOptions {
   /** How long to wait for a run to appear in Redis before giving up. @defaultValue 60000 */
   joinTimeoutMs?: number;
   workerId?: string;
+  /** The GPU lease this worker holds (GpuClaim.lease, `mat worker --gpu auto`): its heartbeat renews it. */
+  gpu?: { pool: string; device: string };
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -65,7 +67,8 @@ export class RedisWorker {
   private pausedAt: number | undefined;
 
   private constructor(
-    private readonly opts: Required<Omit<WorkerOptions, 'runId' | 'workerId' | 'log'>> & WorkerOptions,
+    private readonly opts: Required<Omit<WorkerOptions, 'runId' | 'workerId' | 'gpu' | 'log'>> &
+      WorkerOptions,
     private readonly redis: Redis,
     private readonly store: RunStore,
     private readonly config: RunConfig,
@@ -84,8 +87,9 @@ export class RedisWorker {
       joinTimeoutMs: options.joinTimeoutMs ?? 60000,
     };
     const log = opts.log ?? (() => {});
-    const workerId = opts.workerId ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    const workerId = opts.workerId ?? newWorkerId();
     const redis = await connectRedis(opts.conn, { log, name: `mat-worker-${workerId}` });
+    let heartbeat: Heartbeat | undefined;
     try {
       const runId = opts.runId ?? (await findActiveRun(redis, opts.joinTimeoutMs, opts.pollMs));
       const store = new RunStore(redis, runId);
@@ -106,23 +110,28 @@ export class RedisWorker {
         opts.pollMs,
         () => new Error(`run "${runId}" is stopped: start its coordinator again to resume it`),
       );
-      const backend = await selectBackend(config.backend);
       const record: WorkerRecord = {
         workerId,
         host: os.hostname(),
         pid: process.pid,
         peer: null,
-        backend: backend.name,
+        backend: 'loading',
         status: 'idle',
+        // What the backend sees: `mat worker --gpu` sets it before this point.
+        ...(process.env.CUDA_VISIBLE_DEVICES !== undefined ? { gpu: process.env.CUDA_VISIBLE_DEVICES } : {}),
       };
       const worker: { self?: RedisWorker } = {};
-      const heartbeat = new Heartbeat(
-        { conn: opts.conn, runId, leaseMs: opts.leaseMs, worker: record },
+      // Beating before the backend loads: loading a GPU backend can block this thread for longer than a
+      // lease, and the GPU lease must not lapse meanwhile.
+      heartbeat = new Heartbeat(
+        { conn: opts.conn, runId, leaseMs: opts.leaseMs, worker: record, gpu: opts.gpu },
         (e) => {
           if (e.type === 'lost') worker.self?.onSlotLost(e.peer);
           else log(`heartbeat: ${e.message}`);
         },
       );
+      const backend = await selectBackend(config.backend);
+      heartbeat.update({ worker: { backend: backend.name } });
       const evaluations = new EvaluationJobs(opts.conn, opts.queuePrefix, redis, workerId, log);
       const checkpoints = new Queue(QUEUES.checkpoints, {
         connection: redisOptions(opts.conn),
@@ -140,9 +149,11 @@ export class RedisWorker {
         workerId,
       );
       await store.addMetric({ type: 'worker', workerId, event: 'joined', peer: null });
-      log(`worker ${workerId} joined run ${runId} (backend ${backend.name})`);
+      const gpu = record.gpu === undefined ? '' : `, CUDA_VISIBLE_DEVICES=${record.gpu}`;
+      log(`worker ${workerId} joined run ${runId} (backend ${backend.name}${gpu})`);
       return worker.self;
     } catch (err) {
+      await heartbeat?.stop();
       redis.disconnect();
       throw err;
     }
@@ -287,6 +298,8 @@ export class RedisWorker {
               type: 'step',
               peer,
               step: r.step,
+              // The coordinator's metrics.jsonl keeps a step's numbers from one generation only.
+              generation: state.generation,
               loss,
               base,
               distill,
@@ -378,6 +391,11 @@ export class RedisWorker {
     this.runner?.dispose();
     this.redis.disconnect();
   }
+}
+
+/** A worker id unique across machines and restarts: host, pid and a random suffix. */
+export function newWorkerId(): string {
+  return `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
 async function findActiveRun(redis: Redis, timeoutMs: number, pollMs: number): Promise<string> {
