@@ -117,8 +117,16 @@ export class ProcessTrainer {
                 peers: [] as PeerStepMetrics[],
               };
               e.seconds = Math.max(e.seconds, r.stepSeconds);
-              const { peer, loss, base, distill, advAccuracy, exchangeSeconds } = r;
-              e.peers.push({ peer, loss, base, distill, advAccuracy, exchangeSeconds } as PeerStepMetrics);
+              const { peer, loss, base, distill, advAccuracy, exchangeSeconds, staleness } = r;
+              e.peers.push({
+                peer,
+                loss,
+                base,
+                distill,
+                advAccuracy,
+                exchangeSeconds,
+                ...(staleness !== undefined && { staleness }),
+              } as PeerStepMetrics);
               steps.set(r.step, e);
               if (e.peers.length === n) {
                 steps.delete(r.step);

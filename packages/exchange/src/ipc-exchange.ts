@@ -4,9 +4,11 @@ import { MessageInbox } from './message-inbox';
 import {
   ExchangeAborted,
   stderrRejectLog,
+  type CollectOptions,
   type ExchangeRules,
   type MessageKind,
   type PeerExchange,
+  type ReceivedMessage,
   type RejectLog,
   type TensorPayload,
 } from './peer-exchange';
@@ -55,22 +57,36 @@ export const parentChannel = (): IpcChannel => {
 export class IpcPeerExchange implements PeerExchange {
   private readonly inbox: MessageInbox;
   private readonly unsubscribe: () => void;
-  /** The step this peer works on; a sender can be at most one step ahead. */
+  /**
+   * The step this peer works on (the newest it published). Senders are at most one step ahead, or with
+   * bounded staleness s, within s steps behind and s + 1 ahead (stale-peer-step.ts in the worker explains
+   * the bound); anything outside is rejected.
+   */
   private step: number;
+  private readonly staleness: number;
   private readonly channel: IpcChannel;
 
   constructor(
     readonly peer: number,
     private readonly rules: ExchangeRules,
-    opts: { generation?: number; startStep?: number; log?: RejectLog; channel?: IpcChannel } = {},
+    opts: {
+      generation?: number;
+      startStep?: number;
+      /** train.maxStaleness of the run. @defaultValue 0 */
+      maxStaleness?: number;
+      log?: RejectLog;
+      channel?: IpcChannel;
+    } = {},
   ) {
     this.channel = opts.channel ?? parentChannel();
     this.inbox = new MessageInbox(rules, opts.log ?? stderrRejectLog, peer);
     this.inbox.reset(opts.generation ?? 1);
     this.step = opts.startStep ?? 0;
+    this.staleness = opts.maxStaleness ?? 0;
     this.unsubscribe = this.channel.onMessage((m) => {
       if (!isIpcExchangeMessage(m)) return;
-      this.inbox.offer(m.bytes, { steps: [this.step, this.step + 1] }, 'ipc');
+      const s = this.staleness;
+      this.inbox.offer(m.bytes, { steps: [Math.max(0, this.step - s), this.step + s + 1] }, 'ipc');
     });
     this.channel.send({ type: IPC_EXCHANGE_LISTENING });
   }
@@ -109,15 +125,27 @@ export class IpcPeerExchange implements PeerExchange {
     }
   }
 
+  async collect(steps: readonly [number, number], opts: CollectOptions = {}): Promise<ReceivedMessage[]> {
+    const until = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+    for (;;) {
+      const got = this.inbox.takeRange(steps[0], steps[1]);
+      if (got.length > 0 || !opts.wait) return got;
+      if (opts.signal?.aborted) throw new ExchangeAborted(opts.signal.reason);
+      const left = until - Date.now();
+      if (left <= 0) return got;
+      await this.inbox.next(opts.signal, Number.isFinite(left) ? left : undefined);
+    }
+  }
+
   setGeneration(generation: number): void {
     this.inbox.reset(generation);
   }
 
-  /** Moves to `step` (never back within a generation) and forgets older messages. */
+  /** Moves to `step` (never back within a generation) and forgets messages too old to be accepted. */
   private advanceTo(step: number): void {
     if (step > this.step) {
       this.step = step;
-      this.inbox.dropBefore(step);
+      this.inbox.dropBefore(step - this.staleness);
     }
   }
 

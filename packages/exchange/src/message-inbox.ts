@@ -1,5 +1,5 @@
 import { decodeMessage, MessageRejected, type Expectation } from './message-codec';
-import type { ExchangeRules, MessageKind, RejectLog, TensorPayload } from './peer-exchange';
+import type { ExchangeRules, MessageKind, ReceivedMessage, RejectLog, TensorPayload } from './peer-exchange';
 
 /**
  * The messages a peer has received and validated but not yet used, keyed by (kind, step, sender). Both
@@ -50,11 +50,26 @@ export class MessageInbox {
     return out;
   }
 
-  /** Resolves at the next accepted message (or when `signal` fires). */
-  next(signal?: AbortSignal): Promise<void> {
+  /** Every message with a step in [lo, hi], removed from the inbox, oldest step first. */
+  takeRange(lo: number, hi: number): ReceivedMessage[] {
+    const out: ReceivedMessage[] = [];
+    for (const [key, tensor] of this.messages) {
+      const [kind, step, from] = key.split(':');
+      if (Number(step) < lo || Number(step) > hi) continue;
+      out.push({ kind: kind as MessageKind, step: Number(step), from: Number(from), tensor });
+      this.messages.delete(key);
+    }
+    return out.sort((a, b) => a.step - b.step || a.from - b.from);
+  }
+
+  /** Resolves at the next accepted message (or when `signal` fires, or after `timeoutMs`). */
+  next(signal?: AbortSignal, timeoutMs?: number): Promise<void> {
     return new Promise((resolve) => {
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => wake(), timeoutMs);
       const wake = () => {
+        clearTimeout(timer);
         signal?.removeEventListener('abort', wake);
+        this.waiters = this.waiters.filter((w) => w !== wake);
         resolve();
       };
       this.waiters.push(wake);

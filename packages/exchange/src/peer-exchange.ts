@@ -5,6 +5,10 @@
  *   publishes 'labels' f_i(x_k') for every peer k  [N, B, K]     (detached teacher outputs)
  *   receives  'labels' from every j, and takes rows i (f_j(x_i')) and j (f_j(x_j')).
  *
+ * With bounded staleness (train.maxStaleness s > 0) the same two kinds travel, but a peer never waits
+ * for one particular step: it collect()s whatever has arrived within a window of steps (the worker's
+ * stale-peer-step.ts says which messages it sends then and why the window suffices).
+ *
  * A worker talks only to this interface; the implementations are the embedded one (child processes of one
  * `mat train`, routed over IPC by the parent: ipc-exchange.ts) and Redis (redis-exchange.ts). Both send
  * the bytes of message-codec.ts, so both validate the same way: a malformed, truncated, oversized,
@@ -36,9 +40,32 @@ export interface PeerExchange {
     from: readonly number[],
     signal?: AbortSignal,
   ): Promise<Map<number, TensorPayload>>;
+  /**
+   * Bounded staleness: every message addressed to this peer, of either kind and from any sender, with a
+   * step in `steps` (inclusive), that has arrived and not been collected yet — validated like receive()'s,
+   * oldest step first. With `wait`, first waits until at least one is there, `timeoutMs` passes (then
+   * returns none) or `signal` fires (throws ExchangeAborted).
+   */
+  collect(steps: readonly [number, number], opts?: CollectOptions): Promise<ReceivedMessage[]>;
   /** Starts a new generation (all peers restarted from a common step): older messages are dropped. */
   setGeneration(generation: number): void;
   close(): Promise<void>;
+}
+
+export interface CollectOptions {
+  wait?: boolean;
+  /** Longest wait. @defaultValue no limit */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** One collected message. */
+export interface ReceivedMessage {
+  kind: MessageKind;
+  step: number;
+  /** Sender. */
+  from: number;
+  tensor: TensorPayload;
 }
 
 /** What an exchange accepts: the run, the shapes of each kind, a size bound. */

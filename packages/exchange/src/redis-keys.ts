@@ -22,6 +22,7 @@ export const runKeys = (runId: string) => {
     /** Stream (XADD, field `m` = JSON): per-peer metrics, one entry per event:
      *   {type:'step', peer, step, generation, loss, base, distill, advAccuracy, lr, stepSeconds,
      *    exchangeSeconds}   (generation: the one the step was taken in; a rollback re-takes steps)
+     *    + staleness with train.maxStaleness > 0: the step minus the oldest step of teacher outputs used
      *   {type:'eval', peer, step, cleanAccuracy, robustAccuracy, count}
      *   {type:'worker', workerId, event:'joined'|'left'|'lost'|'took-over', peer} */
     metrics: `${base}:metrics`,

@@ -1,6 +1,7 @@
 import * as path from 'path';
 
 export * from './peer-step';
+export * from './stale-peer-step';
 export * from './peer-runner';
 export * from './train-loop';
 export * from './embedded/protocol';

@@ -21,6 +21,7 @@ import {
 } from '@mat/core';
 import { messageShapes, type ExchangeRules, type PeerExchange } from '@mat/exchange';
 import { peerStep, type DistributedStepMetrics } from './peer-step';
+import { StalePeer } from './stale-peer-step';
 
 /**
  * One peer of a run with everything it needs to train alone: its model and optimizer, the run's data
@@ -28,6 +29,9 @@ import { peerStep, type DistributedStepMetrics } from './peer-step';
  * (embedded child processes, Redis workers) drive it with trainLoop (./train-loop.ts).
  */
 export class PeerRunner {
+  /** With train.maxStaleness > 0: the bounded-staleness step and what it keeps between steps. */
+  private readonly stale: StalePeer | undefined;
+
   private constructor(
     readonly config: RunConfig,
     readonly peer: Peer,
@@ -36,7 +40,9 @@ export class PeerRunner {
     readonly test: Dataset,
     /** The freshly initialised state: step 0 needs no checkpoint. */
     private readonly initialState: Uint8Array,
-  ) {}
+  ) {
+    this.stale = config.train.maxStaleness > 0 ? new StalePeer(peer, config) : undefined;
+  }
 
   static async open(config: RunConfig, index: number, runDir: string): Promise<PeerRunner> {
     if (!Number.isInteger(index) || index < 0 || index >= config.peers) {
@@ -82,6 +88,7 @@ export class PeerRunner {
 
   /** Puts the peer in its state after `step` steps: the committed checkpoint there, or the initial state. */
   restore(step: number): void {
+    this.stale?.reset();
     if (step === 0) {
       restorePeerState(this.peer, this.initialState, 'initial state');
       return;
@@ -103,14 +110,28 @@ export class PeerRunner {
     const b = this.batcher.batch(Math.floor(step / this.stepsPerEpoch), step % this.stepsPerEpoch);
     const [h, w, c] = this.test.shape;
     const batch = { x: tf.tensor4d(b.x, [b.size, h, w, c]), y: tf.tensor1d(b.y, 'int32') };
+    const ctx = { config: this.config, step, lr, signal };
     try {
-      return {
-        ...(await peerStep(this.peer, exchange, batch, { config: this.config, step, lr, signal })),
-        lr,
-      };
+      const metrics = this.stale
+        ? await this.stale.step(exchange, batch, ctx)
+        : await peerStep(this.peer, exchange, batch, ctx);
+      return { ...metrics, lr };
     } finally {
       tf.dispose([batch.x, batch.y]);
     }
+  }
+
+  /** Whether a peer whose steps are over must keep answering (serve) until the others are done. */
+  get servesAfterSteps(): boolean {
+    return this.stale !== undefined;
+  }
+
+  /**
+   * Bounded staleness: answers slower peers for up to `timeoutMs` — they may still need this peer's labels
+   * after its own last step (stale-peer-step.ts). Returns at once in synchronous mode.
+   */
+  async serve(exchange: PeerExchange, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+    await this.stale?.serve(exchange, opts);
   }
 
   /** Checkpoints are taken every K steps, at epoch ends when epochs are evaluated, and at the end. */
@@ -144,6 +165,7 @@ export class PeerRunner {
   }
 
   dispose(): void {
+    this.stale?.dispose();
     this.peer.model.dispose();
     this.peer.optimizer.dispose();
   }

@@ -193,7 +193,9 @@ export async function runTrain(a: TrainArgs): Promise<void> {
     { config },
   );
   await ensureDataset(config, reporter);
-  const runtime = a.runtime === 'auto' || !a.runtime ? autoRuntime(config.peers, backend.name) : a.runtime;
+  // Bounded staleness exists only between processes: auto then means processes.
+  const auto = config.train.maxStaleness > 0 ? 'processes' : autoRuntime(config.peers, backend.name);
+  const runtime = a.runtime === 'auto' || !a.runtime ? auto : a.runtime;
   reporter.info(`runtime: ${runtime}${runtime === 'processes' ? ` (one process per peer)` : ''}`, {
     runtime,
   });

@@ -145,6 +145,12 @@ export const runConfigSchema = z
         checkpointEvery: z.number().int().nonnegative().default(0),
         /** Stop after this many steps (debugging, tests). */
         maxSteps: positiveInt.optional(),
+        /** Bounded staleness s of the process runtimes (`--runtime processes`, `mat worker`): at step t a
+         * peer may learn from teacher outputs of steps t−s..t instead of waiting for step t's, so a slow
+         * peer holds the others back only once they are s steps ahead (docs/distributed.md). 0 = fully
+         * synchronous, exactly the in-process trainer's weights; results with s > 0 depend on timing. The
+         * in-process trainer is synchronous and rejects s > 0. */
+        maxStaleness: z.number().int().nonnegative().max(1000).default(0),
       })
       .strict()
       .prefault({}),
@@ -167,6 +173,17 @@ export const runConfigSchema = z
         code: 'custom',
         path: ['method', 'peerSample'],
         message: `peerSample ${k} is more than the ${peers - 1} other peer(s) a peer can distil from`,
+      });
+    }
+    const s = config.train.maxStaleness;
+    if (s > 0 && k !== undefined && k < peers - 1) {
+      // A peer's lead over a peer it never samples as a teacher would be unbounded (stale-peer-step.ts).
+      ctx.addIssue({
+        code: 'custom',
+        path: ['train', 'maxStaleness'],
+        message:
+          `maxStaleness ${s} needs every peer to distil from all others, but method.peerSample is ${k}: ` +
+          `use one of the two (or peerSample ${peers - 1})`,
       });
     }
     if (mp?.strategy === 'fixed' && mp.attacks.length > peers) {

@@ -15,6 +15,11 @@ export interface PeerLossInputs {
   peerAdvs: tf.Tensor4D[];
   /** f_j(x_i') for every other peer j, detached. */
   ownTeachers: tf.Tensor2D[];
+  /**
+   * Bounded staleness: the earlier x_i' that ownTeachers label, when it is not ownAdv. The own-examples KL
+   * term is then taken on it (batch statistics, no running-average update); ownAdv when omitted.
+   */
+  ownTeachersAdv?: tf.Tensor4D;
   /** f_j(x_j') for every other peer j, detached. */
   peerTeachers: tf.Tensor2D[];
 }
@@ -55,8 +60,11 @@ export function peerLoss(model: Model, inputs: PeerLossInputs, method: RunConfig
       ? tradesLoss(cleanLogits(), ownLogits, labels, method.tradesBeta)
       : crossEntropy(ownLogits, labels);
   const peerStudents = inputs.peerAdvs.map((adv) => model.forward(adv, PEER_BATCH_MODE));
+  const ownStudent = inputs.ownTeachersAdv
+    ? model.forward(inputs.ownTeachersAdv, PEER_BATCH_MODE)
+    : ownLogits;
   const distill = matDistillationLoss({
-    ownStudent: ownLogits,
+    ownStudent,
     ownTeachers: inputs.ownTeachers,
     peerStudents,
     peerTeachers: inputs.peerTeachers,

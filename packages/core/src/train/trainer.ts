@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import type { RunConfig } from '../config/schema';
+import { ConfigError, type RunConfig } from '../config/schema';
 import { Batcher, loadDataset, subset, type Dataset } from '../data';
 import { createModel } from '../models';
 import { evalAttackSpec } from './attack-config';
@@ -130,6 +130,13 @@ export class InProcessTrainer {
     config: RunConfig,
     opts: { resume?: boolean; metadata?: Record<string, unknown> } = {},
   ): Promise<InProcessTrainer> {
+    if (config.train.maxStaleness > 0) {
+      throw new ConfigError(
+        `train.maxStaleness is ${config.train.maxStaleness}, but the in-process trainer is synchronous: ` +
+          'bounded staleness applies to the process runtimes (mat train --runtime processes, mat worker); ' +
+          'use one of those or set train.maxStaleness to 0',
+      );
+    }
     const runDir = path.join(config.outDir, config.name);
     const { train, test, batcher } = await loadRunData(config);
     const peers = createPeers(config, train);

@@ -18,7 +18,10 @@ async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<vo
   const backend = await selectBackend(config.backend);
   const runner = await PeerRunner.open(config, index, runDir);
   runner.restore(startStep);
-  const exchange = new IpcPeerExchange(index, runner.exchangeRules(runId), { startStep });
+  const exchange = new IpcPeerExchange(index, runner.exchangeRules(runId), {
+    startStep,
+    maxStaleness: config.train.maxStaleness,
+  });
   send({ type: 'ready', peer: index, backend: backend.name });
 
   const evaluate = (step: number, final: boolean) =>
@@ -39,11 +42,17 @@ async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<vo
     },
     onEpochEval: (step) => evaluate(step, false),
   });
+  // Bounded staleness: slower peers may still need this peer's labels to reach the same step; answer them
+  // until the parent disconnects (it does once every peer is done).
+  const serving = (async () => {
+    while (runner.servesAfterSteps && process.connected) await runner.serve(exchange, { timeoutMs: 250 });
+  })();
   // A stopped run ends with a checkpoint where it stopped, as the in-process trainer's does.
   if (done !== checkpointed)
     send({ type: 'checkpoint', peer: index, step: done, file: runner.saveCheckpoint(done) });
   evaluate(done, true);
   send({ type: 'done', peer: index, step: done, rejectedMessages: exchange.rejected });
+  await serving;
   await exchange.close();
   runner.dispose();
 }

@@ -200,6 +200,10 @@ export class RedisWorker {
         // A worker new to a generation that is pausing (someone leaving) waits for the next one.
         const pausing = state.pauseAt !== undefined && this.trainedGeneration !== state.generation;
         if (state.status !== 'running' || state.generation === this.doneGeneration || pausing) {
+          if (this.mustServe(state)) {
+            await this.runner!.serve(this.exchange!, { timeoutMs: this.opts.pollMs });
+            continue;
+          }
           if (this.leaving && (await this.handBack(state))) return 'left';
           await this.idle();
           continue;
@@ -209,6 +213,32 @@ export class RedisWorker {
     } finally {
       await this.close();
     }
+  }
+
+  /**
+   * Bounded staleness: this peer's steps of the generation are over, but slower peers may still need its
+   * labels to reach the same step; it answers them until that step's checkpoint is committed (every peer
+   * is there).
+   */
+  private mustServe(state: StoredRunState): boolean {
+    return (
+      !!this.runner?.servesAfterSteps &&
+      this.peer !== undefined &&
+      state.status === 'running' &&
+      state.generation === this.doneGeneration &&
+      this.pausedAt !== undefined &&
+      state.checkpointStep < this.pausedAt
+    );
+  }
+
+  /**
+   * The step to pause every peer at when this one, after `done` steps, asks for a pause. With bounded
+   * staleness s the others may be up to s steps further (stale-peer-step.ts) and one more may be under way,
+   * so the pause is set beyond the furthest any peer can reach before it sees it.
+   */
+  private pauseStep(done: number): number {
+    const s = this.config.train.maxStaleness;
+    return s > 0 ? done + s + 1 : done;
   }
 
   private async takeSlot(peer: number, state: StoredRunState): Promise<void> {
@@ -282,7 +312,7 @@ export class RedisWorker {
           }
           pauseAt = s!.pauseAt;
           if (pauseAt === undefined && (this.leaving || s!.stopRequested))
-            pauseAt = await this.store.requestPause(d);
+            pauseAt = await this.store.requestPause(this.pauseStep(d));
           return pauseAt !== undefined && d >= pauseAt;
         },
         signal: () => abort.signal,
@@ -292,7 +322,7 @@ export class RedisWorker {
             worker: { stepSeconds: r.stepSeconds },
             slot: { step: r.step, status: 'training' },
           });
-          const { loss, base, distill, advAccuracy, lr, stepSeconds, exchangeSeconds } = r;
+          const { loss, base, distill, advAccuracy, lr, stepSeconds, exchangeSeconds, staleness } = r;
           void this.store
             .addMetric({
               type: 'step',
@@ -307,6 +337,7 @@ export class RedisWorker {
               lr,
               stepSeconds,
               exchangeSeconds,
+              ...(staleness !== undefined && { staleness }),
             })
             .catch(() => {});
         },
