@@ -1,21 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { alloc, f32, output, poolGeom, sizeOf, type Inputs, type NativeKernel, type Shape4 } from './util';
+import { alloc, f32, output, pool2DInfo, poolGeom, sizeOf, type Inputs, type NativeKernel } from './util';
 
 export const avgPoolKernel: NativeKernel = {
   kernelName: tf.AvgPool,
   run({ inputs, attrs }, backend, addon) {
     const { x } = inputs as Inputs<'x'>;
-    const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as tf.AvgPoolAttrs;
     const xv = f32(backend, x);
     if (!xv) return null;
-    const info = tf.backend_util.computePool2DInfo(
-      x.shape as Shape4,
-      filterSize,
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-    );
+    const info = pool2DInfo(x.shape, attrs as unknown as tf.AvgPoolAttrs);
     const y = alloc(backend, sizeOf(info.outShape));
     addon.avgPool(xv, y, poolGeom(info));
     return output(backend, info.outShape, y);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { alloc, convGeom, f32, output, sizeOf, type NativeKernel, type Shape4 } from './util';
+import { alloc, conv2DInfo, convGeom, f32, output, sizeOf, type NativeKernel } from './util';
 
 /**
  * tf.fused.conv2d: conv + per-channel bias + linear/relu in one pass over the output (tfjs only fuses
@@ -9,22 +9,13 @@ export const fusedConv2DKernel: NativeKernel = {
   kernelName: tf.FusedConv2D,
   run({ inputs, attrs }, backend, addon) {
     const { x, filter, bias, preluActivationWeights } = inputs as tf.FusedConv2DInputs;
-    const { strides, pad, dataFormat, dilations, dimRoundingMode, activation } =
-      attrs as unknown as tf.FusedConv2DAttrs;
+    const conv = attrs as unknown as tf.FusedConv2DAttrs;
+    const { activation } = conv;
     const xv = f32(backend, x);
     const wv = f32(backend, filter);
-    if (!xv || !wv || dataFormat === 'NCHW' || preluActivationWeights) return null;
+    if (!xv || !wv || conv.dataFormat === 'NCHW' || preluActivationWeights) return null;
     if (activation !== 'linear' && activation !== 'relu') return null;
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as Shape4,
-      filter.shape as Shape4,
-      strides,
-      dilations,
-      pad,
-      dimRoundingMode,
-      false,
-      'channelsLast',
-    );
+    const info = conv2DInfo(x.shape, filter.shape, conv);
     let bv: Float32Array | null = null;
     if (bias) {
       bv = f32(backend, bias);

@@ -80,5 +80,48 @@ export function poolGeom(c: tf.backend_util.Conv2DInfo): Int32Array {
 
 export type Shape4 = [number, number, number, number];
 
+/** tfjs's geometry of an NHWC convolution (the attrs every conv kernel and gradient carries). */
+export function conv2DInfo(
+  xShape: readonly number[],
+  filterShape: readonly number[],
+  attrs: {
+    strides: [number, number] | number;
+    pad: tf.Conv2DAttrs['pad'];
+    dilations?: [number, number] | number;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  },
+): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as Shape4,
+    filterShape as Shape4,
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+}
+
+/** tfjs's geometry of an NHWC pooling window (dilation 1, as tfjs pools). */
+export function pool2DInfo(
+  xShape: readonly number[],
+  attrs: {
+    filterSize: [number, number] | number;
+    strides: [number, number] | number;
+    pad: tf.MaxPoolAttrs['pad'];
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  },
+): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computePool2DInfo(
+    xShape as Shape4,
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+}
+
 /** Kernel inputs by name; the engine always passes the ones a kernel declares. */
 export type Inputs<K extends string> = Record<K, tf.TensorInfo>;
