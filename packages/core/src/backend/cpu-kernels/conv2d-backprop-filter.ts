@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { filterGradientInfo } from '../filter-gradient-info';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 /**
@@ -15,22 +16,8 @@ import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
  */
 const conv2DBackpropFilter: tf.KernelFunc = (args) => {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } =
-    args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   const backend = args.backend as MathBackendCPU;
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    tf.backend_util.convertConv2DDataFormat(dataFormat),
-  );
-  if (info.dataFormat !== 'channelsLast') {
-    throw new Error(`MAT's cpu Conv2DBackpropFilter supports NHWC only, got dataFormat ${dataFormat}`);
-  }
+  const info = filterGradientInfo(args, 'cpu');
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
   const { strideHeight, strideWidth, filterHeight, filterWidth, padInfo } = info;
   const xValues = backend.data.get(x.dataId).values as Float32Array;
@@ -60,7 +47,7 @@ const conv2DBackpropFilter: tf.KernelFunc = (args) => {
       }
     }
   }
-  return backend.makeTensorInfo(filterShape, 'float32', Float32Array.from(sums));
+  return backend.makeTensorInfo(info.filterShape, 'float32', Float32Array.from(sums));
 };
 
 export const cpuConv2DBackpropFilterConfig: tf.KernelConfig = {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { filterGradientInfo } from '../filter-gradient-info';
 import { callKernel, release } from './call-kernel';
 
 /**
@@ -20,22 +21,8 @@ import { callKernel, release } from './call-kernel';
  */
 const conv2DBackpropFilter: tf.KernelFunc = (args) => {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } =
-    args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   const backend = args.backend as tf.KernelBackend;
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    tf.backend_util.convertConv2DDataFormat(dataFormat),
-  );
-  if (info.dataFormat !== 'channelsLast') {
-    throw new Error(`wasm Conv2DBackpropFilter supports NHWC only, got dataFormat ${dataFormat}`);
-  }
+  const info = filterGradientInfo(args, 'wasm');
   const { inHeight, inWidth, outHeight, outWidth, strideHeight, strideWidth } = info;
   const { filterHeight, filterWidth, inChannels, outChannels, padInfo } = info;
 
