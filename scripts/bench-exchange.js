@@ -13,7 +13,10 @@
  *      (nothing exchanged), against one alone. Two processes on two cores share the memory bandwidth and
  *      the last-level cache, so even with no communication at all they do not reach 2×.
  *
- *   node scripts/bench-exchange.js [--steps 30] [--backend auto] [--iterations 200]
+ *   node scripts/bench-exchange.js [--steps 30] [--backend auto] [--iterations 200] [--repeat 3]
+ *
+ * The runs are repeated (--repeat, default 3) and each ratio is reported as the median of the rounds with
+ * every round's value beside it: on 2 cores one round's ratio moves by ±0.1 between minutes.
  *   (after `npx tsc -b`; Redis from $MAT_REDIS_URL or scripts/ensure-redis.sh on 127.0.0.1:6379)
  *
  * The machine's load is recorded: on a shared machine the numbers vary between runs.
@@ -37,6 +40,7 @@ function arg(name, fallback) {
 const steps = Number(arg('steps', 30));
 const backend = arg('backend', 'auto');
 const iterations = Number(arg('iterations', 200));
+const repeat = Number(arg('repeat', 3));
 const warmupSteps = 2;
 const redisUrl = process.env.MAT_REDIS_URL || 'redis://127.0.0.1:6379';
 
@@ -148,8 +152,8 @@ async function trainRun(dir, name, runtime) {
   };
 }
 
-async function redisRun(dir, redis) {
-  const name = `bench-redis-${process.pid}`;
+async function redisRun(dir, redis, round) {
+  const name = `bench-redis-${process.pid}-${round}`;
   const prefix = `qbench${process.pid}`;
   const config = benchConfig(dir, name);
   const file = path.join(dir, `${name}.json`);
@@ -179,6 +183,30 @@ async function redisRun(dir, redis) {
   };
 }
 
+/** One round: the 1-process baseline, two independent copies of it at once, processes, Redis. */
+async function runRound(dir, redis, r) {
+  const inProcess = await trainRun(dir, `bench-inprocess-${r}`, 'in-process');
+  console.log(JSON.stringify(inProcess));
+  const copies = await Promise.all(
+    ['a', 'b'].map((c) => trainRun(dir, `bench-copy-${c}-${r}`, 'in-process')),
+  );
+  const ceiling = +((2 * inProcess.step_s) / ((copies[0].step_s + copies[1].step_s) / 2)).toFixed(3);
+  console.log(JSON.stringify({ twoIndependentCopies: copies.map((c) => c.step_s), ceiling }));
+  const processes = await trainRun(dir, `bench-processes-${r}`, 'processes');
+  console.log(JSON.stringify(processes));
+  const viaRedis = await redisRun(dir, redis, r);
+  console.log(JSON.stringify(viaRedis));
+  return {
+    runs: { inProcess, twoIndependentCopies: copies, processes, redis: viaRedis },
+    ratios: {
+      redis: +(inProcess.step_s / viaRedis.step_s).toFixed(3),
+      processes: +(inProcess.step_s / processes.step_s).toFixed(3),
+      ceiling,
+      exchangeShare: viaRedis.exchange_share,
+    },
+  };
+}
+
 async function main() {
   if (!fs.existsSync(cli)) throw new Error('build first: npx tsc -b');
   if (/127\.0\.0\.1|localhost/.test(redisUrl)) {
@@ -198,20 +226,21 @@ async function main() {
     console.log(
       `runs: 2 peers, fmnist-cnn, batch 128, PGD-5, ${steps} steps (first ${warmupSteps} not timed)`,
     );
-    const inProcess = await trainRun(dir, 'bench-inprocess', 'in-process');
-    console.log(JSON.stringify(inProcess));
-    const [copyA, copyB] = await Promise.all(
-      ['bench-copy-a', 'bench-copy-b'].map((name) => trainRun(dir, name, 'in-process')),
-    );
-    const ceiling = +((2 * inProcess.step_s) / ((copyA.step_s + copyB.step_s) / 2)).toFixed(3);
-    console.log(JSON.stringify({ twoIndependentCopies: [copyA.step_s, copyB.step_s], ceiling }));
-    const processes = await trainRun(dir, 'bench-processes', 'processes');
-    console.log(JSON.stringify(processes));
-    const viaRedis = await redisRun(dir, redis);
-    console.log(JSON.stringify(viaRedis));
+    const rounds = [];
+    for (let r = 0; r < repeat; r++) {
+      console.log(`round ${r + 1} of ${repeat}`);
+      rounds.push(await runRound(dir, redis, r));
+    }
+    const median = (values) => {
+      const sorted = [...values].sort((a, b) => a - b);
+      return sorted[Math.floor(sorted.length / 2)];
+    };
+    const ratios = (key) => rounds.map((round) => round.ratios[key]);
+    const summary = (key) => ({ median: median(ratios(key)), rounds: ratios(key) });
+    const mid = rounds.find((round) => round.ratios.redis === median(ratios('redis'))) ?? rounds[0];
     const result = {
       date: new Date().toISOString(),
-      command: 'node scripts/bench-exchange.js',
+      command: `node scripts/bench-exchange.js ${process.argv.slice(2).join(' ')}`.trim(),
       machine: {
         cpu: os.cpus()[0]?.model,
         cores: os.cpus().length,
@@ -227,17 +256,22 @@ async function main() {
         attack: 'PGD-5 linf',
         steps,
         timedSteps: steps - warmupSteps,
-        backend: inProcess.backend,
+        backend: mid.runs.inProcess.backend,
+        rounds: repeat,
       },
-      runs: { inProcess, twoIndependentCopies: [copyA, copyB], processes, redis: viaRedis },
-      exchange_share: viaRedis.exchange_share,
+      /** The round whose Redis ratio is the median. */
+      runs: mid.runs,
+      rounds: rounds.map((round) => round.runs),
+      exchange_share: summary('exchangeShare'),
       /** Compute the transfer itself costs per step: 2 publishes + 2 receives of the measured latencies. */
-      transfer_share_estimate: +((lat.adv.p50_ms + lat.labels.p50_ms) / 1000 / viaRedis.step_s).toFixed(4),
+      transfer_share_estimate: +((lat.adv.p50_ms + lat.labels.p50_ms) / 1000 / mid.runs.redis.step_s).toFixed(
+        4,
+      ),
       throughput_ratio: {
-        redis_2_workers_vs_1_process: +(inProcess.step_s / viaRedis.step_s).toFixed(3),
-        processes_vs_1_process: +(inProcess.step_s / processes.step_s).toFixed(3),
+        redis_2_workers_vs_1_process: summary('redis'),
+        processes_vs_1_process: summary('processes'),
         /** Two independent 1-process runs at once vs one alone: what 2 cores give with no exchange at all. */
-        machine_ceiling_2_independent_copies: ceiling,
+        machine_ceiling_2_independent_copies: summary('ceiling'),
       },
       targets: { exchange_share_max: 0.05, throughput_ratio_min: 1.8 },
     };
