@@ -30,6 +30,19 @@ describe('wasm kernels added by MAT', () => {
     tf.dispose([x, dy, dW]);
   });
 
+  it('Conv2DBackpropInput (an XNNPACK conv of the flipped filter): valid 2x2 filter on a 3x3 image', async () => {
+    // dx[y, x] = Σ_{a,b} dy[a, b] · W[y − a, x − b], the full convolution of dy = W = [[1, 2], [3, 4]].
+    const dy = tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1]);
+    const w = tf.tensor4d([1, 2, 3, 4], [2, 2, 1, 1]);
+    const dx = tf.conv2dTranspose(dy, w, [1, 3, 3, 1], 1, 'valid');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(await values(dx)).toEqual([1, 4, 4, 6, 20, 16, 9, 24, 16]);
+    // Stride 2: dy spreads to every other pixel, dx[y, x] = Σ dy[a, b] · W[y − 2a, x − 2b].
+    const dx2 = tf.conv2dTranspose(dy, w, [1, 4, 4, 1], 2, 'valid');
+    expect(await values(dx2)).toEqual([1, 2, 2, 4, 3, 4, 6, 8, 3, 6, 4, 8, 9, 12, 12, 16]);
+    tf.dispose([dy, w, dx, dx2]);
+  });
+
   it('UnsortedSegmentSum sums rows per segment and drops out-of-range ids', async () => {
     const x = tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8], [4, 2]);
     const ids = tf.tensor1d([1, 0, 1, -1], 'int32');

@@ -25,6 +25,8 @@ const convCases: Case[] = (
     [3, 2, 'valid', 8],
     [1, 1, 'same', 6],
     [1, 2, 'valid', 7], // ResNet shortcut
+    [5, 2, 'same', 9],
+    [3, 3, 'valid', 10],
   ] as const
 ).map(([k, s, pad, size]): Case => [
   `conv2d ${k}x${k} stride ${s} ${pad} on ${size}x${size}`,
