@@ -59,6 +59,28 @@ maybe('embedded runtime (one process per peer, no Redis)', () => {
     expect(summary.final.peers).toHaveLength(peers);
   });
 
+  it('bounded staleness (train.maxStaleness 1): --runtime auto picks processes, the run finishes, no step is staler than 1', async () => {
+    const config = tinyConfig(dir, 'embedded-stale', 3, {
+      train: { epochs: 1, batchSize: 8, maxSteps: 20, checkpointEvery: 4, maxStaleness: 1 },
+    });
+    const { code, output } = await runMat(['train', '--config', writeConfig(config)]);
+    expect({ code, output }).toMatchObject({ code: 0 });
+    const runDir = path.join(dir, config.name);
+    const steps = fs
+      .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.type === 'step');
+    expect(steps.map((s) => s.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    const staleness = steps.flatMap((s) => s.peers.map((p: { staleness?: number }) => p.staleness));
+    expect(staleness).toHaveLength(60);
+    for (const value of staleness) expect([0, 1]).toContain(value);
+    const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ stepsDone: 20, metadata: { runtime: 'processes' } });
+    expect(summary.final.peers).toHaveLength(3);
+  });
+
   it('Ctrl-C stops every peer at a common step with a checkpoint; --resume then ends with the uninterrupted weights', async () => {
     const config = tinyConfig(dir, 'embedded-stop', 2);
     const file = writeConfig(config);
