@@ -52,4 +52,33 @@ maybe('Redis runtime: mat coordinator + one mat worker process per peer', () => 
     expect(topology.logs()).not.toMatch(/rejected a message/);
     expect(await topology.redis.keys(`mat:{${config.name}}:data:*`)).toEqual([]);
   });
+  it('bounded staleness (train.maxStaleness 2): 3 workers finish, no step is staler than 2, leftovers expire', async () => {
+    const config = tinyConfig(dir, uniqueRunId('stale'), 3, {
+      train: { epochs: 1, batchSize: 8, maxSteps: 20, checkpointEvery: 4, maxStaleness: 2 },
+    });
+    topology = new Topology(config, REDIS_URL);
+    const coordinator = topology.startCoordinator();
+    for (let i = 0; i < 3; i++) topology.startWorker();
+    const code = await coordinator.exited;
+    expect({ code, logs: code === 0 ? '' : topology.logs() }).toEqual({ code: 0, logs: '' });
+    await Promise.all(topology.workers.map((w) => w.exited));
+
+    const runDir = path.join(dir, config.name);
+    const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ stepsDone: 20, metadata: { runtime: 'redis' } });
+    expect(summary.final.peers).toHaveLength(3);
+    const steps = fs
+      .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.type === 'step');
+    expect(steps).toHaveLength(20);
+    for (const step of steps)
+      for (const peer of step.peers as { staleness?: number }[]) expect([0, 1, 2]).toContain(peer.staleness);
+    expect(topology.logs()).not.toMatch(/rejected a message/);
+    // Messages nobody collected (a fast peer's last steps) are left to their expiry, never kept for good.
+    for (const key of await topology.redis.keys(`mat:{${config.name}}:data:*`))
+      expect(await topology.redis.pttl(key)).toBeGreaterThan(0);
+  });
 });
