@@ -12,7 +12,8 @@ import {
   type PeerStepMetrics,
   type RunConfig,
 } from '@mat/core';
-import type { PeerExchange, TensorPayload } from '@mat/exchange';
+import type { PeerExchange } from '@mat/exchange';
+import { rowOf, toPayload, toTensor } from './payloads';
 
 export interface PeerStepContext {
   config: RunConfig;
@@ -119,19 +120,4 @@ function stackRows(outputs: tf.Tensor2D[], rows: number[], peerCount: number): t
       }),
     ) as tf.Tensor3D;
   });
-}
-
-function toPayload(t: tf.Tensor): TensorPayload {
-  return { shape: t.shape.slice(), data: t.dataSync() as Float32Array };
-}
-
-function toTensor(p: TensorPayload): tf.Tensor {
-  return tf.tensor(p.data, p.shape, 'float32');
-}
-
-/** Row k of a [N, B, K] payload as a [B, K] tensor. */
-function rowOf(p: TensorPayload, k: number): tf.Tensor {
-  const [, b, classes] = p.shape;
-  const size = b * classes;
-  return tf.tensor(p.data.subarray(k * size, (k + 1) * size), [b, classes], 'float32');
 }

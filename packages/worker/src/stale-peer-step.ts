@@ -11,6 +11,7 @@ import {
   type RunConfig,
 } from '@mat/core';
 import type { CollectOptions, PeerExchange, ReceivedMessage, TensorPayload } from '@mat/exchange';
+import { rowOf, toPayload, toTensor } from './payloads';
 import type { DistributedStepMetrics, PeerStepContext } from './peer-step';
 
 /**
@@ -240,18 +241,3 @@ export class StalePeer {
 const key = (from: number, step: number) => `${from}:${step}`;
 const fromOf = (k: string) => Number(k.split(':')[0]);
 const stepOf = (k: string) => Number(k.split(':')[1]);
-
-function toPayload(t: tf.Tensor): TensorPayload {
-  return { shape: t.shape.slice(), data: t.dataSync() as Float32Array };
-}
-
-function toTensor(p: TensorPayload): tf.Tensor {
-  return tf.tensor(p.data, p.shape, 'float32');
-}
-
-/** Row k of a [N, B, K] payload as a [B, K] tensor. */
-function rowOf(p: TensorPayload, k: number): tf.Tensor2D {
-  const [, b, classes] = p.shape;
-  const size = b * classes;
-  return tf.tensor(p.data.subarray(k * size, (k + 1) * size), [b, classes], 'float32') as tf.Tensor2D;
-}
