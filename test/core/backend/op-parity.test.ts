@@ -109,6 +109,31 @@ const cases: Case[] = [
     'matMul transposeB',
     (rng) => ({ inputs: [rand(rng, [3, 5]), rand(rng, [4, 5])], f: (a, b) => tf.matMul(a, b, false, true) }),
   ],
+  [
+    // Padding wider than the filter: wasm's Conv2DBackpropInput falls back to the built-in kernel.
+    'conv2d 2x2 with explicit padding 3',
+    (rng) => ({
+      inputs: [rand(rng, [1, 4, 4, 2]), rand(rng, [2, 2, 2, 3])],
+      f: (x, w) =>
+        tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, [
+          [0, 0],
+          [3, 3],
+          [3, 3],
+          [0, 0],
+        ]),
+    }),
+  ],
+  [
+    'matMul transposeA',
+    (rng) => ({ inputs: [rand(rng, [5, 3]), rand(rng, [5, 4])], f: (a, b) => tf.matMul(a, b, true, false) }),
+  ],
+  [
+    'batched matMul, both transposed',
+    (rng) => ({
+      inputs: [rand(rng, [2, 5, 3]), rand(rng, [2, 4, 5])],
+      f: (a, b) => tf.matMul(a, b, true, true),
+    }),
+  ],
   ...(
     [
       ['add', tf.add],
