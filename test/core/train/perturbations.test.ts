@@ -6,6 +6,7 @@ import {
   craftAdversarial,
   createAttack,
   crossEntropyPerSample,
+  describeMethod,
   describePerturbations,
   matStep,
   parseRunConfig,
@@ -71,6 +72,12 @@ describe('MAT-MP config', () => {
       'MAT-MP max over PGD-2 linf eps 0.1, PGD-2 l2 eps 0.5, PGD-2 l1 eps 2',
     );
     expect(describePerturbations(parseRunConfig({}))).toBe('PGD-10 linf eps 0.1');
+    expect(describeMethod(parseRunConfig({ peers: 1, method: { base: 'trades' } }))).toBe(
+      'trades adversarial training',
+    );
+    expect(describeMethod(parseRunConfig({ peers: 4, method: { tau: 2, peerSample: 2 } }))).toBe(
+      'madry + MAT (λ_own 1, λ_peer 1, τ 2, 2 sampled teacher(s) per step)',
+    );
   });
 
   const bad: [string, unknown, RegExp][] = [

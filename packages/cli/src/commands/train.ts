@@ -2,7 +2,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Argv } from 'yargs';
 import {
-  describeAttack,
+  describeMethod,
+  describePerturbations,
   fetchDataset,
   InProcessTrainer,
   mergeLayers,
@@ -188,8 +189,7 @@ export async function runTrain(a: TrainArgs): Promise<void> {
   reporter.info(`backend: ${backend.name} (tfjs ${backend.tfjsVersion})`, { backend });
   reporter.info(
     `run ${config.name}: ${config.peers} peer(s) ${config.model.arch} on ${config.data.dataset}, ` +
-      `${config.method.base} + MAT (λ_own ${config.method.lambdaOwn}, λ_peer ${config.method.lambdaPeer}, τ ${config.method.tau}), ` +
-      describeAttack(config.attack),
+      `${describeMethod(config)}, ${describePerturbations(config)}`,
     { config },
   );
   await ensureDataset(config, reporter);

@@ -1,4 +1,10 @@
-import { describePerturbations, parseRunConfig, type ModelEvalResult, type Norm } from '@mat/core';
+import {
+  describeMethod,
+  describePerturbations,
+  parseRunConfig,
+  type ModelEvalResult,
+  type Norm,
+} from '@mat/core';
 import type { RunData, StepRecord } from './run-data';
 
 /** A line of a line chart: (x, y) points. */
@@ -79,7 +85,6 @@ const pctLabel = (v: number) => `${+v.toPrecision(4)}`;
 /** Builds the report from a run's files. */
 export function buildReport(data: RunData, now = new Date()): RunReport {
   const config = parseRunConfig(data.config, `${data.runDir}/config.json`);
-  const { method } = config;
   const lastFinal = [...data.evals].reverse().find((e) => e.final) ?? data.evals[data.evals.length - 1];
   const backend = (data.summary?.metadata?.backend as { name?: string } | undefined)?.name;
   const notes: string[] = [];
@@ -175,7 +180,7 @@ export function buildReport(data: RunData, now = new Date()): RunReport {
       dataset: config.data.dataset,
       arch: config.model.arch,
       peers: config.peers,
-      method: `${method.base} + MAT (λ_own ${method.lambdaOwn}, λ_peer ${method.lambdaPeer}, τ ${method.tau})`,
+      method: describeMethod(config),
       training: describePerturbations(config),
       stepsDone: data.summary?.stepsDone ?? data.steps[data.steps.length - 1]?.step,
       totalSteps: data.summary?.totalSteps,

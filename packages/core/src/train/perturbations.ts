@@ -121,3 +121,14 @@ export function describePerturbations(config: RunConfig): string {
   if (!config.mp) return describeAttack(config.attack);
   return `MAT-MP ${config.mp.strategy} over ${config.mp.attacks.map(describeAttack).join(', ')}`;
 }
+
+/**
+ * e.g. "madry + MAT (λ_own 1, λ_peer 1, τ 1)", "madry + MAT (…, 2 sampled teachers per step)", or
+ * "madry adversarial training" for a single peer (no one to distil from).
+ */
+export function describeMethod(config: RunConfig): string {
+  const { base, lambdaOwn, lambdaPeer, tau, peerSample } = config.method;
+  if (config.peers === 1) return `${base} adversarial training`;
+  const sampled = peerSample !== undefined ? `, ${peerSample} sampled teacher(s) per step` : '';
+  return `${base} + MAT (λ_own ${lambdaOwn}, λ_peer ${lambdaPeer}, τ ${tau}${sampled})`;
+}
