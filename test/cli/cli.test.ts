@@ -29,6 +29,16 @@ describe('mat CLI', () => {
     expect(r.stderr).toMatch(/optim\.lr/);
     expect(r.stderr).toMatch(/peers/);
 
+    r = mat(['train', '--preset', 'quick', '--peers', '3', '--peer-sample', '3'], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/method\.peerSample/);
+    r = mat(['train', '--preset', 'quick', '--max-staleness', '-1'], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/train\.maxStaleness/);
+    r = mat(['train', '--preset', 'quick', '--max-staleness', '1', '--runtime', 'in-process'], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/maxStaleness/);
+
     r = mat(['train', '--preset', 'nope'], dir);
     expect(r.stderr).toMatch(/unknown preset "nope"/);
 

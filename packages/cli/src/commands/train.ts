@@ -35,6 +35,8 @@ export interface TrainArgs {
   'lambda-own'?: number;
   'lambda-peer'?: number;
   tau?: number;
+  'peer-sample'?: number;
+  'max-staleness'?: number;
   norm?: string;
   eps?: number;
   'step-size'?: number;
@@ -108,6 +110,15 @@ export function runConfigOptions<T>(y: Argv<T>) {
       describe: "Weight of KL on the peers' adversarial examples",
     })
     .option('tau', { type: 'number', describe: 'Distillation temperature' })
+    .option('peer-sample', {
+      type: 'number',
+      describe: 'Each peer distils from K peers drawn per step (seeded) instead of all others',
+    })
+    .option('max-staleness', {
+      type: 'number',
+      describe:
+        'Process runtimes: learn from teacher outputs up to S steps old instead of waiting (0: synchronous)',
+    })
     .option('norm', { type: 'string', choices: ['linf', 'l2', 'l1'], describe: 'Training attack norm' })
     .option('eps', { type: 'number', describe: 'Training attack radius' })
     .option('step-size', { type: 'number', describe: 'Training attack step size' })
@@ -136,7 +147,13 @@ function flagOverrides(a: TrainArgs): Record<string, unknown> {
       testSubset: a['test-subset'],
     },
     model: { arch: a.arch },
-    method: { base: a.base, lambdaOwn: a['lambda-own'], lambdaPeer: a['lambda-peer'], tau: a.tau },
+    method: {
+      base: a.base,
+      lambdaOwn: a['lambda-own'],
+      lambdaPeer: a['lambda-peer'],
+      tau: a.tau,
+      peerSample: a['peer-sample'],
+    },
     attack: { norm: a.norm, eps: a.eps, stepSize: a['step-size'], steps: a['attack-steps'] },
     optim: { lr: a.lr },
     train: {
@@ -144,6 +161,7 @@ function flagOverrides(a: TrainArgs): Record<string, unknown> {
       batchSize: a['batch-size'],
       maxSteps: a['max-steps'],
       checkpointEvery: a['checkpoint-every'],
+      maxStaleness: a['max-staleness'],
     },
   };
 }
