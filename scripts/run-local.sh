@@ -4,6 +4,7 @@
 #
 #   scripts/run-local.sh --workers 2 -- --preset quick --checkpoint-every 50
 #   scripts/run-local.sh --workers 3 --gpus 0,1 -- --config my-run.json     # workers 0,1 on GPUs 0,1; 1 spare
+#   scripts/run-local.sh --workers 4 --gpus auto -- --config my-run.json    # each worker leases a free GPU
 #   MAT_REDIS_URL=redis://127.0.0.1:6390 scripts/run-local.sh -- --preset quick
 #
 # The workers join the run the coordinator announces (`coordinating run <id>` in its log), so other runs in
@@ -24,7 +25,7 @@ while [[ $# -gt 0 ]]; do
     --workers) workers="$2"; shift 2 ;;
     --gpus) gpus="$2"; shift 2 ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "run-local: unknown option $1 (coordinator flags go after --)" >&2; exit 2 ;;
   esac
 done
@@ -73,7 +74,8 @@ echo "run: $run_id"
 
 for ((i = 0; i < workers; i++)); do
   gpu=()
-  if [ -n "${gpu_list[$i]:-}" ]; then gpu=(--gpu "${gpu_list[$i]}"); fi
+  if [ "$gpus" = auto ]; then gpu=(--gpu auto)
+  elif [ -n "${gpu_list[$i]:-}" ]; then gpu=(--gpu "${gpu_list[$i]}"); fi
   "${mat[@]}" worker --run "$run_id" "${common[@]}" "${extra[@]}" "${gpu[@]}" >"$logs/worker-$i.log" 2>&1 &
   pids+=($!)
   echo "worker $i: pid $!, log $logs/worker-$i.log"

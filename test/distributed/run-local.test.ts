@@ -59,4 +59,36 @@ maybe('scripts/run-local.sh', () => {
     await deleteRun(redis, config.name, prefix);
     redis.disconnect();
   });
+  it('--gpus auto: each worker leases its own GPU of the machine before loading its backend', async () => {
+    const config = tinyConfig(dir, uniqueRunId('localgpu'), 2, {
+      train: { epochs: 1, batchSize: 8, maxSteps: 2 },
+    });
+    const prefix = `q-${config.name}`;
+    const logDir = path.join(dir, 'logs-gpu');
+    const child = spawn(SCRIPT, ['--workers', '2', '--gpus', 'auto', '--', '--config', writeConfig(config)], {
+      env: {
+        ...process.env,
+        MAT_REDIS_URL: REDIS_URL,
+        MAT_LOG_DIR: logDir,
+        COMMON_ARGS: `--queue-prefix ${prefix}`,
+        MAT_GPU_COUNT: '2', // no GPU here: the pool's size is given, the backend stays the run's
+        MAT_GPU_POOL: `pool-${config.name}`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect({ code, output }).toMatchObject({ code: 0 });
+    const leased = ['worker-0.log', 'worker-1.log']
+      .map((f) => /CUDA_VISIBLE_DEVICES=(\d+)/.exec(fs.readFileSync(path.join(logDir, f), 'utf8'))?.[1])
+      .sort();
+    expect(leased).toEqual(['0', '1']);
+
+    const redis = newRedis();
+    await deleteRun(redis, config.name, prefix);
+    await redis.del(`mat:gpus:{pool-${config.name}}`);
+    redis.disconnect();
+  });
 });
