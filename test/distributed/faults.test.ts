@@ -124,20 +124,34 @@ maybe('faults in a distributed run', () => {
   });
 
   it('mat status --stop: every peer stops at a common step with a checkpoint; a new coordinator and workers finish it', async () => {
-    topology = new Topology(tinyConfig(dir, uniqueRunId('stop'), 2), REDIS_URL);
+    // A long lease: the frozen worker below must not be taken for dead.
+    topology = new Topology(tinyConfig(dir, uniqueRunId('stop'), 2), REDIS_URL, { leaseMs: 20000 });
     topology.startCoordinator();
     topology.startWorker();
     topology.startWorker();
     await workerAtStep(topology, randomStep());
-    const asked = await runMat([
-      'status',
-      topology.config.name,
-      '--stop',
-      '--redis-url',
-      REDIS_URL,
-      '--queue-prefix',
-      topology.prefix,
-    ]);
+    // Freeze one worker (the other then waits for it) until the coordinator has taken the stop request, so
+    // that a loaded machine cannot finish the 20 steps before the request arrives.
+    const frozen = topology.workers[0].child;
+    frozen.kill('SIGSTOP');
+    let asked: Awaited<ReturnType<typeof runMat>>;
+    try {
+      asked = await runMat([
+        'status',
+        topology.config.name,
+        '--stop',
+        '--redis-url',
+        REDIS_URL,
+        '--queue-prefix',
+        topology.prefix,
+      ]);
+      await waitFor(
+        async () => (await topology!.store.readState())?.stopRequested === true,
+        'the coordinator to record the stop request',
+      );
+    } finally {
+      frozen.kill('SIGCONT');
+    }
     expect(asked.output).toMatch(/asked run .* to stop/);
     expect(await topology.coordinators[0].exited).toBe(0);
     expect(topology.coordinators[0].output()).toMatch(/: stopped \(/);
