@@ -61,8 +61,14 @@ export async function peerStep(
     const ownAdv = craftAdversarial(peer, batch, config, step);
     owned.push(ownAdv);
 
-    // 2. Publish x_i' to the partners (teachers label it, students learn on it); receive theirs.
+    // 2. Publish x_i' to the partners (teachers label it, students learn on it); receive theirs. While
+    //    the partners' batches are on their way, label x_i' (f_i(x_i'), which needs nothing from them):
+    //    the wait for the slower partner then overlaps useful work.
     await timed(exchange.publish('adv', step, toPayload(ownAdv), partners));
+    const rows = labelRowsOf(plan, i);
+    const labelOf = new Map<number, tf.Tensor2D>();
+    if (rows.includes(i)) labelOf.set(i, teacherOutputs(peer, [ownAdv])[0]);
+    owned.push(...labelOf.values());
     const received = await timed(exchange.receive('adv', step, partners, signal));
     const advOf = new Map(partners.map((j) => [j, toTensor(received.get(j)!) as tf.Tensor4D]));
     advOf.set(i, ownAdv);
@@ -71,12 +77,15 @@ export async function peerStep(
     // 3. Teacher labels: f_i(x_k') (detached) for every row k a student needs — its own x_j' and x_i' —
     //    published to the students as one [N, B, K] tensor (rows nobody needs stay zero); receive each
     //    teacher's, of which this peer needs rows i (f_j(x_i')) and j (f_j(x_j')).
-    const rows = labelRowsOf(plan, i);
-    const mine = teacherOutputs(
+    const others = rows.filter((k) => k !== i);
+    teacherOutputs(
       peer,
-      rows.map((k) => advOf.get(k)!),
-    );
-    owned.push(...mine);
+      others.map((k) => advOf.get(k)!),
+    ).forEach((t, r) => {
+      labelOf.set(others[r], t);
+      owned.push(t);
+    });
+    const mine = rows.map((k) => labelOf.get(k)!);
     if (students.length > 0) {
       const stacked = stackRows(mine, rows, config.peers);
       owned.push(stacked);
