@@ -12,6 +12,7 @@ import {
   waitFor,
   tinyConfig,
   writeConfig,
+  stepLines,
 } from './helpers';
 
 // Several processes per test: generous under a loaded CI machine (times are never asserted).
@@ -44,12 +45,7 @@ maybe('embedded runtime (one process per peer, no Redis)', () => {
     expect(maxAbsDiff(distributed.values, reference.values)).toBeLessThanOrEqual(1e-5);
 
     const runDir = path.join(dir, config.name);
-    const steps = fs
-      .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
-      .filter((l) => l.type === 'step');
+    const steps = stepLines(runDir);
     expect(steps.map((s) => s.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(steps[0].peers.map((p: { peer: number }) => p.peer)).toEqual(
       Array.from({ length: peers }, (_, i) => i),
@@ -66,12 +62,7 @@ maybe('embedded runtime (one process per peer, no Redis)', () => {
     const { code, output } = await runMat(['train', '--config', writeConfig(config)]);
     expect({ code, output }).toMatchObject({ code: 0 });
     const runDir = path.join(dir, config.name);
-    const steps = fs
-      .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
-      .filter((l) => l.type === 'step');
+    const steps = stepLines(runDir);
     expect(steps.map((s) => s.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     const staleness = steps.flatMap((s) => s.peers.map((p: { staleness?: number }) => p.staleness));
     expect(staleness).toHaveLength(60);

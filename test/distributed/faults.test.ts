@@ -18,6 +18,7 @@ import {
   runMat,
   tinyConfig,
   waitFor,
+  stepLines,
 } from './helpers';
 import { Topology } from './topology';
 
@@ -67,12 +68,7 @@ maybe('faults in a distributed run', () => {
     expect(step).toBe(20);
     expect(maxAbsDiff(values, reference)).toBeLessThanOrEqual(1e-5);
     // metrics.jsonl, kept live through the fault (rollbacks, restarts), ends clean: each step once.
-    const lines = fs
-      .readFileSync(path.join(t.config.outDir, t.config.name, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { type: string; step: number });
-    const steps = lines.filter((l) => l.type === 'step').map((l) => l.step);
+    const steps = stepLines(path.join(t.config.outDir, t.config.name)).map((l) => l.step);
     expect(steps).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   }
 

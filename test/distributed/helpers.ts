@@ -139,3 +139,19 @@ export async function waitFor<T>(
 }
 
 export { tf };
+
+/** One `step` line of a run's metrics.jsonl. */
+export interface StepLine {
+  step: number;
+  peers: { peer: number; staleness?: number }[];
+}
+
+/** The `step` lines of the metrics.jsonl in runDir, in file order. */
+export function stepLines(runDir: string): StepLine[] {
+  return fs
+    .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as StepLine & { type: string })
+    .filter((l) => l.type === 'step');
+}

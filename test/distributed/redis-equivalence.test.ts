@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { fashionMnistAvailable } from '../core/helpers/fashion-mnist-subset';
 import { REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
-import { assertBuilt, checkpointState, maxAbsDiff, referenceState, tinyConfig } from './helpers';
+import { assertBuilt, checkpointState, maxAbsDiff, referenceState, tinyConfig, stepLines } from './helpers';
 import { Topology } from './topology';
 
 // Several processes per test: generous under a loaded CI machine (times are never asserted).
@@ -46,8 +46,7 @@ maybe('Redis runtime: mat coordinator + one mat worker process per peer', () => 
       fs.readFileSync(path.join(dir, `${config.name}-reference`, 'summary.json'), 'utf8'),
     );
     expect(summary.final.peers).toEqual(refSummary.final.peers);
-    const lines = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n');
-    expect(lines.map((l) => JSON.parse(l)).filter((l) => l.type === 'step')).toHaveLength(20);
+    expect(stepLines(runDir)).toHaveLength(20);
     // Nothing was rejected on the way, and the data plane left nothing behind.
     expect(topology.logs()).not.toMatch(/rejected a message/);
     expect(await topology.redis.keys(`mat:{${config.name}}:data:*`)).toEqual([]);
@@ -67,12 +66,7 @@ maybe('Redis runtime: mat coordinator + one mat worker process per peer', () => 
     const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8'));
     expect(summary).toMatchObject({ stepsDone: 20, metadata: { runtime: 'redis' } });
     expect(summary.final.peers).toHaveLength(3);
-    const steps = fs
-      .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
-      .filter((l) => l.type === 'step');
+    const steps = stepLines(runDir);
     expect(steps).toHaveLength(20);
     for (const step of steps)
       for (const peer of step.peers as { staleness?: number }[]) expect([0, 1, 2]).toContain(peer.staleness);
