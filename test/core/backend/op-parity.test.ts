@@ -68,6 +68,18 @@ const cases: Case[] = [
     (rng) => ({ inputs: [rand(rng, [2, 6, 6, 3])], f: (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid') }),
   ],
   [
+    'maxPool 2x2 stride 2 on 7x7 (a row and a column left over)',
+    (rng) => ({ inputs: [rand(rng, [2, 7, 7, 3])], f: (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid') }),
+  ],
+  [
+    // Values rounded to halves: many ties, which the gradient must send to the first maximum, as cpu does.
+    'maxPool 3x3 stride 3 with ties',
+    (rng) => ({
+      inputs: [tf.div(tf.round(tf.mul(rand(rng, [2, 9, 9, 2]), 2)), 2)],
+      f: (x) => tf.maxPool(x as tf.Tensor4D, 3, 3, 'valid'),
+    }),
+  ],
+  [
     'maxPool 3x3 stride 1 same',
     (rng) => ({ inputs: [rand(rng, [2, 5, 5, 3])], f: (x) => tf.maxPool(x as tf.Tensor4D, 3, 1, 'same') }),
   ],
