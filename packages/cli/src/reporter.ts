@@ -71,7 +71,11 @@ class TextReporter implements Reporter {
     const width = 24;
     const filled = Math.round((width * e.step) / e.totalSteps);
     const losses = e.peers
-      .map((p) => `p${p.peer} loss ${p.loss.toFixed(3)} adv ${pct(p.advAccuracy)}`)
+      .map((p) => {
+        // Bounded-staleness runs report how old the teacher outputs a peer learned from were.
+        const stale = (p as { staleness?: number }).staleness;
+        return `p${p.peer} loss ${p.loss.toFixed(3)} adv ${pct(p.advAccuracy)}${stale ? ` stale ${stale}` : ''}`;
+      })
       .join(' | ');
     const text = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${e.step}/${e.totalSteps} ep ${e.epoch + 1} lr ${e.lr.toExponential(2)} ${e.seconds.toFixed(2)}s/step | ${losses}`;
     if (this.tty) {
