@@ -55,6 +55,32 @@ maybe('embedded runtime (one process per peer, no Redis)', () => {
     expect(summary.final.peers).toHaveLength(peers);
   });
 
+  it('4 peers with peer sampling (2 teachers each): the same weights as the in-process trainer', async () => {
+    const config = tinyConfig(dir, 'embedded-sampled', 4, {
+      method: { distillWarmupSteps: 5, peerSample: 2 },
+      train: { epochs: 1, batchSize: 8, maxSteps: 8, checkpointEvery: 4 },
+    });
+    const { code, output } = await runMat([
+      'train',
+      '--config',
+      writeConfig(config),
+      '--runtime',
+      'processes',
+    ]);
+    expect({ code, output }).toMatchObject({ code: 0 });
+    const distributed = checkpointState(config);
+    const reference = await referenceState(config);
+    expect(distributed.step).toBe(8);
+    expect(maxAbsDiff(distributed.values, reference.values)).toBeLessThanOrEqual(1e-5);
+    // Sampling changed the run: it does not end where distilling from all 3 others does.
+    const everyone = await referenceState({
+      ...config,
+      name: 'embedded-unsampled',
+      method: { ...config.method, peerSample: undefined },
+    });
+    expect(maxAbsDiff(everyone.values, reference.values)).toBeGreaterThan(1e-4);
+  });
+
   it('bounded staleness (train.maxStaleness 1): --runtime auto picks processes, the run finishes, no step is staler than 1', async () => {
     const config = tinyConfig(dir, 'embedded-stale', 3, {
       train: { epochs: 1, batchSize: 8, maxSteps: 20, checkpointEvery: 4, maxStaleness: 1 },
