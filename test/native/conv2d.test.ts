@@ -47,6 +47,23 @@ function grid(): ConvCase[] {
       [0, 0],
     ],
   });
+  // Padding wider than the filter: the stride-1 input gradient cannot run as a padded forward convolution
+  // and takes the GEMM + col2im path.
+  cases.push({
+    batch: 2,
+    h: 4,
+    w: 5,
+    inC: 3,
+    outC: 4,
+    f: [2, 2],
+    stride: 1,
+    pad: [
+      [0, 0],
+      [3, 1],
+      [0, 2],
+      [0, 0],
+    ],
+  });
   return cases;
 }
 
