@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import type { RunConfig } from '@mat/core';
 import { fashionMnistAvailable } from '../core/helpers/fashion-mnist-subset';
 import {
   assertBuilt,
@@ -18,6 +19,20 @@ import {
 // Several processes per test: generous under a loaded CI machine (times are never asserted).
 jest.setTimeout(300000);
 
+/**
+ * Trains `config` with `mat train --runtime processes` and expects it to succeed and to end, after `steps`
+ * steps, with the weights of the in-process trainer's run of the same config (returned).
+ */
+async function expectProcessesMatchInProcess(config: RunConfig, steps: number) {
+  const { code, output } = await runMat(['train', '--config', writeConfig(config), '--runtime', 'processes']);
+  expect({ code, output }).toMatchObject({ code: 0 });
+  const distributed = checkpointState(config);
+  const reference = await referenceState(config);
+  expect(distributed.step).toBe(steps);
+  expect(maxAbsDiff(distributed.values, reference.values)).toBeLessThanOrEqual(1e-5);
+  return reference;
+}
+
 // `mat train --runtime processes`: one child process per peer, exchanging over IPC through the parent.
 const maybe = fashionMnistAvailable() ? describe : describe.skip;
 maybe('embedded runtime (one process per peer, no Redis)', () => {
@@ -30,19 +45,8 @@ maybe('embedded runtime (one process per peer, no Redis)', () => {
 
   it.each([2, 3])('%i peers: after 20 steps the same weights as the in-process trainer', async (peers) => {
     const config = tinyConfig(dir, `embedded-${peers}`, peers);
-    const { code, output } = await runMat([
-      'train',
-      '--config',
-      writeConfig(config),
-      '--runtime',
-      'processes',
-    ]);
-    expect({ code, output }).toMatchObject({ code: 0 });
-    const distributed = checkpointState(config);
-    const reference = await referenceState(config);
-    expect(distributed.step).toBe(20);
+    const reference = await expectProcessesMatchInProcess(config, 20);
     expect(reference.step).toBe(20);
-    expect(maxAbsDiff(distributed.values, reference.values)).toBeLessThanOrEqual(1e-5);
 
     const runDir = path.join(dir, config.name);
     const steps = stepLines(runDir);
@@ -60,18 +64,7 @@ maybe('embedded runtime (one process per peer, no Redis)', () => {
       method: { distillWarmupSteps: 5, peerSample: 2 },
       train: { epochs: 1, batchSize: 8, maxSteps: 8, checkpointEvery: 4 },
     });
-    const { code, output } = await runMat([
-      'train',
-      '--config',
-      writeConfig(config),
-      '--runtime',
-      'processes',
-    ]);
-    expect({ code, output }).toMatchObject({ code: 0 });
-    const distributed = checkpointState(config);
-    const reference = await referenceState(config);
-    expect(distributed.step).toBe(8);
-    expect(maxAbsDiff(distributed.values, reference.values)).toBeLessThanOrEqual(1e-5);
+    const reference = await expectProcessesMatchInProcess(config, 8);
     // Sampling changed the run: it does not end where distilling from all 3 others does.
     const everyone = await referenceState({
       ...config,

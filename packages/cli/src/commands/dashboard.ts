@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { createDashboard, redactRedisUrl } from '@mat/dashboard';
+import { redisOptions, type RedisArgs } from './redis-options';
 
 /**
  * mat dashboard --port 8080 --redis-url redis://:pass@host:6379 --token …
@@ -10,16 +11,11 @@ import { createDashboard, redactRedisUrl } from '@mat/dashboard';
  * the startup line.
  */
 
-interface DashboardArgs {
+interface DashboardArgs extends RedisArgs {
   port: number;
   host: string;
-  'redis-url'?: string;
-  'redis-password'?: string;
-  'redis-tls'?: boolean;
-  'redis-ca'?: string;
   token?: string;
   'heartbeat-timeout': number;
-  'queue-prefix': string;
   'queues-writable': boolean;
 }
 
@@ -28,28 +24,12 @@ export function dashboardCommand(yargs: Argv): Argv {
     'dashboard',
     'Serve the queue dashboard (bull-board) and the live run pages',
     (y) =>
-      y
+      redisOptions(y)
         .usage(
           '$0 dashboard [options]\n\nExamples:\n  mat dashboard --port 8080\n  MAT_DASHBOARD_TOKEN=… mat dashboard --host 0.0.0.0 --redis-url redis://redis:6379',
         )
         .option('port', { type: 'number', default: 8080, describe: 'HTTP port (0: any free port)' })
         .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
-        .option('redis-url', {
-          type: 'string',
-          describe: 'redis:// or rediss:// URL (default: $MAT_REDIS_URL or redis://127.0.0.1:6379)',
-        })
-        .option('redis-password', {
-          type: 'string',
-          describe: 'Redis AUTH password, kept out of the URL (default: $MAT_REDIS_PASSWORD)',
-        })
-        .option('redis-tls', {
-          type: 'boolean',
-          describe: 'TLS even for redis:// (default: $MAT_REDIS_TLS=1)',
-        })
-        .option('redis-ca', {
-          type: 'string',
-          describe: "PEM file of the CA of Redis' certificate, implies TLS (default: $MAT_REDIS_CA)",
-        })
         .option('token', {
           type: 'string',
           describe:
@@ -60,7 +40,6 @@ export function dashboardCommand(yargs: Argv): Argv {
           default: 10,
           describe: 'Seconds without heartbeat before a worker shows as lost',
         })
-        .option('queue-prefix', { type: 'string', default: 'bull', describe: 'BullMQ key prefix' })
         .option('queues-writable', {
           type: 'boolean',
           default: false,

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { batchMatMulConfig } from './wasm-kernels/batch-mat-mul';
+import { batchMatMulKernel } from './wasm-kernels/batch-mat-mul';
 import { conv2DBackpropFilterConfig } from './wasm-kernels/conv2d-backprop-filter';
-import { conv2DBackpropInputConfig } from './wasm-kernels/conv2d-backprop-input';
+import { conv2DBackpropInputKernel } from './wasm-kernels/conv2d-backprop-input';
 import { maxPoolGradConfig } from './wasm-kernels/max-pool-grad';
 import { unsortedSegmentSumConfig } from './wasm-kernels/unsorted-segment-sum';
 
@@ -24,9 +24,9 @@ export const WASM_KERNEL_FIXES: readonly tf.KernelConfig[] = [
  * Built-in wasm kernels that are correct but slow; each replacement is built around the built-in kernel,
  * which it calls for the cases it does not cover.
  */
-const WASM_KERNEL_SPEEDUPS: Record<string, (builtIn: tf.KernelFunc) => tf.KernelConfig> = {
-  [tf.Conv2DBackpropInput]: conv2DBackpropInputConfig, // as an XNNPACK Conv2D: ~7x the built-in loop
-  [tf.BatchMatMul]: batchMatMulConfig, // transposes first: the built-in's transposed products are ~13x slower
+const WASM_KERNEL_SPEEDUPS: Record<string, (builtIn: tf.KernelFunc) => tf.KernelFunc> = {
+  [tf.Conv2DBackpropInput]: conv2DBackpropInputKernel, // as an XNNPACK Conv2D: ~7x the built-in loop
+  [tf.BatchMatMul]: batchMatMulKernel, // transposes first: the built-in's transposed products are ~13x slower
 };
 const replacements = new WeakSet<tf.KernelFunc>();
 
@@ -58,7 +58,7 @@ export function registerWasmKernels(): string[] {
     if (current == null || replacements.has(current.kernelFunc)) continue;
     // Keep the built-in's setupFunc: the wasm backend runs it at initialisation to bind the C++ function
     // the built-in kernelFunc calls (and which the replacements fall back to).
-    const config = { ...current, kernelFunc: replace(current.kernelFunc).kernelFunc };
+    const config = { ...current, kernelFunc: replace(current.kernelFunc) };
     replacements.add(config.kernelFunc);
     tf.unregisterKernel(kernelName, 'wasm');
     tf.registerKernel(config);

@@ -15,8 +15,8 @@ import { callKernel, release } from './call-kernel';
  * reshape, a pad and a reshape. Geometries this does not cover (padding wider than the filter, NCHW) go to
  * the built-in kernel. Float32 accumulation in a different order: results agree with cpu to ~1e-6.
  */
-export function conv2DBackpropInputConfig(builtIn: tf.KernelFunc): tf.KernelConfig {
-  const kernelFunc: tf.KernelFunc = (args) => {
+export function conv2DBackpropInputKernel(builtIn: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
     const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
     const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
     const backend = args.backend as tf.KernelBackend;
@@ -115,5 +115,4 @@ export function conv2DBackpropInputConfig(builtIn: tf.KernelFunc): tf.KernelConf
     }
     return dx;
   };
-  return { kernelName: tf.Conv2DBackpropInput, backendName: 'wasm', kernelFunc };
 }
