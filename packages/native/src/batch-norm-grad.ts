@@ -1,7 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { NativeBackend } from './native-backend';
-
-const OVERRIDE = Symbol.for('@mat/native batch-norm gradient');
+import { overrideGradientOnNative } from './native-gradient';
 
 /**
  * A leaner FusedBatchNorm gradient while a native backend is active. With r = 1/√(σ² + ε) and scale s:
@@ -19,38 +17,23 @@ const OVERRIDE = Symbol.for('@mat/native batch-norm gradient');
  * gradient. Idempotent; a no-op until tfjs's gradients are registered.
  */
 export function installBatchNormGradient(): void {
-  const original = tf.getGradient(tf.FusedBatchNorm);
-  if (!original || (original as unknown as Record<symbol, boolean>)[OVERRIDE]) return;
-  const wrapped: tf.GradConfig & Record<symbol, boolean> = {
-    kernelName: tf.FusedBatchNorm,
-    inputsToSave: original.inputsToSave ?? ['x', 'mean', 'variance', 'scale'],
-    gradFunc: (dy, saved, attrs) => {
-      const [x, mean, variance, scale] = saved as tf.Tensor[];
-      const perChannel = (t: tf.Tensor | undefined) => !t || (t.rank === 1 && t.shape[0] === x.shape[3]);
-      if (
-        !(tf.backend() instanceof NativeBackend) ||
-        x.rank !== 4 ||
-        ![mean, variance, scale].every(perChannel)
-      ) {
-        return original.gradFunc(dy, saved, attrs);
-      }
-      const g = dy as tf.Tensor4D;
-      const { varianceEpsilon } = attrs as unknown as tf.FusedBatchNormAttrs;
-      const axes = [0, 1, 2];
-      const r = () => tf.rsqrt(tf.add(variance, varianceEpsilon));
-      const s = () => scale ?? tf.scalar(1);
-      const sumDyCentered = () => tf.sum(tf.mul(g, tf.sub(x, mean)), axes);
-      // Each closure runs only for an input that needs a gradient (and in its own tidy).
-      return {
-        x: () => tf.mul(g, tf.mul(s(), r())),
-        mean: () => tf.mul(tf.neg(tf.mul(s(), r())), tf.sum(g, axes)),
-        variance: () => tf.mul(tf.mul(-0.5, tf.mul(s(), tf.pow(r(), 3))), sumDyCentered()),
-        scale: () => tf.mul(r(), sumDyCentered()),
-        offset: () => tf.sum(g, axes),
-      };
-    },
-    [OVERRIDE]: true,
-  };
-  tf.unregisterGradient(tf.FusedBatchNorm);
-  tf.registerGradient(wrapped);
+  overrideGradientOnNative(tf.FusedBatchNorm, (dy, saved, attrs) => {
+    const [x, mean, variance, scale] = saved as tf.Tensor[];
+    const perChannel = (t: tf.Tensor | undefined) => !t || (t.rank === 1 && t.shape[0] === x.shape[3]);
+    if (x.rank !== 4 || ![mean, variance, scale].every(perChannel)) return null;
+    const g = dy as tf.Tensor4D;
+    const { varianceEpsilon } = attrs as unknown as tf.FusedBatchNormAttrs;
+    const axes = [0, 1, 2];
+    const r = () => tf.rsqrt(tf.add(variance, varianceEpsilon));
+    const s = () => scale ?? tf.scalar(1);
+    const sumDyCentered = () => tf.sum(tf.mul(g, tf.sub(x, mean)), axes);
+    // Each closure runs only for an input that needs a gradient (and in its own tidy).
+    return {
+      x: () => tf.mul(g, tf.mul(s(), r())),
+      mean: () => tf.mul(tf.neg(tf.mul(s(), r())), tf.sum(g, axes)),
+      variance: () => tf.mul(tf.mul(-0.5, tf.mul(s(), tf.pow(r(), 3))), sumDyCentered()),
+      scale: () => tf.mul(r(), sumDyCentered()),
+      offset: () => tf.sum(g, axes),
+    };
+  });
 }

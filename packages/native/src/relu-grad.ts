@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon';
 import { alloc, f32, output, type Inputs, type KernelArgs } from './kernels/util';
-import { NativeBackend } from './native-backend';
+import { overrideGradientOnNative } from './native-gradient';
 
 /** A kernel only native backends have: dx = dy * step(x) in one pass. */
 export const RELU_GRAD_KERNEL = 'MatNativeReluGrad';
@@ -34,29 +34,15 @@ export function reluGradKernelFunc(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
-const OVERRIDE = Symbol.for('@mat/native relu gradient');
-
 /**
  * Makes Relu's registered gradient use the fused kernel while a native backend is active, and tfjs's own
- * gradient function otherwise (so other backends compute exactly what they did). The gradient registry is
- * global, so this wraps whatever gradient is registered now; without one (tfjs gradients not loaded yet)
- * it does nothing. Idempotent.
+ * gradient function otherwise. Idempotent.
  */
 export function installReluGradient(): void {
-  const original = tf.getGradient(tf.Relu);
-  if (!original || (original as unknown as Record<symbol, boolean>)[OVERRIDE]) return;
-  const wrapped: tf.GradConfig & Record<symbol, boolean> = {
-    kernelName: tf.Relu,
-    inputsToSave: original.inputsToSave ?? ['x'],
-    gradFunc: (dy, saved, attrs) => {
-      if (!(tf.backend() instanceof NativeBackend)) return original.gradFunc(dy, saved, attrs);
-      const [x] = saved;
-      return { x: () => tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: dy as tf.Tensor, x }) as tf.Tensor };
-    },
-    [OVERRIDE]: true,
-  };
-  tf.unregisterGradient(tf.Relu);
-  tf.registerGradient(wrapped);
+  overrideGradientOnNative(tf.Relu, (dy, saved) => {
+    const [x] = saved;
+    return { x: () => tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: dy as tf.Tensor, x }) as tf.Tensor };
+  });
   if (!tf.getGradient(RELU_GRAD_KERNEL)) {
     // Second order: d(dy * step(x)) = g * step(x) for dy, 0 for x.
     tf.registerGradient({
