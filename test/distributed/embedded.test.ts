@@ -2,7 +2,6 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { RunConfig } from '@mat/core';
-import { fashionMnistAvailable } from '../core/helpers/fashion-mnist-subset';
 import {
   assertBuilt,
   checkpointState,
@@ -34,8 +33,7 @@ async function expectProcessesMatchInProcess(config: RunConfig, steps: number) {
 }
 
 // `mat train --runtime processes`: one child process per peer, exchanging over IPC through the parent.
-const maybe = fashionMnistAvailable() ? describe : describe.skip;
-maybe('embedded runtime (one process per peer, no Redis)', () => {
+describe('embedded runtime (one process per peer, no Redis)', () => {
   let dir: string;
   beforeAll(() => {
     assertBuilt();

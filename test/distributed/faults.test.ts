@@ -2,7 +2,6 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Rng } from '@mat/core';
-import { fashionMnistAvailable } from '../core/helpers/fashion-mnist-subset';
 import {
   freePort,
   REDIS_URL,
@@ -30,8 +29,7 @@ jest.setTimeout(300000);
  * run (the in-process reference, whose equality with an uninterrupted distributed run is tested in
  * redis-equivalence.test.ts). Checkpoints every 4 of the 20 steps; leases of 1.5 s.
  */
-const maybe = fashionMnistAvailable() ? describe : describe.skip;
-maybe('faults in a distributed run', () => {
+describe('faults in a distributed run', () => {
   let dir: string;
   let topology: Topology | undefined;
   let reference: Float32Array[][];

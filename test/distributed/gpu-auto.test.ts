@@ -3,7 +3,6 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Redis } from 'ioredis';
 import { GpuPool } from '@mat/exchange';
-import { fashionMnistAvailable } from '../core/helpers/fashion-mnist-subset';
 import { newRedis, REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
 import { assertBuilt, spawnMat, tinyConfig, waitFor, type MatProcess } from './helpers';
 import { Topology } from './topology';
@@ -94,38 +93,34 @@ describe('mat worker --gpu auto: one GPU per worker from the pool of its machine
     expect([...(await holders()).keys()]).toEqual(['0']);
   });
 
-  const maybe = fashionMnistAvailable() ? it : it.skip;
-  maybe(
-    'a real run: each worker loads its backend with the CUDA_VISIBLE_DEVICES of its lease, and releases it at the end',
-    async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mat-gpu-auto-'));
-      const config = tinyConfig(dir, uniqueRunId('gpu'), 2, {
-        train: { epochs: 1, batchSize: 8, maxSteps: 8, checkpointEvery: 4 },
-      });
-      const topology = new Topology(config, REDIS_URL);
-      try {
-        const coordinator = topology.startCoordinator();
-        const gpuArgs = ['--gpu', 'auto', '--gpu-count', '2', '--gpu-pool', pool.name];
-        topology.startWorker(gpuArgs);
-        topology.startWorker(gpuArgs);
-        // The worker record's `gpu` is CUDA_VISIBLE_DEVICES as RedisWorker.join saw it, just before loading the backend.
-        const records = await waitFor(async () => {
-          const rs = await topology.store.readWorkers();
-          return rs.length === 2 && rs.every((r) => r.backend !== 'loading') && rs;
-        }, 'two workers with their backend loaded');
-        expect(records.map((r) => r.gpu).sort()).toEqual(['0', '1']);
-        const leases = await pool.read();
-        for (const r of records) expect([r.gpu, leases.get(r.gpu!)?.pid]).toEqual([r.gpu, r.pid]);
-        expect(new Set(records.map((r) => r.pid)).size).toBe(2);
-        const code = await coordinator.exited;
-        expect({ code, logs: code === 0 ? '' : topology.logs() }).toEqual({ code: 0, logs: '' });
-        await Promise.all(topology.workers.map((w) => w.exited));
-        expect(topology.logs()).toMatch(/joined run .* \(backend wasm, CUDA_VISIBLE_DEVICES=[01]\)/);
-        expect((await pool.read()).size).toBe(0);
-      } finally {
-        await topology.close();
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  );
+  it('a real run: each worker loads its backend with the CUDA_VISIBLE_DEVICES of its lease, and releases it at the end', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mat-gpu-auto-'));
+    const config = tinyConfig(dir, uniqueRunId('gpu'), 2, {
+      train: { epochs: 1, batchSize: 8, maxSteps: 8, checkpointEvery: 4 },
+    });
+    const topology = new Topology(config, REDIS_URL);
+    try {
+      const coordinator = topology.startCoordinator();
+      const gpuArgs = ['--gpu', 'auto', '--gpu-count', '2', '--gpu-pool', pool.name];
+      topology.startWorker(gpuArgs);
+      topology.startWorker(gpuArgs);
+      // The worker record's `gpu` is CUDA_VISIBLE_DEVICES as RedisWorker.join saw it, just before loading the backend.
+      const records = await waitFor(async () => {
+        const rs = await topology.store.readWorkers();
+        return rs.length === 2 && rs.every((r) => r.backend !== 'loading') && rs;
+      }, 'two workers with their backend loaded');
+      expect(records.map((r) => r.gpu).sort()).toEqual(['0', '1']);
+      const leases = await pool.read();
+      for (const r of records) expect([r.gpu, leases.get(r.gpu!)?.pid]).toEqual([r.gpu, r.pid]);
+      expect(new Set(records.map((r) => r.pid)).size).toBe(2);
+      const code = await coordinator.exited;
+      expect({ code, logs: code === 0 ? '' : topology.logs() }).toEqual({ code: 0, logs: '' });
+      await Promise.all(topology.workers.map((w) => w.exited));
+      expect(topology.logs()).toMatch(/joined run .* \(backend wasm, CUDA_VISIBLE_DEVICES=[01]\)/);
+      expect((await pool.read()).size).toBe(0);
+    } finally {
+      await topology.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -2,7 +2,6 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { loadRunData } from '../../packages/cli/src/report/run-data';
-import { fashionMnistAvailable } from '../core/helpers/fashion-mnist-subset';
 import { REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
 import { assertBuilt, runMat, tinyConfig, waitFor } from './helpers';
 import { Topology } from './topology';
@@ -22,8 +21,7 @@ function readLines(file: string): Line[] {
 }
 
 // Needs Redis on 127.0.0.1:6379 (scripts/ensure-redis.sh) and the Fashion-MNIST files.
-const maybe = fashionMnistAvailable() ? describe : describe.skip;
-maybe('metrics.jsonl of a Redis run (mat coordinator + 2 mat workers)', () => {
+describe('metrics.jsonl of a Redis run (mat coordinator + 2 mat workers)', () => {
   let dir: string;
   let topology: Topology | undefined;
   beforeAll(() => {

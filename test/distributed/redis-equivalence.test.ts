@@ -1,7 +1,6 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { fashionMnistAvailable } from '../core/helpers/fashion-mnist-subset';
 import { REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
 import { assertBuilt, checkpointState, maxAbsDiff, referenceState, tinyConfig, stepLines } from './helpers';
 import { Topology } from './topology';
@@ -10,8 +9,7 @@ import { Topology } from './topology';
 jest.setTimeout(300000);
 
 // Needs Redis on 127.0.0.1:6379 (scripts/ensure-redis.sh) and the Fashion-MNIST files.
-const maybe = fashionMnistAvailable() ? describe : describe.skip;
-maybe('Redis runtime: mat coordinator + one mat worker process per peer', () => {
+describe('Redis runtime: mat coordinator + one mat worker process per peer', () => {
   let dir: string;
   let topology: Topology | undefined;
   beforeAll(() => {

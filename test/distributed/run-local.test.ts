@@ -2,7 +2,6 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { fashionMnistAvailable } from '../core/helpers/fashion-mnist-subset';
 import { deleteRun, newRedis, REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
 import { assertBuilt, runMat, tinyConfig, writeConfig } from './helpers';
 
@@ -12,8 +11,7 @@ jest.setTimeout(300000);
 const SCRIPT = path.resolve(__dirname, '../../scripts/run-local.sh');
 
 // scripts/run-local.sh: Redis (already up here), a coordinator and N workers, all on this machine.
-const maybe = fashionMnistAvailable() ? describe : describe.skip;
-maybe('scripts/run-local.sh', () => {
+describe('scripts/run-local.sh', () => {
   let dir: string;
   beforeAll(() => {
     assertBuilt();

@@ -11,18 +11,22 @@ import { registerNativeBackend } from '@mat/native';
 import { Rng } from '../../packages/core/src/rng';
 
 /**
- * True when the addon is built. In CI (where .ci/run installs g++) a missing addon is a failure, not a skip;
- * elsewhere the suites are skipped with a note, since @mat/native then falls back to wasm/cpu by design.
+ * Registers the native backend. A missing addon fails these suites (npm install builds it with g++, which
+ * the test command installs): @mat/native falls back to wasm/cpu at run time by design, but its tests must
+ * not pass without it.
  */
-export function nativeAvailable(): boolean {
-  const ok = registerNativeBackend();
-  if (!ok && process.env.CI)
-    throw new Error('@mat/native addon is not built in CI (npm install should build it)');
-  if (!ok) console.warn('@mat/native addon not built: native tests skipped');
-  return ok;
+function requireNative(): void {
+  if (!registerNativeBackend())
+    throw new Error('@mat/native addon is not built (npm install builds it; it needs g++ and make)');
 }
 
-export const describeNative = nativeAvailable() ? describe : describe.skip;
+/** describe() for native parity suites: registers the backend first. */
+export function describeNative(name: string, body: () => void): void {
+  describe(name, () => {
+    beforeAll(requireNative);
+    body();
+  });
+}
 
 /** Uniform values in [lo, hi) from a seeded RNG, so every backend sees the same numbers. */
 export function randomValues(rng: Rng, n: number, lo = -1, hi = 1): Float32Array {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createAttack, Rng, type AttackSpec } from '@mat/core';
-import { fashionMnistAvailable, loadFashionMnist } from '../helpers/fashion-mnist-subset';
+import { loadFashionMnist } from '../helpers/fashion-mnist-subset';
 import { TinyMlp } from '../helpers/tiny-models';
 import { perSampleNorms } from './attack-test-utils';
 
@@ -8,9 +8,7 @@ import { perSampleNorms } from './attack-test-utils';
  * End to end on real data: an undefended MLP trained briefly on 2000 Fashion-MNIST images reaches a
  * decent clean accuracy, and PGD-l∞ with eps = 0.3 (the usual MNIST-family budget) takes it to ~0.
  */
-const describeIfData = fashionMnistAvailable() ? describe : describe.skip;
-
-describeIfData('attacks on a Fashion-MNIST model', () => {
+describe('attacks on a Fashion-MNIST model', () => {
   const model = new TinyMlp([28, 28, 1], 10, 64, 1);
   let xTest: tf.Tensor4D;
   let yTest: tf.Tensor1D;

@@ -1,12 +1,8 @@
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 
-/** Debian's Fashion-MNIST (IDX, gzip). Tests that need it skip when it is absent. */
+/** Debian's Fashion-MNIST (IDX, gzip): the test command installs it (scripts/setup-system.sh). */
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
-
-export function fashionMnistAvailable(): boolean {
-  return fs.existsSync(`${FASHION_MNIST_DIR}/t10k-images-idx3-ubyte.gz`);
-}
 
 /**
  * The first `count` images (scaled to [0, 1], NHWC flattened) and labels of a split, read with a
