@@ -21,6 +21,7 @@ interface Service {
   container_name?: string;
   hostname?: string;
   profiles?: string[];
+  restart?: string;
   healthcheck?: { test: string[]; interval?: string };
   deploy?: { resources?: { reservations?: { devices?: Array<Record<string, unknown>> } } };
   depends_on?: Record<string, { condition: string }>;
@@ -68,10 +69,11 @@ describe('docker-compose.yml', () => {
     services = (yamlToJson(r.stdout) as { services: Record<string, Service> }).services;
   });
 
-  it('has redis, coordinator, GPU and CPU workers and the dashboard, running the mat commands', () => {
+  it('has redis, the data service, coordinator, GPU and CPU workers and the dashboard, running the mat commands', () => {
     expect(Object.keys(services).sort()).toEqual([
       'coordinator',
       'dashboard',
+      'data',
       'redis',
       'worker',
       'worker-cpu',
@@ -80,13 +82,17 @@ describe('docker-compose.yml', () => {
     expect(commandText(services.coordinator)).toMatch(/--config "\$\$MAT_CONFIG"/);
     expect(commandText(services.coordinator)).toMatch(/--preset "\$\$MAT_PRESET"/);
     expect(services.coordinator.environment?.MAT_PRESET).toBe('quick');
-    for (const w of ['worker', 'worker-cpu'])
-      expect(services[w].command).toEqual(['mat', 'worker', '--redis-url', 'redis://redis:6379/0']);
+    // Workers join the run the coordinator's config names (its run id), not "the one active run".
+    for (const w of ['worker', 'worker-cpu']) {
+      expect(commandText(services[w])).toMatch(/exec mat worker --redis-url "\$\$MAT_REDIS_URL" "\$\$@"/);
+      expect(commandText(services[w])).toMatch(/--config "\$\$MAT_CONFIG"/);
+      expect(commandText(services[w])).toMatch(/--preset "\$\$MAT_PRESET"/);
+    }
     expect(commandText(services.dashboard)).toBe(
       'mat dashboard --host 0.0.0.0 --port 8080 --redis-url redis://redis:6379/0',
     );
     expect(services.worker.build?.dockerfile).toBe('docker/Dockerfile.gpu');
-    for (const s of ['coordinator', 'worker-cpu', 'dashboard'])
+    for (const s of ['data', 'coordinator', 'worker-cpu', 'dashboard'])
       expect(services[s].build?.dockerfile).toBe('docker/Dockerfile.cpu');
     expect(services['worker-cpu'].profiles).toEqual(['cpu']);
   });
@@ -108,6 +114,27 @@ describe('docker-compose.yml', () => {
     const r = compose(['config', '-q'], { REDIS_PASSWORD: undefined });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/set REDIS_PASSWORD/);
+  });
+
+  it('fetches the dataset once, before the coordinator and the workers start, into the mat-data volume', () => {
+    const data = services.data;
+    expect(commandText(data)).toMatch(/exec mat data fetch --data-dir \/app\/data "\$\$@"/);
+    expect(commandText(data)).toMatch(/--mirror "\$\$MAT_DATA_MIRROR"/);
+    expect(data.restart).toBe('no');
+    expect(data.volumes).toEqual(expect.arrayContaining([expect.stringMatching(/^mat-data:\/app\/data/)]));
+    expect(data.volumes).toEqual(expect.arrayContaining([expect.stringMatching(/\/data:\/mirror:ro$/)]));
+    for (const s of ['coordinator', 'worker', 'worker-cpu'])
+      expect(services[s].depends_on?.data?.condition).toBe('service_completed_successfully');
+  });
+
+  it('restarts the coordinator and the workers only when they fail, never after a finished run', () => {
+    for (const s of ['coordinator', 'worker', 'worker-cpu'])
+      expect([s, services[s].restart]).toEqual([s, 'on-failure']);
+    for (const s of ['redis', 'dashboard']) expect([s, services[s].restart]).toEqual([s, 'unless-stopped']);
+  });
+
+  it("runs Redis through the image's entrypoint, which drops root for the redis user", () => {
+    expect(commandText(services.redis)).toMatch(/^sh -c exec docker-entrypoint\.sh redis-server /);
   });
 
   it('lets workers scale: no container name, hostname or host port', () => {
@@ -148,8 +175,9 @@ describe('docker-compose.yml', () => {
     expect(custom.worker.environment?.MAT_GPU_POOL).toBe('box-7');
   });
 
-  it('gives every service a healthcheck that exists in the image', () => {
-    for (const [name, s] of Object.entries(services)) {
+  it('gives every long-running service a healthcheck that exists in the image', () => {
+    // The one-shot data service has none: Compose waits for it to exit 0 instead.
+    for (const [name, s] of Object.entries(services).filter(([n]) => n !== 'data')) {
       expect([name, (s.healthcheck?.test ?? []).length > 1]).toEqual([name, true]);
       expect(['CMD', 'CMD-SHELL']).toContain(s.healthcheck?.test[0]);
     }
@@ -198,6 +226,9 @@ describe('Dockerfiles', () => {
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
     expect(ignored).toEqual(expect.arrayContaining(['**/node_modules', '**/dist', 'runs', 'data', '.env']));
+    // The same secrets stay out of git.
+    const gitignored = spawnSync('git', ['check-ignore', '-q', '.env'], { cwd: ROOT });
+    expect(gitignored.status).toBe(0);
     for (const needed of ['packages', 'docker', 'package-lock.json', 'tsconfig.json'])
       expect(ignored).not.toContain(needed);
   });

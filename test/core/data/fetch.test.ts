@@ -91,7 +91,8 @@ describe('fetchDataset over HTTP (local server)', () => {
     await expect(fetchDataset(spec, { dataDir })).rejects.toThrow(
       new RegExp(`${IMAGES}: checksum mismatch: expected md5 0123456789abcdef0123456789abcdef, got ${actual}`),
     );
-    expect(fs.readdirSync(path.join(dataDir, 'tiny'))).toEqual([]);
+    // Not even the (then empty) dataset directory this fetch made.
+    expect(fs.readdirSync(dataDir)).toEqual([]);
   });
 
   it('resumes with a Range request after the connection drops half way', async () => {
@@ -201,6 +202,72 @@ describe('fetchDataset over HTTP (local server)', () => {
     expect(Array.from(train.labels.subarray(0, 4))).toEqual([0, 9, 1, 8]);
     const test = await loadDataset(spec, 'test', { dataDir });
     expect(Array.from(test.labels)).toEqual([5, 4]);
+  });
+});
+
+describe('when the data cannot be had', () => {
+  const files = tinyIdxFiles();
+
+  it('a failed download leaves no empty directory behind and names every way out', async () => {
+    const spec = tinyIdxSpec(files, `${await deadUrl()}/files/`);
+    const parent = makeTempDir();
+    const dataDir = path.join(parent, 'data');
+    const failure = fetchDataset(spec, { dataDir, retries: 0 });
+    await expect(failure).rejects.toThrow(/^tiny: could not download train-images-idx3-ubyte\.gz: /);
+    await expect(failure).rejects.toThrow(
+      /ways out: \(1\) put train-images-idx3-ubyte\.gz, .* in .*data\/tiny\/ or pass --data-dir DIR .*; \(2\) .*mat data fetch tiny --data-dir .*data --mirror URL/,
+    );
+    // Neither <dataDir>/tiny nor <dataDir> itself, both made by this fetch, is left behind.
+    expect(fs.readdirSync(parent)).toEqual([]);
+
+    // A data directory that was there before stays, and so do files fetched before the failure.
+    fs.mkdirSync(dataDir);
+    await expect(fetchDataset(spec, { dataDir, retries: 0 })).rejects.toThrow(/ways out/);
+    expect(fs.readdirSync(dataDir)).toEqual([]);
+  });
+
+  it('names the Debian package among the ways out where there is one', async () => {
+    const spec = { ...tinyIdxSpec(files, `${await deadUrl()}/files/`) };
+    spec.debian = { package: 'dataset-tiny', dir: makeTempDir('mat-no-debian-'), md5: {} };
+    await expect(fetchDataset(spec, { dataDir: makeTempDir(), retries: 0 })).rejects.toThrow(
+      /ways out: \(1\) install the Debian package dataset-tiny \(apt-get install dataset-tiny\); \(2\) put /,
+    );
+    await expect(loadDataset(spec, 'train', { dataDir: makeTempDir() })).rejects.toThrow(
+      /not found .*mat data fetch tiny.*\n.*ways out: \(1\) install the Debian package dataset-tiny/s,
+    );
+  });
+
+  it('takes a local directory as the mirror, where the Debian package\'s recompressed copies verify too', async () => {
+    const mirror = makeTempDir('mat-mirror-');
+    for (const [name, data] of files) fs.writeFileSync(path.join(mirror, name), data);
+    const recompressed = gzip(encodeIdx(8, [4], Uint8Array.from([0, 1, 0, 1])));
+    fs.writeFileSync(path.join(mirror, 't10k-labels-idx1-ubyte.gz'), recompressed);
+    const spec = tinyIdxSpec(files, `${await deadUrl()}/files/`);
+    spec.debian = {
+      package: 'dataset-tiny',
+      dir: makeTempDir('mat-no-debian-'),
+      md5: { 't10k-labels-idx1-ubyte.gz': md5(recompressed) },
+    };
+    const dataDir = makeTempDir();
+    const result = await fetchDataset(spec, { dataDir, mirror });
+    expect(result.files.map((f) => f.source)).toEqual(['downloaded', 'downloaded', 'downloaded', 'downloaded']);
+    expect(result.files[0].url).toBe(`file://${mirror}/${IMAGES}`);
+    const again = await fetchDataset(spec, { dataDir, mirror: `file://${mirror}/` });
+    expect(again.files.map((f) => f.source)).toEqual(['cached', 'cached', 'cached', 'cached']);
+    expect((await loadDataset(spec, 'test', { dataDir })).count).toBe(4);
+
+    // A file the mirror lacks is an error naming it; a resumed copy continues where a .part stopped.
+    fs.rmSync(path.join(mirror, IMAGES));
+    await expect(fetchDataset(spec, { dataDir: makeTempDir(), mirror })).rejects.toThrow(
+      new RegExp(`file://${mirror}/${IMAGES}: HTTP 404`),
+    );
+    fs.writeFileSync(path.join(mirror, IMAGES), files.get(IMAGES) as Uint8Array);
+    const resumedDir = makeTempDir();
+    fs.mkdirSync(path.join(resumedDir, 'tiny'));
+    fs.writeFileSync(path.join(resumedDir, 'tiny', IMAGES + '.part'), (files.get(IMAGES) as Uint8Array).subarray(0, 30));
+    const resumed = await fetchDataset(spec, { dataDir: resumedDir, mirror });
+    expect(resumed.files[0]).toMatchObject({ source: 'downloaded', resumed: true });
+    expect(md5(fs.readFileSync(path.join(resumedDir, 'tiny', IMAGES)))).toBe(md5(files.get(IMAGES) as Uint8Array));
   });
 });
 

@@ -13,7 +13,8 @@ type CoordinatorArgs = Omit<TrainArgs, 'runtime'> & RedisArgs & { 'run-id'?: str
  * Creates a distributed run (the same config flags and presets as `mat train`) or resumes it — from Redis
  * if it knows the run, else from the run directory's newest checkpoint — and watches it until it ends:
  * peer slots and leases, rollbacks when a worker is lost, checkpoint commits, the final evaluation.
- * SIGTERM just detaches: the workers go on, and a restarted coordinator picks the run up.
+ * SIGTERM just detaches: the workers go on, and a restarted coordinator picks the run up. Exit code 0 when
+ * the run finished or was stopped (or the coordinator detached), 1 when it failed or could not start.
  */
 export function coordinatorCommand(yargs: Argv): Argv {
   return yargs.command<CoordinatorArgs>(
@@ -30,6 +31,17 @@ export function coordinatorCommand(yargs: Argv): Argv {
         .option('run-id', { type: 'string', describe: 'Run id in Redis (default: the run name)' })
         .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const }),
     async (a) => {
+      // Installed first: in a container this process is PID 1, which has no default action for SIGTERM.
+      // Until the run is registered a signal ends the process at once (a new coordinator resumes the run);
+      // afterwards it detaches (the workers go on).
+      let detach: (() => void) | undefined;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (detach) return detach();
+        process.stderr.write(`[coordinator] ${signal} before the run was registered: exiting\n`);
+        process.exit(0);
+      };
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
       const { config } = resolveConfig(a);
       const conn = redisConnection(a);
       const log = lineLogger(a['log-format'], 'coordinator');
@@ -41,29 +53,30 @@ export function coordinatorCommand(yargs: Argv): Argv {
         log('note: --checkpoint-every is 0, so a lost worker rolls every peer back to the start');
       }
       log(`connecting to ${describeRedis(conn)}`);
-      const coordinator = await Coordinator.start({
-        conn,
-        config,
-        runId: a['run-id'],
-        queuePrefix: a['queue-prefix'],
-        log,
-      });
-      // scripts/run-local.sh reads this line to point its workers at the run.
-      log(`coordinating run ${coordinator.runId}`);
-      const detach = () => {
-        log('detaching: the workers go on; start the coordinator again to pick the run up');
-        coordinator.detach();
-      };
-      process.once('SIGTERM', detach);
-      process.once('SIGINT', detach);
       try {
-        const outcome = await coordinator.run();
-        log(`run ${outcome.runId}: ${outcome.status} (${outcome.runDir})`);
-        if (outcome.status === 'failed') process.exitCode = 1;
+        const coordinator = await Coordinator.start({
+          conn,
+          config,
+          runId: a['run-id'],
+          queuePrefix: a['queue-prefix'],
+          log,
+        });
+        // scripts/run-local.sh reads this line to point its workers at the run.
+        log(`coordinating run ${coordinator.runId}`);
+        detach = () => {
+          log('detaching: the workers go on; start the coordinator again to pick the run up');
+          coordinator.detach();
+        };
+        try {
+          const outcome = await coordinator.run();
+          log(`run ${outcome.runId}: ${outcome.status} (${outcome.runDir})`);
+          if (outcome.status === 'failed') process.exitCode = 1;
+        } finally {
+          await coordinator.close();
+        }
       } finally {
-        process.removeListener('SIGTERM', detach);
-        process.removeListener('SIGINT', detach);
-        await coordinator.close();
+        process.removeListener('SIGTERM', onSignal);
+        process.removeListener('SIGINT', onSignal);
       }
     },
   );

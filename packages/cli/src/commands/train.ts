@@ -8,6 +8,7 @@ import {
   InProcessTrainer,
   mergeLayers,
   parseRunConfig,
+  PRESET_NAMES,
   resolveRunConfig,
   selectBackend,
   type RunConfig,
@@ -79,7 +80,7 @@ export function runConfigOptions<T>(y: Argv<T>) {
     .option('config', { type: 'string', describe: 'JSON run config file (see README: Configuration)' })
     .option('preset', {
       type: 'string',
-      describe: 'Start from a preset: quick, fmnist, cifar10-paper, cifar100-paper',
+      describe: `Start from a preset: ${PRESET_NAMES.join(', ')}`,
     })
     .option('resume', {
       type: 'string',

@@ -3,9 +3,12 @@ import { newWorkerId, RedisWorker, type WorkerOptions } from '@mat/worker';
 import { describeRedis } from '@mat/exchange';
 import { lineLogger, redisConnection, redisOptions, type RedisArgs } from './redis-options';
 import { applyGpuChoice, gpuOptions, parseGpuChoice, type GpuArgs } from './worker-gpu';
+import { resolveConfig } from './train';
 
 interface WorkerArgs extends RedisArgs, GpuArgs {
   run?: string;
+  preset?: string;
+  config?: string;
   'lease-ms': number;
   'join-timeout': number;
   'log-format': 'text' | 'json';
@@ -17,7 +20,8 @@ interface WorkerArgs extends RedisArgs, GpuArgs {
  * Joins a run started by `mat coordinator`, claims a free peer slot (or waits as a hot spare) and trains
  * that peer, exchanging with the other workers through Redis. `--gpu auto` first leases a GPU of this
  * machine that no other worker holds (worker-gpu.ts). SIGTERM/SIGINT: finish the step, checkpoint with the
- * other peers, hand the slot back (and the GPU), exit.
+ * other peers, hand the slot back (and the GPU), exit; before it joined a run: exit at once. Exit code 0
+ * when the run finished, was stopped or the worker left; 1 when the run failed or the worker could not join.
  */
 export function workerCommand(yargs: Argv): Argv {
   return yargs.command<WorkerArgs>(
@@ -31,6 +35,14 @@ export function workerCommand(yargs: Argv): Argv {
           ),
         )
           .option('run', { type: 'string', describe: 'Run id (default: the one active run)' })
+          .option('preset', {
+            type: 'string',
+            describe: "Join the run `mat coordinator --preset P` starts (its run id: the preset's name)",
+          })
+          .option('config', {
+            type: 'string',
+            describe: 'Join the run `mat coordinator --config F` starts (its run id: the name in F)',
+          })
           .option('lease-ms', {
             type: 'number',
             default: 10000,
@@ -40,10 +52,16 @@ export function workerCommand(yargs: Argv): Argv {
           .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const }),
       ),
     async (a) => {
+      // Installed first: in a container this process is PID 1, which has no default action for SIGTERM,
+      // so without a handler `docker stop` would wait out its whole timeout. Until the worker has joined
+      // a run there is nothing to checkpoint: it exits at once (giving its GPU lease back).
+      const signals = new WorkerSignals();
       const gpuChoice = parseGpuChoice(a);
       if (!(a['lease-ms'] >= 300)) throw new Error('--lease-ms must be at least 300');
+      const runId = a.run ?? runIdOfConfig(a);
       const conn = redisConnection(a);
       const log = lineLogger(a['log-format'], 'worker');
+      signals.beforeJoin = (signal) => log(`${signal} before joining a run: exiting`);
       log(`connecting to ${describeRedis(conn)}`);
       const workerId = newWorkerId();
       // Before RedisWorker.join, which loads the backend: CUDA_VISIBLE_DEVICES is read when it loads.
@@ -53,28 +71,68 @@ export function workerCommand(yargs: Argv): Argv {
         leaseMs: a['lease-ms'],
         log,
       });
-      // Stopped before it joined a run (waiting for one): the GPU goes back to the pool at once.
-      const quit = (signal: NodeJS.Signals) => {
-        log(`${signal} before joining a run: releasing the GPU and exiting`);
-        void gpu!.release().finally(() => process.exit(0));
-      };
-      if (gpu) for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, quit);
+      if (gpu) {
+        signals.beforeJoin = (signal) => log(`${signal} before joining a run: releasing the GPU and exiting`);
+        signals.release = () => gpu.release();
+      }
       try {
-        await trainAsWorker(a, { conn, workerId, gpu: gpu?.lease, log }, () => {
-          for (const s of ['SIGTERM', 'SIGINT'] as const) process.removeListener(s, quit);
-        });
+        await trainAsWorker({ ...a, run: runId }, { conn, workerId, gpu: gpu?.lease, log }, signals);
       } finally {
+        signals.dispose();
         await gpu?.release();
       }
     },
   );
 }
 
+/** `--preset` / `--config` name the run the way `mat coordinator` does: its run id is the config's name. */
+function runIdOfConfig(a: WorkerArgs): string | undefined {
+  if (a.preset === undefined && a.config === undefined) return undefined;
+  if (a.preset !== undefined && a.config !== undefined)
+    throw new Error('give --preset or --config, not both');
+  return resolveConfig({ preset: a.preset, config: a.config, 'log-format': 'text' }).config.name;
+}
+
+/**
+ * SIGTERM / SIGINT for the whole life of `mat worker`: before the worker joined a run, exit at once (after
+ * `release`); once it trains, `leave` (finish the step, checkpoint with the others, hand the slot back); a
+ * second SIGINT while leaving aborts.
+ */
+class WorkerSignals {
+  beforeJoin: (signal: NodeJS.Signals) => void = () => {};
+  release: () => Promise<void> | undefined = () => undefined;
+  leave: (() => void) | undefined;
+  private leaving = false;
+  private readonly handler = (signal: NodeJS.Signals) => this.on(signal);
+
+  constructor() {
+    process.on('SIGTERM', this.handler);
+    process.on('SIGINT', this.handler);
+  }
+
+  private on(signal: NodeJS.Signals): void {
+    if (!this.leave) {
+      this.beforeJoin(signal);
+      void Promise.resolve(this.release()).finally(() => process.exit(0));
+    } else if (!this.leaving) {
+      this.leaving = true;
+      this.leave();
+    } else if (signal === 'SIGINT') {
+      process.exit(130);
+    }
+  }
+
+  dispose(): void {
+    process.removeListener('SIGTERM', this.handler);
+    process.removeListener('SIGINT', this.handler);
+  }
+}
+
 /** Joins the run, trains until it ends or a signal asks this worker to leave. */
 async function trainAsWorker(
   a: WorkerArgs,
   ctx: Pick<WorkerOptions, 'conn' | 'workerId' | 'gpu'> & { log: ReturnType<typeof lineLogger> },
-  joined: () => void,
+  signals: WorkerSignals,
 ): Promise<void> {
   const { log } = ctx;
   const worker = await RedisWorker.join({
@@ -84,17 +142,11 @@ async function trainAsWorker(
     leaseMs: a['lease-ms'],
     joinTimeoutMs: a['join-timeout'] * 1000,
   });
-  joined();
-  const leave = () => {
+  signals.leave = () => {
     log('stopping: finishing the step, checkpointing with the other peers, then leaving');
     worker.leave();
-    process.once('SIGINT', () => process.exit(130));
   };
-  process.once('SIGTERM', leave);
-  process.once('SIGINT', leave);
   const outcome = await worker.run();
   log(`done: ${outcome}`);
-  process.removeListener('SIGTERM', leave);
-  process.removeListener('SIGINT', leave);
   if (outcome === 'failed') process.exitCode = 1;
 }

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs-core';
 import { registerCpuKernels } from './register-cpu-kernels';
 import { registerTrainingGradients } from './register-gradients';
 
@@ -17,3 +18,7 @@ export {
 // selected. (The wasm kernels are registered by selectBackend, after the wasm package has loaded.)
 registerTrainingGradients();
 registerCpuKernels();
+// The cpu-derived backends print an "install tfjs-node" banner on their first tensor, which any user of
+// MAT's core meets (cpu is the default backend) whether or not a backend is selected; MAT chooses and
+// reports its backend itself, so the banner only misleads. PROD only silences tfjs's console warnings.
+tf.env().set('PROD', true);

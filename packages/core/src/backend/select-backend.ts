@@ -55,9 +55,6 @@ export async function selectBackend(requested: BackendRequest = 'auto'): Promise
   }
   registerTrainingGradients();
   registerCpuKernels();
-  // The cpu-derived backends print an "install tfjs-node" banner on first use; MAT chooses and reports
-  // its backend itself, so the banner only misleads (tfjs's log.warn is silent in PROD).
-  tf.env().set('PROD', true);
   const previous = tf.getBackend() as string | undefined;
   const order: readonly BackendName[] = requested === 'auto' ? BACKEND_NAMES : [requested];
   const reasonsSkipped: Record<string, string> = {};

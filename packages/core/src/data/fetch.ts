@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { pathToFileURL } from 'url';
 import { loadCifarArchive } from './cifar';
 import { fileDigest, verifyFile } from './checksum';
 import { Dataset, Split } from './dataset';
@@ -68,9 +69,51 @@ async function verifyDebianFile(spec: IdxDatasetSpec, filePath: string, remote: 
   return `${filePath} (package ${debian.package}) has md5 ${actual}, expected ${accepted.filter(Boolean).join(' or ')}`;
 }
 
+/**
+ * md5s that stand for the same content as `remote` though the bytes differ: the Debian package's
+ * recompressed copies. A mirror of the package's directory then verifies like the upstream files.
+ */
+function recompressedMd5s(spec: DatasetSpec, remote: RemoteFile): string[] {
+  const md5 = spec.format === 'idx' ? spec.debian?.md5[remote.file] : undefined;
+  return md5 ? [md5] : [];
+}
+
+/**
+ * What a user can do when a dataset cannot be had: the Debian package (where one exists), files of their
+ * own under --data-dir, or a mirror (a URL or a local directory).
+ */
+export function waysToGetDataset(spec: DatasetSpec, dataDir: string): string {
+  const ways: string[] = [];
+  if (spec.format === 'idx' && spec.debian)
+    ways.push(`install the Debian package ${spec.debian.package} (apt-get install ${spec.debian.package})`);
+  const files = remoteFiles(spec)
+    .map((f) => f.file)
+    .join(', ');
+  ways.push(
+    `put ${files} in ${path.join(dataDir, spec.name)}/ or pass --data-dir DIR with them in DIR/${spec.name}/`,
+    `fetch them from a mirror: mat data fetch ${spec.name} --data-dir ${dataDir} --mirror URL ` +
+      '(an http(s) URL, or a local directory holding the files)',
+  );
+  return `ways out: ${ways.map((w, i) => `(${i + 1}) ${w}`).join('; ')}`;
+}
+
+/** Base URLs to try; a mirror may be a local directory (absolute path or file: URL). */
 function baseUrls(spec: DatasetSpec, mirror: string | undefined): string[] {
-  const bases = mirror ? [mirror] : spec.urls;
+  const bases = mirror ? [path.isAbsolute(mirror) ? pathToFileURL(mirror).href : mirror] : spec.urls;
   return bases.map((base) => (base.endsWith('/') ? base : base + '/'));
+}
+
+/** Removes the directories this fetch created, innermost first, as long as they are empty. */
+function removeEmptyCreated(created: string | undefined, dir: string): void {
+  if (!created) return;
+  for (let d = dir; ; d = path.dirname(d)) {
+    try {
+      fs.rmdirSync(d); // only succeeds on an empty directory
+    } catch {
+      return;
+    }
+    if (path.resolve(d) === path.resolve(created)) return;
+  }
 }
 
 /**
@@ -98,9 +141,10 @@ export async function fetchDataset(nameOrSpec: string | DatasetSpec, opts: Fetch
     }
 
     const destPath = path.join(dir, remote.file);
+    const alsoAccept = recompressedMd5s(spec, remote);
     if (fs.existsSync(destPath)) {
       const check = await verifyFile(destPath, remote);
-      if (check.ok) {
+      if (check.ok || alsoAccept.includes(await fileDigest(destPath, 'md5'))) {
         result.files.push({ file: remote.file, path: destPath, source: 'cached' });
         continue;
       }
@@ -108,10 +152,16 @@ export async function fetchDataset(nameOrSpec: string | DatasetSpec, opts: Fetch
       result.notes.push(`${destPath} fails its checksum (${check.algorithm} ${check.actual}); downloading it again`);
     }
 
-    fs.mkdirSync(dir, { recursive: true });
+    // mkdirSync returns the first directory it had to create: a failure removes what it made, if empty.
+    const created = fs.mkdirSync(dir, { recursive: true });
     const urls = baseUrls(spec, opts.mirror).map((base) => base + remote.file);
-    const { url, resumed } = await downloadVerified(urls, destPath, remote, opts);
-    result.files.push({ file: remote.file, path: destPath, source: 'downloaded', url, resumed });
+    try {
+      const { url, resumed } = await downloadVerified(urls, destPath, remote, { ...opts, alsoAcceptMd5: alsoAccept });
+      result.files.push({ file: remote.file, path: destPath, source: 'downloaded', url, resumed });
+    } catch (err) {
+      removeEmptyCreated(created, dir);
+      throw new Error(`${spec.name}: ${(err as Error).message}\n${waysToGetDataset(spec, opts.dataDir)}`);
+    }
   }
   return result;
 }
@@ -131,7 +181,8 @@ function locate(spec: DatasetSpec, file: string, opts: LoadOptions): string {
   if (found) return found;
   throw new Error(
     `${spec.name}: ${file} not found (looked in ${candidates.join(', ')}); ` +
-      `run \`mat data fetch ${spec.name}\` with the same data directory to download it`,
+      `run \`mat data fetch ${spec.name}\` with the same data directory to download it, or\n` +
+      waysToGetDataset(spec, opts.dataDir),
   );
 }
 
