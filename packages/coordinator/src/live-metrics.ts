@@ -1,6 +1,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import type { EvalEvent, EvalResult, PeerStepMetrics, StepEvent } from '@mat/core';
+import {
+  writeFileAtomic,
+  type EvalEvent,
+  type EvalResult,
+  type PeerStepMetrics,
+  type StepEvent,
+} from '@mat/core';
 import type { RunStore } from '@mat/exchange';
 
 /** One line of metrics.jsonl, as `mat train` writes it. */
@@ -252,9 +258,7 @@ function parseEntry(fields: string[]): Record<string, unknown> | undefined {
   }
 }
 
-/** Temporary file + rename: a reader sees the old file or the new one, never half of one. */
+/** A reader sees the old file or the new one, never half of one. */
 function writeAtomically(file: string, lines: MetricsLine[]): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, lines.map((l) => JSON.stringify(l) + '\n').join(''));
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, lines.map((l) => JSON.stringify(l) + '\n').join(''));
 }

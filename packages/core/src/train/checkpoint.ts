@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { decodeTensorFile, encodeTensorFile, writeFileAtomic } from '../models/weights-file';
+import { decodeTensorFile, encodeTensorFile } from '../models/weights-file';
+import { writeFileAtomic } from '../run/atomic-write';
 import type { NamedVariable } from '../models/model';
 import type { Peer } from './peer';
 
