@@ -20,6 +20,7 @@ export interface TrainArgs {
   config?: string;
   preset?: string;
   resume?: string;
+  overwrite?: boolean;
   set?: string[];
   name?: string;
   'out-dir'?: string;
@@ -84,6 +85,11 @@ export function runConfigOptions<T>(y: Argv<T>) {
     .option('resume', {
       type: 'string',
       describe: 'Continue the run in this directory from its newest checkpoint',
+    })
+    .option('overwrite', {
+      type: 'boolean',
+      describe:
+        'Start anew over a run of the same name: delete its files (config, metrics, checkpoints) first',
     })
     .option('set', {
       type: 'string',
@@ -218,7 +224,12 @@ export async function runTrain(a: TrainArgs): Promise<void> {
     runtime,
   });
   const Trainer = runtime === 'processes' ? ProcessTrainer : InProcessTrainer;
-  const trainer = await Trainer.open(config, { resume, metadata: { backend } });
+  const trainer = await Trainer.open(config, {
+    resume,
+    overwrite: a.overwrite,
+    warn: (message) => reporter.info(`warning: ${message}`),
+    metadata: { backend },
+  });
   if (resume) reporter.info(`resumed at step ${trainer.stepsDone}`);
   const stop = () => {
     reporter.info('stopping after this step (checkpoint follows); press Ctrl-C again to abort');
