@@ -105,7 +105,7 @@ describe('loading a checkpoint: never a non-finite model, never a silent restart
     expect(trainer.stepsDone).toBe(1);
     trainer.dispose();
     expect(warnings).toEqual([
-      `skipping ${cut}: no manifest.json (a checkpoint whose writing was cut short); resuming from the complete checkpoint at step 1`,
+      `skipping ${cut}: no manifest.json (a checkpoint whose writing was cut short); the newest complete checkpoint is at step 1`,
     ]);
   });
 

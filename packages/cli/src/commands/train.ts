@@ -136,7 +136,23 @@ export function runConfigOptions<T>(y: Argv<T>) {
     .option('checkpoint-every', {
       type: 'number',
       describe: 'Checkpoint every K steps (0: only at the end)',
-    });
+    })
+    .check(flagsGivenOnce);
+}
+
+/** Options that may be given several times (each adds a value). */
+const REPEATABLE = new Set(['set', '_']);
+
+/** A flag given twice is an error naming it (yargs would pass both values on as an array). */
+export function flagsGivenOnce(argv: Record<string, unknown>): true {
+  for (const [key, value] of Object.entries(argv)) {
+    // yargs adds a camelCase alias of every dashed flag: report the flag as it is written.
+    if (!Array.isArray(value) || REPEATABLE.has(key) || /[A-Z]/.test(key)) continue;
+    throw new Error(
+      `--${key} was given ${value.length} times (${value.map((v) => JSON.stringify(v)).join(', ')}); give it once`,
+    );
+  }
+  return true;
 }
 
 function flagOverrides(a: TrainArgs): Record<string, unknown> {
@@ -194,7 +210,10 @@ export function resolveConfig(a: TrainArgs): { config: RunConfig; resume: boolea
   }
   const file = a.config ? readConfigFile(a.config) : undefined;
   const overrides = mergeLayers(flagOverrides(a), parseSetOverrides(a.set ?? []));
-  return { config: resolveRunConfig({ preset: a.preset, file, overrides }), resume: false };
+  return {
+    config: resolveRunConfig({ preset: a.preset, file, fileName: a.config, overrides }),
+    resume: false,
+  };
 }
 
 /** Makes the dataset available before training: verified local or Debian files, else a verified download. */

@@ -251,34 +251,55 @@ export function findLatestCheckpoint(runDir: string): { step: number; dir: strin
 }
 
 /**
- * The checkpoint a run resumed from its directory starts from: the newest complete one. A checkpoint
- * directory without manifest.json is one whose writing was cut short (the process was killed between the
- * peer files and the manifest). Newer than the newest complete checkpoint, it is skipped with a warning
- * naming it; with no complete checkpoint at all it is an error, since resuming would silently start the
- * run again from step 0. Returns undefined when the run has no checkpoint directory at all.
+ * The newest complete checkpoint of a run, as a user sees it (resume, mat eval). A checkpoint directory
+ * without manifest.json is one whose writing was cut short (the process was killed between the peer files
+ * and the manifest); newer than the newest complete checkpoint, it is skipped with a warning naming it.
+ */
+export function newestCheckpoint(
+  runDir: string,
+  warn: (message: string) => void,
+): { step: number; dir: string } | undefined {
+  const { latest, cutShort } = scanCheckpoints(runDir);
+  for (const dir of cutShort) {
+    warn(
+      `skipping ${dir}: no manifest.json (a checkpoint whose writing was cut short)` +
+        (latest ? `; the newest complete checkpoint is at step ${latest.step}` : ''),
+    );
+  }
+  return latest;
+}
+
+/**
+ * The checkpoint a run resumed from its directory starts from: newestCheckpoint, and an error when there
+ * are only checkpoints whose writing was cut short, since resuming would silently start the run again
+ * from step 0. Undefined when the run has no checkpoint directory at all (it starts from step 0).
  */
 export function checkpointToResume(
   runDir: string,
   warn: (message: string) => void,
 ): { step: number; dir: string } | undefined {
-  const dirs = checkpointDirs(path.join(runDir, 'checkpoints'));
-  const complete = dirs.filter((c) => c.complete);
-  const latest = complete[complete.length - 1];
-  const cutShort = dirs.filter((c) => !c.complete && (!latest || c.step > latest.step)).map((c) => c.dir);
+  const { latest, cutShort } = scanCheckpoints(runDir);
   if (cutShort.length > 0 && !latest) {
     throw new Error(
       `${cutShort.join(', ')}: no manifest.json (a checkpoint whose writing was cut short), and the run has ` +
         'no complete checkpoint: resuming would start it again from step 0. Start it anew instead ' +
-        '(mat train --overwrite, or delete the run directory)',
+        '(--overwrite, or delete the run directory)',
     );
   }
-  for (const dir of cutShort) {
-    warn(
-      `skipping ${dir}: no manifest.json (a checkpoint whose writing was cut short); ` +
-        `resuming from the complete checkpoint at step ${latest!.step}`,
-    );
-  }
-  return latest && { step: latest.step, dir: latest.dir };
+  return newestCheckpoint(runDir, warn);
+}
+
+/** The newest complete checkpoint, and the checkpoint directories without a manifest newer than it. */
+function scanCheckpoints(runDir: string): {
+  latest?: { step: number; dir: string };
+  cutShort: string[];
+} {
+  const dirs = checkpointDirs(path.join(runDir, 'checkpoints'));
+  const complete = dirs.filter((c) => c.complete);
+  const newest = complete[complete.length - 1];
+  const latest = newest && { step: newest.step, dir: newest.dir };
+  const cutShort = dirs.filter((c) => !c.complete && (!latest || c.step > latest.step)).map((c) => c.dir);
+  return { latest, cutShort };
 }
 
 export function readManifest(dir: string): CheckpointManifest {
