@@ -135,7 +135,7 @@ export function runConfigOptions<T>(y: Argv<T>) {
     .option('max-steps', { type: 'number', describe: 'Stop after this many steps (schedule unchanged)' })
     .option('checkpoint-every', {
       type: 'number',
-      describe: 'Checkpoint every K steps (0: only at the end)',
+      describe: 'Checkpoint every K steps (0: only at epoch evaluations and the end)',
     })
     .check(flagsGivenOnce);
 }

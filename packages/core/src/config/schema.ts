@@ -148,7 +148,7 @@ export const runConfigSchema = z
       .object({
         epochs: positiveInt.default(1),
         batchSize: positiveInt.max(4096).default(128),
-        /** Write a checkpoint every K steps (and always at the end); 0 = only at the end. */
+        /** Write a checkpoint every K steps (and always at epoch evaluations and at the end); 0 = only there. */
         checkpointEvery: z.number().int().nonnegative().default(0),
         /** Stop after this many steps (debugging, tests). */
         maxSteps: positiveInt.optional(),
