@@ -106,6 +106,17 @@ describe('LiveMetrics: metrics.jsonl of a distributed run, kept during the run',
     });
   });
 
+  it('a NaN loss (null in the stream, as JSON writes it) stays NaN in the file, never 0', async () => {
+    const live = new LiveMetrics(store, runDir, shape);
+    await live.open({ fresh: true });
+    await step(0, 1, 1, NaN);
+    await step(1, 1, 1, 2);
+    await live.poll();
+    const text = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8');
+    expect(text).toContain('{"peer":0,"loss":null,"base":null,"distill":null,"advAccuracy":0.5');
+    expect(loadRunData(runDir).steps[0].peers.map((p) => p.loss)).not.toContain(0);
+  });
+
   it('reads the stream from the last entry it saw, not from its start', async () => {
     const live = new LiveMetrics(store, runDir, shape);
     await live.open({ fresh: true });
