@@ -383,7 +383,12 @@ export class Coordinator {
         return this.end('failed');
       }
       if (!(await job.isCompleted())) return;
-      results.push(job.returnvalue);
+      // The job may have completed after it was read above (its result was null then): read it again.
+      const completed = await Job.fromId<EvaluationJobData, EvaluationJobResult>(
+        this.queues.evaluations,
+        job.id!,
+      );
+      results.push(completed!.returnvalue);
     }
     await this.writeRecords(state, true, results);
     await this.store.writeState({ status: 'finished', step: state.lastStep });

@@ -29,6 +29,16 @@ export async function writeRunRecords(
 ): Promise<RunSummary> {
   const { state } = opts;
   let final: EvalEvent | undefined;
+  for (const r of opts.final) {
+    if (
+      typeof r?.peer !== 'number' ||
+      !Number.isFinite(r.cleanAccuracy) ||
+      !Number.isFinite(r.robustAccuracy)
+    )
+      throw new Error(
+        `an evaluation job of run ${opts.runId} completed without a result: ${JSON.stringify(r)}`,
+      );
+  }
   if (opts.final.length > 0) {
     const lines = new StepAggregator(opts.schedule, opts.final.length);
     for (const result of opts.final) final = lines.addEval({ ...result, step: state.lastStep, final: true });
