@@ -3,6 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Redis } from 'ioredis';
 import { LiveMetrics, type MetricsLine } from '@mat/coordinator';
+import { parseRunConfig, RunSchedule } from '@mat/core';
 import { RunStore } from '@mat/exchange';
 import { loadRunData } from '../../packages/cli/src/report/run-data';
 import { deleteRun, newRedis, uniqueRunId } from '../exchange/redis-helpers';
@@ -12,7 +13,9 @@ describe('LiveMetrics: metrics.jsonl of a distributed run, kept during the run',
   let redis: Redis;
   let store: RunStore;
   let runDir: string;
-  const shape = { peers: 2, stepsPerEpoch: 10, lastStep: 20 };
+  // 2 epochs of 10 steps: the run ends after step 20.
+  const schedule = new RunSchedule(parseRunConfig({ train: { epochs: 2 } }), 10);
+  const shape = { peers: 2, schedule };
 
   beforeEach(() => {
     redis = newRedis();
@@ -80,8 +83,8 @@ describe('LiveMetrics: metrics.jsonl of a distributed run, kept during the run',
         lr: 0.1,
         seconds: 1.2,
         peers: [
-          { peer: 0, loss: 2, base: 1, distill: 0.5, advAccuracy: 0.5 },
-          { peer: 1, loss: 2.5, base: 1.25, distill: 0.625, advAccuracy: 0.5 },
+          { peer: 0, loss: 2, base: 1, distill: 0.5, advAccuracy: 0.5, exchangeSeconds: 0.01 },
+          { peer: 1, loss: 2.5, base: 1.25, distill: 0.625, advAccuracy: 0.5, exchangeSeconds: 0.01 },
         ],
       },
     ]);
@@ -101,6 +104,17 @@ describe('LiveMetrics: metrics.jsonl of a distributed run, kept during the run',
         { peer: 1, count: 16, cleanAccuracy: 0.5, robustAccuracy: 0.25 },
       ],
     });
+  });
+
+  it('a NaN loss (null in the stream, as JSON writes it) stays NaN in the file, never 0', async () => {
+    const live = new LiveMetrics(store, runDir, shape);
+    await live.open({ fresh: true });
+    await step(0, 1, 1, NaN);
+    await step(1, 1, 1, 2);
+    await live.poll();
+    const text = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8');
+    expect(text).toContain('{"peer":0,"loss":null,"base":null,"distill":null,"advAccuracy":0.5');
+    expect(loadRunData(runDir).steps[0].peers.map((p) => p.loss)).not.toContain(0);
   });
 
   it('reads the stream from the last entry it saw, not from its start', async () => {

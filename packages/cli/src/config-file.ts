@@ -1,5 +1,5 @@
 import * as fs from 'fs';
-import { ConfigError } from '@mat/core';
+import { checkConfigKeys, ConfigError, FORBIDDEN_CONFIG_KEYS } from '@mat/core';
 
 /** Reads a JSON config file; errors name the file and the problem. */
 export function readConfigFile(file: string): unknown {
@@ -11,16 +11,23 @@ export function readConfigFile(file: string): unknown {
       `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
     );
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
   }
+  checkConfigKeys(value, `config file ${file}`);
+  return value;
 }
+
+/** A key of a config path: a JavaScript identifier that is no object's built-in property. */
+const CONFIG_KEY = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
 /**
  * `--set a.b.c=value` overrides: the value is parsed as JSON when it can be (numbers, booleans, arrays),
- * otherwise taken as a string.
+ * otherwise taken as a string. Every key of the path must be a plain identifier (never `__proto__`), so an
+ * override can only ever set a value of the config.
  */
 export function parseSetOverrides(items: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -28,6 +35,10 @@ export function parseSetOverrides(items: readonly string[]): Record<string, unkn
     const eq = item.indexOf('=');
     if (eq <= 0) throw new ConfigError(`--set ${item}: expected key.path=value`);
     const keys = item.slice(0, eq).split('.');
+    for (const key of keys) {
+      if (!CONFIG_KEY.test(key) || FORBIDDEN_CONFIG_KEYS.has(key))
+        throw new ConfigError(`--set ${item}: ${JSON.stringify(key)} is not a config key`);
+    }
     const raw = item.slice(eq + 1);
     let value: unknown;
     try {
@@ -35,6 +46,7 @@ export function parseSetOverrides(items: readonly string[]): Record<string, unkn
     } catch {
       value = raw;
     }
+    checkConfigKeys(value, `--set ${item}`);
     let node = out;
     for (const key of keys.slice(0, -1)) {
       if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};

@@ -7,6 +7,8 @@ import {
   findLatestCheckpoint,
   loadRunData,
   parseRunConfig,
+  RunDirectory,
+  RunSchedule,
   type RunConfig,
 } from '@mat/core';
 import {
@@ -28,6 +30,10 @@ export interface CoordinatorOptions {
   conn: RedisConnection;
   /** The run's config (a new run), or that of the run to resume; a run already in Redis keeps its own. */
   config: RunConfig;
+  /** The config is that of the run directory, continued on purpose (mat coordinator --resume). */
+  resume?: boolean;
+  /** A run Redis does not know replaces the files of another run in its directory (instead of an error). */
+  overwrite?: boolean;
   /** @defaultValue config.name */
   runId?: string;
   /** BullMQ key prefix. @defaultValue 'bull' */
@@ -84,18 +90,17 @@ export class Coordinator {
     private readonly redis: Redis,
     private readonly store: RunStore,
     private readonly config: RunConfig,
-    readonly runDir: string,
-    private readonly schedule: { totalSteps: number; lastStep: number; stepsPerEpoch: number },
+    private readonly dir: RunDirectory,
+    private readonly schedule: RunSchedule,
     private readonly queues: { control: Queue; evaluations: Queue },
     private readonly workers: BullWorker[],
   ) {
     this.log = opts.log ?? (() => {});
-    this.metrics = new LiveMetrics(
-      store,
-      runDir,
-      { peers: config.peers, stepsPerEpoch: schedule.stepsPerEpoch, lastStep: schedule.lastStep },
-      this.log,
-    );
+    this.metrics = new LiveMetrics(store, dir.path, { peers: config.peers, schedule }, this.log);
+  }
+
+  get runDir(): string {
+    return this.dir.path;
   }
 
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
@@ -110,15 +115,10 @@ export class Coordinator {
     const connection = redisOptions(opts.conn);
     const store = new RunStore(redis, opts.runId);
     try {
-      const config = await runConfigOf(store, opts.config);
-      const runDir = path.resolve(config.outDir, config.name);
+      const config = await runConfigOf(store, opts, log);
+      const dir = new RunDirectory(path.resolve(config.outDir, config.name));
       const { batcher } = await loadRunData(config);
-      const totalSteps = config.train.epochs * batcher.batchesPerEpoch;
-      const schedule = {
-        totalSteps,
-        lastStep: Math.min(totalSteps, config.train.maxSteps ?? Infinity),
-        stepsPerEpoch: batcher.batchesPerEpoch,
-      };
+      const schedule = new RunSchedule(config, batcher.batchesPerEpoch);
       const queues = {
         control: new Queue(QUEUES.control, { connection, prefix: opts.queuePrefix }),
         evaluations: new Queue(QUEUES.evaluations, { connection, prefix: opts.queuePrefix }),
@@ -137,7 +137,7 @@ export class Coordinator {
       ];
       for (const w of workers) w.on('error', (err) => log(`queue ${w.name}: ${err.message}`));
       for (const q of Object.values(queues)) q.on('error', (err) => log(`queue ${q.name}: ${err.message}`));
-      holder.self = new Coordinator(opts, redis, store, config, runDir, schedule, queues, workers);
+      holder.self = new Coordinator(opts, redis, store, config, dir, schedule, queues, workers);
       return holder.self;
     } catch (err) {
       redis.disconnect();
@@ -176,11 +176,11 @@ export class Coordinator {
    * whether the run starts from scratch (no checkpoint).
    */
   private async register(previous: RunState | undefined): Promise<boolean> {
-    fs.mkdirSync(this.runDir, { recursive: true });
     const latest = findLatestCheckpoint(this.runDir);
-    if (!latest)
-      fs.writeFileSync(path.join(this.runDir, 'config.json'), JSON.stringify(this.config, null, 2));
-    const generation = Math.max(previous?.generation ?? 0, readGeneration(this.runDir));
+    if (!latest) this.dir.writeConfig(this.config);
+    const generation = Math.max(previous?.generation ?? 0, this.dir.readCoordinatorRecord()?.generation ?? 0);
+    // The directory is this run's from now on (a restarted coordinator of the same run id may resume it).
+    this.dir.writeCoordinatorRecord({ runId: this.runId, generation });
     const resumeStep = Math.min(latest?.step ?? 0, this.schedule.lastStep);
     const now = Date.now();
     const state: RunState = {
@@ -249,11 +249,11 @@ export class Coordinator {
     });
     await store.writeState({ checkpointStep: Math.max(state.checkpointStep, step) });
     await store.addMetric({ type: 'checkpoint', step, dir });
-    const perEpoch = state.totalSteps / config.train.epochs;
+    const schedule = new RunSchedule(config, state.totalSteps / config.train.epochs);
     if (step === state.lastStep) {
       await store.writeState({ status: 'evaluating' });
       await this.enqueueEvaluations(runId, state.peers, step, dir, true);
-    } else if (config.eval.everyEpoch && step > 0 && step % perEpoch === 0) {
+    } else if (schedule.epochEvalDue(step)) {
       await this.enqueueEvaluations(runId, state.peers, step, dir, false);
     }
     return { committed: dir };
@@ -344,8 +344,8 @@ export class Coordinator {
   private async nextGeneration(state: RunState): Promise<void> {
     const latest = findLatestCheckpoint(this.runDir);
     const resumeStep = Math.min(latest?.step ?? 0, state.lastStep);
-    const generation = Math.max(state.generation, readGeneration(this.runDir)) + 1;
-    writeGeneration(this.runDir, this.runId, generation);
+    const generation = Math.max(state.generation, this.dir.readCoordinatorRecord()?.generation ?? 0) + 1;
+    this.dir.writeCoordinatorRecord({ runId: this.runId, generation });
     await this.store.deleteGeneration(state.generation);
     if (resumeStep >= state.lastStep) {
       await this.store.writeState({ status: 'evaluating', generation, resumeStep, step: resumeStep });
@@ -383,7 +383,12 @@ export class Coordinator {
         return this.end('failed');
       }
       if (!(await job.isCompleted())) return;
-      results.push(job.returnvalue);
+      // The job may have completed after it was read above (its result was null then): read it again.
+      const completed = await Job.fromId<EvaluationJobData, EvaluationJobResult>(
+        this.queues.evaluations,
+        job.id!,
+      );
+      results.push(completed!.returnvalue);
     }
     await this.writeRecords(state, true, results);
     await this.store.writeState({ status: 'finished', step: state.lastStep });
@@ -397,7 +402,7 @@ export class Coordinator {
       runId: this.runId,
       runDir: this.runDir,
       state,
-      stepsPerEpoch: this.schedule.stepsPerEpoch,
+      schedule: this.schedule,
       batchSize: this.config.train.batchSize,
       finished,
       final: results,
@@ -420,32 +425,36 @@ export class Coordinator {
 /**
  * The run's config: the one in Redis for a run Redis knows; else, for a run directory with checkpoints,
  * its config.json (a resumed run keeps its config; only how far it goes may change); else the given one.
+ * A run Redis does not know may use its directory only when that is empty, holds this run (coordinator.json
+ * names the run id: Redis lost the run) or is resumed on purpose; else it would mix with another run.
  */
-async function runConfigOf(store: RunStore, given: RunConfig): Promise<RunConfig> {
+async function runConfigOf(
+  store: RunStore,
+  opts: Pick<CoordinatorOptions, 'config' | 'resume' | 'overwrite'>,
+  log: (message: string) => void,
+): Promise<RunConfig> {
+  const given = opts.config;
   const stored = await store.readConfig();
   if (stored) return parseRunConfig(stored, `config of run ${store.runId} in Redis`);
-  const runDir = path.resolve(given.outDir, given.name);
-  const file = path.join(runDir, 'config.json');
-  if (!findLatestCheckpoint(runDir) || !fs.existsSync(file)) return given;
-  const onDisk = parseRunConfig(JSON.parse(fs.readFileSync(file, 'utf8')), file);
+  const dir = new RunDirectory(path.resolve(given.outDir, given.name));
+  const ours = dir.readCoordinatorRecord()?.runId === store.runId;
+  if (opts.overwrite || (!opts.resume && !ours)) {
+    dir.prepareNew({
+      overwrite: opts.overwrite,
+      howToContinue:
+        `continue it with mat coordinator --resume ${dir.path}, choose another --name, ` +
+        'or pass --overwrite to delete its files and start anew',
+    });
+    return given;
+  }
+  const file = dir.configFile;
+  if (!dir.checkpointToResume(log) || !fs.existsSync(file)) return given;
+  const onDisk = parseRunConfig(dir.readConfig(), file);
   return parseRunConfig({
     ...onDisk,
     outDir: given.outDir,
     train: { ...onDisk.train, maxSteps: given.train.maxSteps ?? onDisk.train.maxSteps },
   });
-}
-
-/** The last generation this run directory saw, so a fresh Redis never reuses one. */
-function readGeneration(runDir: string): number {
-  try {
-    return Number(JSON.parse(fs.readFileSync(path.join(runDir, 'coordinator.json'), 'utf8')).generation) || 0;
-  } catch {
-    return 0;
-  }
-}
-
-function writeGeneration(runDir: string, runId: string, generation: number): void {
-  fs.writeFileSync(path.join(runDir, 'coordinator.json'), JSON.stringify({ runId, generation }) + '\n');
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,27 +1,20 @@
-import * as fs from 'fs';
-import * as path from 'path';
-import type { EvalEvent, EvalResult, PeerStepMetrics, StepEvent } from '@mat/core';
+import {
+  compactMetricsLines,
+  RunDirectory,
+  StepAggregator,
+  type EvalEvent,
+  type MetricsLine,
+  type RunSchedule,
+} from '@mat/core';
 import type { RunStore } from '@mat/exchange';
 
-/** One line of metrics.jsonl, as `mat train` writes it. */
-export type MetricsLine = ({ type: 'step' } & StepEvent) | ({ type: 'eval' } & EvalEvent);
+export type { MetricsLine } from '@mat/core';
 
 /** What the coordinator knows of the run to turn per-peer entries into whole-step lines. */
 export interface RunShape {
   peers: number;
-  stepsPerEpoch: number;
-  lastStep: number;
+  schedule: RunSchedule;
 }
-
-/** A step that some peers have reported so far, all in one generation. */
-interface PendingStep {
-  generation: number;
-  lr: number;
-  seconds: number;
-  peers: Map<number, PeerStepMetrics>;
-}
-
-type PeerEval = EvalResult & { peer: number };
 
 /** Stream entries read per XRANGE call. */
 const READ_BATCH = 1000;
@@ -35,23 +28,27 @@ const READ_BATCH = 1000;
  * step and per evaluation, in step order.
  */
 export class LiveMetrics {
-  readonly file: string;
+  private readonly dir: RunDirectory;
+  private readonly lines: StepAggregator;
   private cursor = '0-0';
   /** The newest generation seen; entries written without one belong to it. */
   private generation = 0;
   /** Generation -> the step all its peers started from (the stream's `generation` events). */
   private readonly resumedFrom = new Map<number, number>();
-  private readonly steps = new Map<number, PendingStep>();
-  private readonly evals = new Map<string, Map<number, PeerEval>>();
   private finished = false;
 
   constructor(
     private readonly store: RunStore,
     runDir: string,
-    private readonly shape: RunShape,
+    shape: RunShape,
     private readonly log: (message: string) => void = () => {},
   ) {
-    this.file = path.join(runDir, 'metrics.jsonl');
+    this.dir = new RunDirectory(runDir);
+    this.lines = new StepAggregator(shape.schedule, shape.peers);
+  }
+
+  get file(): string {
+    return this.dir.metricsFile;
   }
 
   /**
@@ -61,22 +58,28 @@ export class LiveMetrics {
    * last line left by a coordinator killed while appending.
    */
   async open(opts: { fresh: boolean }): Promise<void> {
-    fs.mkdirSync(path.dirname(this.file), { recursive: true });
     if (opts.fresh) {
       const newest = await this.store.redis.xrevrange(this.store.keys.metrics, '+', '-', 'COUNT', 1);
       this.cursor = newest[0]?.[0] ?? '0-0';
-      writeAtomically(this.file, []);
+      this.dir.writeMetrics([]);
       return;
     }
     const kept = this.readFile();
-    writeAtomically(this.file, compactLines([...kept, ...(await this.read())]));
+    this.dir.writeMetrics(compactMetricsLines([...kept, ...(await this.read())]));
   }
 
   /** Appends the lines that the stream entries since the last poll complete. */
   async poll(): Promise<number> {
     if (this.finished) return 0;
     const lines = await this.read();
-    if (lines.length > 0) fs.appendFileSync(this.file, lines.map((l) => JSON.stringify(l) + '\n').join(''));
+    if (lines.length > 0) {
+      const file = this.dir.openMetrics();
+      try {
+        for (const line of lines) file.append(line);
+      } finally {
+        file.close();
+      }
+    }
     return lines.length;
   }
 
@@ -85,8 +88,7 @@ export class LiveMetrics {
     this.cursor = '0-0';
     this.generation = 0;
     this.resumedFrom.clear();
-    this.steps.clear();
-    this.evals.clear();
+    this.lines.clear();
   }
 
   /**
@@ -97,7 +99,7 @@ export class LiveMetrics {
     await this.poll();
     const lines = this.readFile();
     if (final) lines.push({ type: 'eval', ...final });
-    writeAtomically(this.file, compactLines(lines));
+    this.dir.writeMetrics(compactMetricsLines(lines));
     this.finished = true;
   }
 
@@ -138,8 +140,7 @@ export class LiveMetrics {
   private startGeneration(generation: number, from: number): void {
     this.generation = Math.max(this.generation, generation);
     this.resumedFrom.set(generation, from);
-    for (const [step, pending] of this.steps)
-      if (step > from && pending.generation < generation) this.steps.delete(step);
+    this.lines.dropStepsAfter(from, generation);
   }
 
   /** A step of an older generation that a later one re-takes (it restarted from an earlier step). */
@@ -154,92 +155,47 @@ export class LiveMetrics {
     this.generation = Math.max(this.generation, generation);
     // Late news (a worker's entry written as the rollback happened): that step is being taken again.
     if (this.abandoned(generation, step)) return undefined;
-    let pending = this.steps.get(step);
-    if (pending && pending.generation > generation) return undefined;
-    if (!pending || pending.generation < generation) {
-      pending = { generation, lr: Number(m.lr), seconds: 0, peers: new Map() };
-      this.steps.set(step, pending);
-    }
-    const peer = Number(m.peer);
-    pending.peers.set(peer, {
-      peer,
-      loss: Number(m.loss),
-      base: Number(m.base),
-      distill: Number(m.distill),
-      advAccuracy: Number(m.advAccuracy),
-      // Bounded staleness (train.maxStaleness > 0): how old the teacher outputs of this step were.
-      ...(m.staleness !== undefined ? { staleness: Number(m.staleness) } : {}),
-    });
-    // The step took as long as its slowest peer.
-    pending.seconds = Math.max(pending.seconds, Number(m.stepSeconds) || 0);
-    if (pending.peers.size < this.shape.peers) return undefined;
-    this.steps.delete(step);
-    return {
-      type: 'step',
-      step,
-      totalSteps: this.shape.lastStep,
-      epoch: this.epochOf(step),
-      lr: pending.lr,
-      seconds: pending.seconds,
-      peers: [...pending.peers.values()].sort((a, b) => a.peer - b.peer),
-    };
+    const line = this.lines.addStep(
+      {
+        peer: Number(m.peer),
+        step,
+        lr: metricNumber(m.lr),
+        loss: metricNumber(m.loss),
+        base: metricNumber(m.base),
+        distill: metricNumber(m.distill),
+        advAccuracy: metricNumber(m.advAccuracy),
+        stepSeconds: Number(m.stepSeconds) || 0,
+        ...(m.exchangeSeconds !== undefined && { exchangeSeconds: metricNumber(m.exchangeSeconds) }),
+        ...(m.staleness !== undefined && { staleness: Number(m.staleness) }),
+      },
+      generation,
+    );
+    return line && { type: 'step', ...line };
   }
 
   private takeEval(m: Record<string, unknown>): MetricsLine | undefined {
-    const step = Number(m.step);
-    const final = m.final === true;
-    const key = `${step}:${final}`;
-    const peers = this.evals.get(key) ?? new Map<number, PeerEval>();
-    this.evals.set(key, peers);
-    const peer = Number(m.peer);
-    peers.set(peer, {
-      peer,
+    const line = this.lines.addEval({
+      peer: Number(m.peer),
+      step: Number(m.step),
+      final: m.final === true,
       count: Number(m.count),
-      cleanAccuracy: Number(m.cleanAccuracy),
-      robustAccuracy: Number(m.robustAccuracy),
+      cleanAccuracy: metricNumber(m.cleanAccuracy),
+      robustAccuracy: metricNumber(m.robustAccuracy),
     });
-    if (peers.size < this.shape.peers) return undefined;
-    this.evals.delete(key);
-    return {
-      type: 'eval',
-      step,
-      epoch: this.epochOf(step),
-      final,
-      peers: [...peers.values()].sort((a, b) => a.peer - b.peer),
-    };
-  }
-
-  /** The epoch a step belongs to, as `mat train` counts it (step 1 is the first of epoch 0). */
-  private epochOf(step: number): number {
-    return Math.floor((step - 1) / this.shape.stepsPerEpoch);
+    return line && { type: 'eval', ...line };
   }
 
   /** The file's lines; a line that is not JSON (a write cut short) is dropped, with a note. */
   private readFile(): MetricsLine[] {
-    if (!fs.existsSync(this.file)) return [];
-    const out: MetricsLine[] = [];
-    for (const text of fs.readFileSync(this.file, 'utf8').split('\n')) {
-      if (text.trim() === '') continue;
-      try {
-        out.push(JSON.parse(text) as MetricsLine);
-      } catch {
-        this.log(`metrics.jsonl: dropped a line that is not JSON (${text.slice(0, 60)}…)`);
-      }
-    }
-    return out;
+    return this.dir.readMetrics((text) =>
+      this.log(`metrics.jsonl: dropped a line that is not JSON (${text.slice(0, 60)}…)`),
+    );
   }
 }
 
-/** One line per step and per evaluation (the last one given wins), in step order. */
-export function compactLines(lines: MetricsLine[]): MetricsLine[] {
-  const latest = new Map<string, MetricsLine>();
-  for (const line of lines) {
-    const key = line.type === 'eval' ? `eval:${line.step}:${line.final}` : `${line.type}:${line.step}`;
-    latest.set(key, line);
-  }
-  // A step's line first, then its evaluation, the final one last.
-  const rank = (l: MetricsLine) => (l.type === 'step' ? 0 : l.final ? 2 : 1);
-  return [...latest.values()].sort((a, b) => a.step - b.step || rank(a) - rank(b));
+/** A number of a metrics entry: JSON writes NaN and ±Infinity as null, which is read back as NaN, never 0. */
+function metricNumber(value: unknown): number {
+  return value === null ? NaN : Number(value);
 }
 
 function parseEntry(fields: string[]): Record<string, unknown> | undefined {
@@ -250,11 +206,4 @@ function parseEntry(fields: string[]): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Temporary file + rename: a reader sees the old file or the new one, never half of one. */
-function writeAtomically(file: string, lines: MetricsLine[]): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, lines.map((l) => JSON.stringify(l) + '\n').join(''));
-  fs.renameSync(tmp, file);
 }

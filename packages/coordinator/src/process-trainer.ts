@@ -1,18 +1,18 @@
 import { fork, type ChildProcess } from 'child_process';
-import * as fs from 'fs';
 import * as os from 'os';
-import * as path from 'path';
 import {
   commitCheckpoint,
-  findLatestCheckpoint,
   loadRunData,
+  openRunDirectory,
+  RunSchedule,
+  runSummary,
+  StepAggregator,
   type EvalEvent,
-  type EvalResult,
-  type PeerStepMetrics,
+  type OpenRunOptions,
   type RunConfig,
+  type RunDirectory,
   type RunEvents,
   type RunSummary,
-  type StepEvent,
 } from '@mat/core';
 import { routeExchange } from '@mat/exchange';
 import { childMainPath, isChildMessage, type ChildMessage, type ParentMessage } from '@mat/worker';
@@ -38,8 +38,8 @@ export function autoRuntime(
  * The embedded distributed runtime (`mat train --runtime processes`): one child process per peer on this
  * machine, the parent routing their messages over IPC — no Redis, no Docker. The children run the same
  * worker loop as `mat worker`; this parent plays the coordinator: it commits a checkpoint once every
- * peer's file is written and reports steps and evaluations like the in-process trainer (same files:
- * config.json, metrics.jsonl, checkpoints/, summary.json), whose results it reproduces exactly.
+ * peer's file is written and turns the peers' reports into the in-process trainer's records (the run
+ * directory, schedule and metrics lines of @mat/core's run lifecycle), whose results it reproduces exactly.
  */
 export class ProcessTrainer {
   private children: ChildProcess[] = [];
@@ -48,33 +48,33 @@ export class ProcessTrainer {
 
   private constructor(
     readonly config: RunConfig,
-    readonly runDir: string,
+    private readonly dir: RunDirectory,
+    readonly schedule: RunSchedule,
     private readonly startStep: number,
-    readonly totalSteps: number,
-    private readonly stepsPerEpoch: number,
     private readonly metadata: Record<string, unknown>,
   ) {}
 
   static async open(
     config: RunConfig,
-    opts: { resume?: boolean; metadata?: Record<string, unknown> } = {},
+    opts: OpenRunOptions & { metadata?: Record<string, unknown> } = {},
   ): Promise<ProcessTrainer> {
-    const runDir = path.join(config.outDir, config.name);
     const { batcher } = await loadRunData(config);
-    fs.mkdirSync(runDir, { recursive: true });
-    const latest = opts.resume ? findLatestCheckpoint(runDir) : undefined;
-    if (!latest) fs.writeFileSync(path.join(runDir, 'config.json'), JSON.stringify(config, null, 2));
-    const total = config.train.epochs * batcher.batchesPerEpoch;
+    const schedule = new RunSchedule(config, batcher.batchesPerEpoch);
+    const { dir, checkpoint } = openRunDirectory(config, opts);
     const metadata = { ...opts.metadata, runtime: 'processes' };
-    return new ProcessTrainer(config, runDir, latest?.step ?? 0, total, batcher.batchesPerEpoch, metadata);
+    return new ProcessTrainer(config, dir, schedule, checkpoint?.step ?? 0, metadata);
+  }
+
+  get runDir(): string {
+    return this.dir.path;
   }
 
   get stepsDone(): number {
     return Math.min(...[...this.reported.values(), this.startStep]);
   }
 
-  get lastStep(): number {
-    return Math.min(this.totalSteps, this.config.train.maxSteps ?? Infinity);
+  get totalSteps(): number {
+    return this.schedule.totalSteps;
   }
 
   /** Every peer stops after a step all of them can still reach (one past the furthest), with a checkpoint. */
@@ -87,12 +87,10 @@ export class ProcessTrainer {
   async run(events: RunEvents = {}): Promise<RunSummary> {
     const { config } = this;
     const n = config.peers;
-    const log = fs.openSync(path.join(this.runDir, 'metrics.jsonl'), 'a');
-    const write = (record: object) => fs.writeSync(log, JSON.stringify(record) + '\n');
+    const metrics = this.dir.openMetrics();
+    const lines = new StepAggregator(this.schedule, n);
     const started = Date.now();
-    const steps = new Map<number, StepEvent>();
     const checkpoints = new Map<number, number>();
-    const evals = new Map<number, EvalEvent>();
     let final: EvalEvent | undefined;
     let finishedPeers = 0;
     let lastDone = this.startStep;
@@ -106,33 +104,11 @@ export class ProcessTrainer {
         const onMessage = (m: ChildMessage) => {
           switch (m.type) {
             case 'step': {
-              const r = m.report;
-              this.reported.set(m.peer, r.step);
-              const e = steps.get(r.step) ?? {
-                step: r.step,
-                totalSteps: this.lastStep,
-                epoch: r.epoch,
-                lr: r.lr,
-                seconds: 0,
-                peers: [] as PeerStepMetrics[],
-              };
-              e.seconds = Math.max(e.seconds, r.stepSeconds);
-              const { peer, loss, base, distill, advAccuracy, exchangeSeconds, staleness } = r;
-              e.peers.push({
-                peer,
-                loss,
-                base,
-                distill,
-                advAccuracy,
-                exchangeSeconds,
-                ...(staleness !== undefined && { staleness }),
-              } as PeerStepMetrics);
-              steps.set(r.step, e);
-              if (e.peers.length === n) {
-                steps.delete(r.step);
-                e.peers.sort((a, b) => a.peer - b.peer);
-                write({ type: 'step', ...e });
-                events.onStep?.(e);
+              this.reported.set(m.peer, m.report.step);
+              const line = lines.addStep({ ...m.report, peer: m.peer });
+              if (line) {
+                metrics.append({ type: 'step', ...line });
+                events.onStep?.(line);
               }
               break;
             }
@@ -142,7 +118,7 @@ export class ProcessTrainer {
               if (count === n) {
                 checkpoints.delete(m.step);
                 const meta = { step: m.step, seed: config.seed, peers: n, arch: config.model.arch };
-                const dir = commitCheckpoint(this.runDir, meta);
+                const dir = commitCheckpoint(this.dir.path, meta);
                 events.onCheckpoint?.({ step: m.step, dir });
               }
               break;
@@ -151,16 +127,11 @@ export class ProcessTrainer {
               events.onEvalProgress?.(m.peer, m.done, m.total);
               break;
             case 'eval': {
-              const epoch = Math.floor((m.step - 1) / this.stepsPerEpoch);
-              const e = evals.get(m.step) ?? { step: m.step, epoch, final: m.final, peers: [] };
-              e.peers.push({ peer: m.peer, ...(m.result as EvalResult) });
-              evals.set(m.step, e);
-              if (e.peers.length === n) {
-                evals.delete(m.step);
-                e.peers.sort((a, b) => a.peer - b.peer);
-                write({ type: 'eval', ...e });
-                events.onEval?.(e);
-                if (e.final) final = e;
+              const line = lines.addEval({ ...m.result, peer: m.peer, step: m.step, final: m.final });
+              if (line) {
+                metrics.append({ type: 'eval', ...line });
+                events.onEval?.(line);
+                if (line.final) final = line;
               }
               break;
             }
@@ -195,7 +166,7 @@ export class ProcessTrainer {
             runId: `${config.name}-${started}`,
             config,
             peer,
-            runDir: this.runDir,
+            runDir: this.dir.path,
             startStep: this.startStep,
           };
           child.send(message);
@@ -206,23 +177,20 @@ export class ProcessTrainer {
         );
       });
     } finally {
-      fs.closeSync(log);
+      metrics.close();
       for (const child of this.children) if (child.connected) child.disconnect();
     }
 
-    const seconds = (Date.now() - started) / 1000;
-    const images = (lastDone - this.startStep) * config.train.batchSize * n;
-    const summary: RunSummary = {
+    const summary = runSummary({
       metadata: this.metadata,
-      runDir: this.runDir,
+      runDir: this.dir.path,
       stepsDone: lastDone,
-      totalSteps: this.totalSteps,
-      stoppedEarly: lastDone < this.totalSteps,
-      seconds,
-      imagesPerSecond: seconds > 0 ? images / seconds : 0,
+      totalSteps: this.schedule.totalSteps,
+      seconds: (Date.now() - started) / 1000,
+      images: (lastDone - this.startStep) * config.train.batchSize * n,
       final,
-    };
-    fs.writeFileSync(path.join(this.runDir, 'summary.json'), JSON.stringify(summary, null, 2));
+    });
+    this.dir.writeSummary(summary);
     return summary;
   }
 

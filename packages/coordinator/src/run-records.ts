@@ -1,6 +1,12 @@
-import * as fs from 'fs';
-import * as path from 'path';
-import type { EvalEvent, EvalResult, RunSummary } from '@mat/core';
+import {
+  RunDirectory,
+  runSummary,
+  StepAggregator,
+  type EvalEvent,
+  type EvalResult,
+  type RunSchedule,
+  type RunSummary,
+} from '@mat/core';
 import type { RunState } from '@mat/exchange';
 import type { LiveMetrics } from './live-metrics';
 
@@ -15,43 +21,40 @@ export async function writeRunRecords(
     runId: string;
     runDir: string;
     state: RunState;
-    stepsPerEpoch: number;
+    schedule: RunSchedule;
     batchSize: number;
     finished: boolean;
     final: Array<EvalResult & { peer: number; step: number }>;
   },
 ): Promise<RunSummary> {
-  const { state, stepsPerEpoch } = opts;
-  const final: EvalEvent | undefined =
-    opts.final.length > 0
-      ? {
-          step: state.lastStep,
-          epoch: Math.floor((state.lastStep - 1) / stepsPerEpoch),
-          final: true,
-          peers: opts.final
-            .map(({ peer, count, cleanAccuracy, robustAccuracy }) => ({
-              peer,
-              count,
-              cleanAccuracy,
-              robustAccuracy,
-            }))
-            .sort((a, b) => a.peer - b.peer),
-        }
-      : undefined;
+  const { state } = opts;
+  let final: EvalEvent | undefined;
+  for (const r of opts.final) {
+    if (
+      typeof r?.peer !== 'number' ||
+      !Number.isFinite(r.cleanAccuracy) ||
+      !Number.isFinite(r.robustAccuracy)
+    )
+      throw new Error(
+        `an evaluation job of run ${opts.runId} completed without a result: ${JSON.stringify(r)}`,
+      );
+  }
+  if (opts.final.length > 0) {
+    const lines = new StepAggregator(opts.schedule, opts.final.length);
+    for (const result of opts.final) final = lines.addEval({ ...result, step: state.lastStep, final: true });
+  }
   await metrics.finish(final);
 
   const stepsDone = opts.finished ? state.lastStep : state.checkpointStep;
-  const seconds = (Date.now() - state.createdAt) / 1000;
-  const summary: RunSummary = {
+  const summary = runSummary({
     metadata: { runtime: 'redis', runId: opts.runId, generation: state.generation },
     runDir: opts.runDir,
     stepsDone,
     totalSteps: state.totalSteps,
-    stoppedEarly: stepsDone < state.totalSteps,
-    seconds,
-    imagesPerSecond: seconds > 0 ? (stepsDone * opts.batchSize * state.peers) / seconds : 0,
+    seconds: (Date.now() - state.createdAt) / 1000,
+    images: stepsDone * opts.batchSize * state.peers,
     final,
-  };
-  fs.writeFileSync(path.join(opts.runDir, 'summary.json'), JSON.stringify(summary, null, 2));
+  });
+  new RunDirectory(opts.runDir).writeSummary(summary);
   return summary;
 }

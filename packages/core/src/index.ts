@@ -7,3 +7,4 @@ export * from './backend';
 export * from './config';
 export * from './train';
 export * from './eval';
+export * from './run';

@@ -7,10 +7,10 @@ import {
   encodePeerState,
   evalAttackSpec,
   evaluateModel,
-  learningRateAt,
   loadPeerCheckpoint,
   loadRunData,
   restorePeerState,
+  RunSchedule,
   stepDirName,
   writePeerCheckpoint,
   type Batcher,
@@ -31,6 +31,8 @@ import { StalePeer } from './stale-peer-step';
 export class PeerRunner {
   /** With train.maxStaleness > 0: the bounded-staleness step and what it keeps between steps. */
   private readonly stale: StalePeer | undefined;
+  /** When the run checkpoints, evaluates and ends: the same schedule as every other runtime's. */
+  readonly schedule: RunSchedule;
 
   private constructor(
     readonly config: RunConfig,
@@ -42,6 +44,7 @@ export class PeerRunner {
     private readonly initialState: Uint8Array,
   ) {
     this.stale = config.train.maxStaleness > 0 ? new StalePeer(peer, config) : undefined;
+    this.schedule = new RunSchedule(config, batcher.batchesPerEpoch);
   }
 
   static async open(config: RunConfig, index: number, runDir: string): Promise<PeerRunner> {
@@ -58,17 +61,9 @@ export class PeerRunner {
     return this.peer.index;
   }
 
-  get totalSteps(): number {
-    return this.config.train.epochs * this.batcher.batchesPerEpoch;
-  }
-
   /** The step the run ends at (maxSteps may cut it short; the schedule still spans totalSteps). */
   get lastStep(): number {
-    return Math.min(this.totalSteps, this.config.train.maxSteps ?? Infinity);
-  }
-
-  get stepsPerEpoch(): number {
-    return this.batcher.batchesPerEpoch;
+    return this.schedule.lastStep;
   }
 
   /** What this run's messages look like (shapes, size bound) for the exchange. */
@@ -106,8 +101,9 @@ export class PeerRunner {
     exchange: PeerExchange,
     signal?: AbortSignal,
   ): Promise<DistributedStepMetrics & { lr: number }> {
-    const lr = learningRateAt(this.config.optim.lr, this.config.optim.schedule, step, this.totalSteps);
-    const b = this.batcher.batch(Math.floor(step / this.stepsPerEpoch), step % this.stepsPerEpoch);
+    const lr = this.schedule.learningRate(step);
+    const at = this.schedule.batchOf(step);
+    const b = this.batcher.batch(at.epoch, at.index);
     const [h, w, c] = this.test.shape;
     const batch = { x: tf.tensor4d(b.x, [b.size, h, w, c]), y: tf.tensor1d(b.y, 'int32') };
     const ctx = { config: this.config, step, lr, signal };
@@ -132,21 +128,6 @@ export class PeerRunner {
    */
   async serve(exchange: PeerExchange, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
     await this.stale?.serve(exchange, opts);
-  }
-
-  /** Checkpoints are taken every K steps, at epoch ends when epochs are evaluated, and at the end. */
-  checkpointDue(done: number): boolean {
-    const { checkpointEvery } = this.config.train;
-    return (
-      (checkpointEvery > 0 && done % checkpointEvery === 0) ||
-      this.epochEvalDue(done) ||
-      done === this.lastStep
-    );
-  }
-
-  /** Whether the run evaluates after `done` steps before its end (in-process: at epoch ends). */
-  epochEvalDue(done: number): boolean {
-    return this.config.eval.everyEpoch && done % this.stepsPerEpoch === 0 && done < this.lastStep;
   }
 
   /** Writes this peer's file of the checkpoint after `done` steps (committed by whoever sees all files). */

@@ -34,14 +34,15 @@ export async function trainLoop(
   hooks: LoopHooks,
 ): Promise<number> {
   let done = start;
-  while (done < runner.lastStep && !(await hooks.shouldStop(done))) {
+  const { schedule } = runner;
+  while (done < schedule.lastStep && !(await hooks.shouldStop(done))) {
     const t0 = performance.now();
     const metrics = await runner.step(done, exchange, hooks.signal?.());
     done++;
-    const epoch = Math.floor((done - 1) / runner.stepsPerEpoch);
+    const epoch = schedule.epochOf(done);
     await hooks.onStep({ ...metrics, step: done, epoch, stepSeconds: (performance.now() - t0) / 1000 });
-    if (runner.checkpointDue(done)) await hooks.onCheckpoint(done, runner.saveCheckpoint(done));
-    if (runner.epochEvalDue(done)) await hooks.onEpochEval?.(done);
+    if (schedule.checkpointDue(done)) await hooks.onCheckpoint(done, runner.saveCheckpoint(done));
+    if (schedule.epochEvalDue(done)) await hooks.onEpochEval?.(done);
   }
   return done;
 }

@@ -57,6 +57,8 @@ export function coordinatorCommand(yargs: Argv): Argv {
         const coordinator = await Coordinator.start({
           conn,
           config,
+          resume: a.resume !== undefined,
+          overwrite: a.overwrite,
           runId: a['run-id'],
           queuePrefix: a['queue-prefix'],
           log,

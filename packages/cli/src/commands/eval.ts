@@ -2,12 +2,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Argv } from 'yargs';
 import {
+  assertFiniteOutputs,
   createPeers,
   defaultEvalEps,
   EnsembleModel,
-  findLatestCheckpoint,
   loadCheckpoint,
   loadDataset,
+  newestCheckpoint,
   parseRunConfig,
   runEvalSuite,
   selectBackend,
@@ -169,7 +170,8 @@ export async function runEval(a: EvalArgs): Promise<void> {
   const backend = await selectBackend((a.backend ?? config.backend) as RunConfig['backend']);
   say(`backend: ${backend.name}`, { backend });
 
-  const ckptDir = a.checkpoint ?? findLatestCheckpoint(a.run)?.dir;
+  // The newest complete checkpoint; one whose writing was cut short is skipped with a warning.
+  const ckptDir = a.checkpoint ?? newestCheckpoint(a.run, (m) => say(`warning: ${m}`))?.dir;
   if (!ckptDir)
     throw new Error(`${a.run}: no complete checkpoint found under ${path.join(a.run, 'checkpoints')}`);
   let test = await loadDataset(config.data.dataset, 'test', { dataDir: config.data.dataDir });
@@ -178,7 +180,11 @@ export async function runEval(a: EvalArgs): Promise<void> {
 
   const peers = createPeers(config, test);
   try {
+    // A checkpoint holding NaN or ±Infinity is refused by loadCheckpoint; a model whose outputs are not
+    // finite all the same has no accuracy either.
     const manifest = loadCheckpoint(ckptDir, peers);
+    for (const p of peers)
+      assertFiniteOutputs(p.model, test, config.eval.batchSize, `peer ${p.index} of ${ckptDir}`);
     const targets: EvalTarget[] = peers.map((p) => ({
       name: `peer ${p.index}`,
       peer: p.index,

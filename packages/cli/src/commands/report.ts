@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Argv } from 'yargs';
+import { writeFileAtomic } from '@mat/core';
 import { buildReport, loadRunData, renderHtml, renderMarkdown } from '../report';
 
 interface ReportArgs {
@@ -50,9 +51,7 @@ export function runReport(a: ReportArgs): { files: string[] } {
     ['report.html', renderHtml(report)],
   ].map(([name, text]) => {
     const file = path.join(out, name);
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, text);
-    fs.renameSync(tmp, file);
+    writeFileAtomic(file, text);
     return file;
   });
   const charts = report.charts.lines.length + report.charts.bars.length;

@@ -8,6 +8,7 @@ import {
   RUNS_INDEX_KEY,
   RunStore,
 } from '@mat/exchange';
+import { formatMetric } from '../format-metric';
 import { redisConnection, redisOptions, type RedisArgs } from './redis-options';
 
 interface StatusArgs extends RedisArgs {
@@ -102,8 +103,8 @@ export function statusCommand(yargs: Argv): Argv {
             ? `${s.workerId}, lease ${((s.leaseUntil - now) / 1000).toFixed(1)} s, step ${s.step}`
             : 'free';
           const metrics = m
-            ? ` | loss ${Number(m.loss).toFixed(3)} adv ${(100 * Number(m.advAccuracy)).toFixed(1)}% ` +
-              `${Number(m.stepSeconds).toFixed(2)} s/step (exchange ${Number(m.exchangeSeconds).toFixed(3)} s)`
+            ? ` | loss ${formatMetric(m.loss, 3)} adv ${formatMetric(m.advAccuracy, 1, 100)}% ` +
+              `${formatMetric(m.stepSeconds, 2)} s/step (exchange ${formatMetric(m.exchangeSeconds, 3)} s)`
             : '';
           out(`  peer ${peer}: ${lease}${metrics}`);
         }

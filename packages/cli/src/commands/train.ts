@@ -21,6 +21,7 @@ export interface TrainArgs {
   config?: string;
   preset?: string;
   resume?: string;
+  overwrite?: boolean;
   set?: string[];
   name?: string;
   'out-dir'?: string;
@@ -86,6 +87,11 @@ export function runConfigOptions<T>(y: Argv<T>) {
       type: 'string',
       describe: 'Continue the run in this directory from its newest checkpoint',
     })
+    .option('overwrite', {
+      type: 'boolean',
+      describe:
+        'Start anew over a run of the same name: delete its files (config, metrics, checkpoints) first',
+    })
     .option('set', {
       type: 'string',
       array: true,
@@ -130,8 +136,24 @@ export function runConfigOptions<T>(y: Argv<T>) {
     .option('max-steps', { type: 'number', describe: 'Stop after this many steps (schedule unchanged)' })
     .option('checkpoint-every', {
       type: 'number',
-      describe: 'Checkpoint every K steps (0: only at the end)',
-    });
+      describe: 'Checkpoint every K steps (0: only at epoch evaluations and the end)',
+    })
+    .check(flagsGivenOnce);
+}
+
+/** Options that may be given several times (each adds a value). */
+const REPEATABLE = new Set(['set', '_']);
+
+/** A flag given twice is an error naming it (yargs would pass both values on as an array). */
+export function flagsGivenOnce(argv: Record<string, unknown>): true {
+  for (const [key, value] of Object.entries(argv)) {
+    // yargs adds a camelCase alias of every dashed flag: report the flag as it is written.
+    if (!Array.isArray(value) || REPEATABLE.has(key) || /[A-Z]/.test(key)) continue;
+    throw new Error(
+      `--${key} was given ${value.length} times (${value.map((v) => JSON.stringify(v)).join(', ')}); give it once`,
+    );
+  }
+  return true;
 }
 
 function flagOverrides(a: TrainArgs): Record<string, unknown> {
@@ -189,7 +211,10 @@ export function resolveConfig(a: TrainArgs): { config: RunConfig; resume: boolea
   }
   const file = a.config ? readConfigFile(a.config) : undefined;
   const overrides = mergeLayers(flagOverrides(a), parseSetOverrides(a.set ?? []));
-  return { config: resolveRunConfig({ preset: a.preset, file, overrides }), resume: false };
+  return {
+    config: resolveRunConfig({ preset: a.preset, file, fileName: a.config, overrides }),
+    resume: false,
+  };
 }
 
 /** Makes the dataset available before training: verified local or Debian files, else a verified download. */
@@ -219,7 +244,12 @@ export async function runTrain(a: TrainArgs): Promise<void> {
     runtime,
   });
   const Trainer = runtime === 'processes' ? ProcessTrainer : InProcessTrainer;
-  const trainer = await Trainer.open(config, { resume, metadata: { backend } });
+  const trainer = await Trainer.open(config, {
+    resume,
+    overwrite: a.overwrite,
+    warn: (message) => reporter.info(`warning: ${message}`),
+    metadata: { backend },
+  });
   if (resume) reporter.info(`resumed at step ${trainer.stepsDone}`);
   const stop = () => {
     reporter.info('stopping after this step (checkpoint follows); press Ctrl-C again to abort');

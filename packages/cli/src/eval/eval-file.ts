@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import type { EvalSuiteResult } from '@mat/core';
+import { writeJsonAtomic, type EvalSuiteResult } from '@mat/core';
 
 /** What `mat eval` writes to runs/<name>/eval-*.json and `mat report` reads. */
 export interface EvalFile extends EvalSuiteResult {
@@ -22,12 +22,10 @@ export function evalFileName(step: number, result: Pick<EvalSuiteResult, 'attack
   return `eval-step${step}-${attacks}-${norms}.json`;
 }
 
-/** Writes atomically (temporary file + rename), so a reader never sees half a file. */
+/** Writes atomically, so a reader never sees half a file. */
 export function writeEvalFile(file: string, content: EvalFile): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(content, null, 2));
-  fs.renameSync(tmp, file);
+  writeJsonAtomic(file, content);
 }
 
 /** Reads and checks one eval file; the error names the file and what is wrong. */

@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import { ConfigError } from './errors';
+import { runNameSchema } from './run-name';
+
+export { ConfigError } from './errors';
 
 /**
  * The one run configuration, with every default in one place. Presets (./presets.ts) override only what
@@ -27,6 +31,12 @@ export const attackSchema = z
     restarts: positiveInt.default(1),
   })
   .strict();
+
+/**
+ * The run's training and evaluation attacks: absent, they are the defaults given below (prefault); given in
+ * part (e.g. only `steps`), eps defaults to 0.1 and the step size to its rule. MAT-MP's types name their eps.
+ */
+const attackWithDefaultEps = attackSchema.extend({ eps: z.number().positive().default(0.1) });
 
 /**
  * MAT-MP: several perturbation types instead of the one `attack` (Liu et al. 2021, MAT against multiple
@@ -65,10 +75,7 @@ const scheduleSchema = z.discriminatedUnion('type', [
 export const runConfigSchema = z
   .object({
     /** Run name; the run directory is `<outDir>/<name>`. */
-    name: z
-      .string()
-      .regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" or "-"')
-      .default('mat-run'),
+    name: runNameSchema.default('mat-run'),
     /** Where runs are written. */
     outDir: z.string().default('runs'),
     /** One seed for everything random: init, data order, augmentation, attack starts. */
@@ -124,7 +131,7 @@ export const runConfigSchema = z
       .strict()
       .prefault({}),
     /** The attack that crafts training examples. */
-    attack: attackSchema.prefault({ eps: 0.1, stepSize: 0.025, steps: 10 }),
+    attack: attackWithDefaultEps.prefault({ eps: 0.1, stepSize: 0.025, steps: 10 }),
     /** MAT-MP perturbation types; when set, they replace `attack` for training (see mpSchema). */
     mp: mpSchema.optional(),
     optim: z
@@ -141,7 +148,7 @@ export const runConfigSchema = z
       .object({
         epochs: positiveInt.default(1),
         batchSize: positiveInt.max(4096).default(128),
-        /** Write a checkpoint every K steps (and always at the end); 0 = only at the end. */
+        /** Write a checkpoint every K steps (and always at epoch evaluations and at the end); 0 = only there. */
         checkpointEvery: z.number().int().nonnegative().default(0),
         /** Stop after this many steps (debugging, tests). */
         maxSteps: positiveInt.optional(),
@@ -159,7 +166,7 @@ export const runConfigSchema = z
         /** Evaluate at every epoch end as well as at the end. */
         everyEpoch: z.boolean().default(true),
         batchSize: positiveInt.max(4096).default(256),
-        attack: attackSchema.prefault({ eps: 0.1, stepSize: 0.01, steps: 20 }),
+        attack: attackWithDefaultEps.prefault({ eps: 0.1, stepSize: 0.01, steps: 20 }),
       })
       .strict()
       .prefault({}),
@@ -203,19 +210,23 @@ export type AttackConfig = z.infer<typeof attackSchema>;
 export type MpConfig = z.infer<typeof mpSchema>;
 export type MpStrategy = MpConfig['strategy'];
 
-/** Validates a config object; the error lists every problem with its path, e.g. `optim.lr: must be > 0`. */
-export function parseRunConfig(input: unknown, source = 'config'): RunConfig {
+/**
+ * Validates a config object; the error lists every problem with its path, e.g. `optim.lr: must be > 0`,
+ * and, when `sourceOf` knows it, where the bad value comes from (e.g. "from config file run.json").
+ */
+export function parseRunConfig(
+  input: unknown,
+  source = 'config',
+  sourceOf?: (path: readonly PropertyKey[]) => string | undefined,
+): RunConfig {
   const result = runConfigSchema.safeParse(input);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
-      return `  ${path}: ${issue.message}`;
+      const from = issue.path.length > 0 ? sourceOf?.(issue.path) : undefined;
+      return `  ${path}: ${issue.message}${from ? ` (from ${from})` : ''}`;
     });
     throw new ConfigError(`invalid ${source}:\n${problems.join('\n')}`);
   }
   return result.data;
-}
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
 }

@@ -1,3 +1,4 @@
+import { writeFileAtomic } from '../run/atomic-write';
 import type { Model } from './model';
 import {
   applyEntriesToModel,
@@ -6,7 +7,6 @@ import {
   modelMetadata,
   modelToEntries,
   readWeightFileBytes,
-  writeFileAtomic,
   type TensorEntry,
 } from './weights-file';
 

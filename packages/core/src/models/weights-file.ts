@@ -1,7 +1,7 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { writeFileAtomic } from '../run/atomic-write';
 import type { Model } from './model';
 
 /**
@@ -15,7 +15,7 @@ import type { Model } from './model';
  *              tile it exactly (no overlaps, no gaps), in the order they were given to `encodeTensorFile`.
  *
  * Model weights are stored under the NamedVariable names (params, then buffers) in tfjs layouts; checkpoints
- * of the trainer reuse encode/decode/writeFileAtomic with their own entries.
+ * of the trainer reuse encode/decode with their own entries.
  */
 
 export type TensorDType = 'float32' | 'int32';
@@ -184,46 +184,6 @@ export function decodeTensorFile(bytes: Uint8Array, source: string): TensorFile 
     return { ...entry, data };
   });
   return { entries, tensors: new Map(entries.map((e) => [e.name, e])), metadata };
-}
-
-let tempCounter = 0;
-
-/**
- * Writes `bytes` to `path` so that a crash never leaves a partial file there: write a temporary file in the same
- * directory, fsync it, rename it over `path` (atomic on POSIX), then fsync the directory (best effort).
- * Synchronous, so callers can rely on the order of several writes (e.g. a checkpoint manifest last).
- */
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${++tempCounter}.tmp`);
-  try {
-    const fd = openSync(temp, 'w');
-    try {
-      let written = 0;
-      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, path);
-  } catch (err) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // The temporary file was never created or is already gone.
-    }
-    throw err;
-  }
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Some platforms cannot fsync a directory; the rename itself has happened.
-  }
 }
 
 /** A copy of the model's weights (params, then buffers) as file entries, in tfjs layouts. */

@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { decodeTensorFile, encodeTensorFile, writeFileAtomic } from '../models/weights-file';
+import { decodeTensorFile, encodeTensorFile } from '../models/weights-file';
+import { writeFileAtomic } from '../run/atomic-write';
 import type { NamedVariable } from '../models/model';
 import type { Peer } from './peer';
 
@@ -70,7 +71,8 @@ export function encodePeerState(peer: Peer, meta: { step: number; seed: number }
 
 /**
  * Restores one peer from a tensor file. Everything is validated before anything is assigned, so a bad file
- * leaves the peer exactly as it was.
+ * leaves the peer exactly as it was. A tensor holding NaN or ±Infinity (a diverged model) is refused: a run
+ * never resumes from it and no accuracy is ever computed from it.
  */
 export function restorePeerState(peer: Peer, bytes: Uint8Array, source: string): { step: number } {
   const { tensors, metadata } = decodeTensorFile(bytes, source);
@@ -97,21 +99,42 @@ export function restorePeerState(peer: Peer, bytes: Uint8Array, source: string):
         problems.push(`${key} has shape [${t.shape}], expected [${variable.shape}]`);
       } else if (t.dtype !== 'float32') {
         problems.push(`${key} has dtype ${t.dtype}, expected float32`);
-      } else if (section === 'momentum') {
-        momentum.set(name, { shape: t.shape, data: t.data as Float32Array });
       } else {
-        planned.push({ variable, data: t.data as Float32Array, shape: t.shape });
+        const data = t.data as Float32Array;
+        const bad = nonFinite(data);
+        if (bad) problems.push(`${key} holds ${bad}`);
+        else if (section === 'momentum') momentum.set(name, { shape: t.shape, data });
+        else planned.push({ variable, data, shape: t.shape });
       }
     }
   }
   for (const key of tensors.keys()) if (!expected.has(key)) problems.push(`unexpected ${key}`);
-  if (problems.length > 0)
-    throw new Error(`${source}: checkpoint does not match the model: ${problems.join('; ')}`);
+  if (problems.length > 0) {
+    const nan = problems.some((p) => p.includes('non-finite'));
+    throw new Error(
+      nan
+        ? `${source}: checkpoint holds non-finite values (a diverged model; resume from an earlier checkpoint or start anew): ${problems.join('; ')}`
+        : `${source}: checkpoint does not match the model: ${problems.join('; ')}`,
+    );
+  }
 
   for (const { variable, data, shape } of planned)
     tf.tidy(() => variable.assign(tf.tensor(data, shape, 'float32')));
   peer.optimizer.loadState(momentum);
   return { step: Number(metadata.step) };
+}
+
+/** "3 non-finite values (NaN at index 17)" when `data` holds NaN or ±Infinity, else undefined. */
+function nonFinite(data: Float32Array): string | undefined {
+  let count = 0;
+  let first = -1;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      if (count++ === 0) first = i;
+    }
+  }
+  if (count === 0) return undefined;
+  return `${count} non-finite value${count === 1 ? '' : 's'} (${data[first]} at index ${first})`;
 }
 
 /** Writes a global checkpoint of all peers at `step` and moves `latest.json` to it. Keeps the newest `keep`. */
@@ -194,13 +217,23 @@ export function loadPeerCheckpoint(dir: string, peer: Peer): CheckpointManifest 
   return manifest;
 }
 
-function completeCheckpointDirs(root: string): Array<{ step: number; dir: string }> {
+/** The checkpoint directories under `root` (step-XXXXXXXX), complete (with manifest.json) or not, by step. */
+function checkpointDirs(root: string): Array<{ step: number; dir: string; complete: boolean }> {
   if (!fs.existsSync(root)) return [];
   return fs
     .readdirSync(root)
-    .filter((d) => /^step-\d{8}$/.test(d) && fs.existsSync(path.join(root, d, 'manifest.json')))
-    .map((d) => ({ step: Number(d.slice(5)), dir: path.join(root, d) }))
+    .filter((d) => /^step-\d{8}$/.test(d))
+    .map((d) => {
+      const dir = path.join(root, d);
+      return { step: Number(d.slice(5)), dir, complete: fs.existsSync(path.join(dir, 'manifest.json')) };
+    })
     .sort((a, b) => a.step - b.step);
+}
+
+function completeCheckpointDirs(root: string): Array<{ step: number; dir: string }> {
+  return checkpointDirs(root)
+    .filter((c) => c.complete)
+    .map(({ step, dir }) => ({ step, dir }));
 }
 
 function pruneCheckpoints(root: string, keep: number): void {
@@ -215,6 +248,58 @@ export function findLatestCheckpoint(runDir: string): { step: number; dir: strin
   const root = path.join(runDir, 'checkpoints');
   const dirs = completeCheckpointDirs(root);
   return dirs[dirs.length - 1];
+}
+
+/**
+ * The newest complete checkpoint of a run, as a user sees it (resume, mat eval). A checkpoint directory
+ * without manifest.json is one whose writing was cut short (the process was killed between the peer files
+ * and the manifest); newer than the newest complete checkpoint, it is skipped with a warning naming it.
+ */
+export function newestCheckpoint(
+  runDir: string,
+  warn: (message: string) => void,
+): { step: number; dir: string } | undefined {
+  const { latest, cutShort } = scanCheckpoints(runDir);
+  for (const dir of cutShort) {
+    warn(
+      `skipping ${dir}: no manifest.json (a checkpoint whose writing was cut short)` +
+        (latest ? `; the newest complete checkpoint is at step ${latest.step}` : ''),
+    );
+  }
+  return latest;
+}
+
+/**
+ * The checkpoint a run resumed from its directory starts from: newestCheckpoint, and an error when there
+ * are only checkpoints whose writing was cut short, since resuming would silently start the run again
+ * from step 0. Undefined when the run has no checkpoint directory at all (it starts from step 0).
+ */
+export function checkpointToResume(
+  runDir: string,
+  warn: (message: string) => void,
+): { step: number; dir: string } | undefined {
+  const { latest, cutShort } = scanCheckpoints(runDir);
+  if (cutShort.length > 0 && !latest) {
+    throw new Error(
+      `${cutShort.join(', ')}: no manifest.json (a checkpoint whose writing was cut short), and the run has ` +
+        'no complete checkpoint: resuming would start it again from step 0. Start it anew instead ' +
+        '(--overwrite, or delete the run directory)',
+    );
+  }
+  return newestCheckpoint(runDir, warn);
+}
+
+/** The newest complete checkpoint, and the checkpoint directories without a manifest newer than it. */
+function scanCheckpoints(runDir: string): {
+  latest?: { step: number; dir: string };
+  cutShort: string[];
+} {
+  const dirs = checkpointDirs(path.join(runDir, 'checkpoints'));
+  const complete = dirs.filter((c) => c.complete);
+  const newest = complete[complete.length - 1];
+  const latest = newest && { step: newest.step, dir: newest.dir };
+  const cutShort = dirs.filter((c) => !c.complete && (!latest || c.step > latest.step)).map((c) => c.dir);
+  return { latest, cutShort };
 }
 
 export function readManifest(dir: string): CheckpointManifest {

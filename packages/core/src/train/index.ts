@@ -8,5 +8,6 @@ export * from './perturbations';
 export * from './teacher-plan';
 export * from './mat-step';
 export * from './evaluate';
+export * from './finite-outputs';
 export * from './checkpoint';
 export * from './trainer';

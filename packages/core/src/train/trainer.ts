@@ -1,51 +1,25 @@
-import * as fs from 'fs';
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, type RunConfig } from '../config/schema';
 import { Batcher, loadDataset, subset, type Dataset } from '../data';
 import { createModel } from '../models';
 import { evalAttackSpec } from './attack-config';
-import { findLatestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
-import { evaluateModel, type EvalResult } from './evaluate';
-import { matStep, type PeerStepMetrics } from './mat-step';
+import { openRunDirectory, type OpenRunOptions } from '../run/open-run';
+import type { RunDirectory } from '../run/run-directory';
+import { runSummary, type EvalEvent, type RunSummary, type StepEvent } from '../run/run-records';
+import { RunSchedule } from '../run/run-schedule';
+import { StepAggregator } from '../run/step-aggregator';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { evaluateModel } from './evaluate';
+import { matStep } from './mat-step';
 import type { Peer } from './peer';
-import { learningRateAt } from './schedule';
 import { Sgd } from './sgd';
 import { dataSeed, initSeed } from './streams';
-
-export interface StepEvent {
-  step: number;
-  totalSteps: number;
-  epoch: number;
-  lr: number;
-  seconds: number;
-  peers: PeerStepMetrics[];
-}
-
-export interface EvalEvent {
-  step: number;
-  epoch: number;
-  final: boolean;
-  peers: Array<EvalResult & { peer: number }>;
-}
 
 export interface RunEvents {
   onStep?(e: StepEvent): void;
   onEval?(e: EvalEvent): void;
   onEvalProgress?(peer: number, done: number, total: number): void;
   onCheckpoint?(e: { step: number; dir: string }): void;
-}
-
-export interface RunSummary {
-  /** Facts about the run's environment, e.g. `backend`. */
-  metadata: Record<string, unknown>;
-  runDir: string;
-  stepsDone: number;
-  totalSteps: number;
-  stoppedEarly: boolean;
-  seconds: number;
-  imagesPerSecond: number;
-  final?: EvalEvent;
 }
 
 /** Builds peer `index` freshly initialised; its weights depend only on (seed, index). */
@@ -109,15 +83,19 @@ export async function loadRunData(
 
 /**
  * Trains all N peers in this process, step by synchronous step (./mat-step.ts). This is the reference that
- * the distributed runtime must reproduce exactly.
+ * the distributed runtime must reproduce exactly. Its run directory, schedule and metrics lines come from
+ * ../run, as those of the other runtimes do.
  */
 export class InProcessTrainer {
   private stopRequested = false;
   private step = 0;
+  /** The step of the newest checkpoint of this run (-1: none yet). */
+  private checkpointed = -1;
 
   private constructor(
     readonly config: RunConfig,
-    readonly runDir: string,
+    private readonly dir: RunDirectory,
+    readonly schedule: RunSchedule,
     readonly peers: Peer[],
     private readonly batcher: Batcher,
     private readonly test: Dataset,
@@ -125,10 +103,13 @@ export class InProcessTrainer {
     private readonly metadata: Record<string, unknown>,
   ) {}
 
-  /** Loads the data, builds the peers and, with `resume`, restores the newest checkpoint of the run. */
+  /**
+   * Opens the run directory (a new run, or with `resume` the newest checkpoint of the run; see
+   * ../run/open-run.ts), loads the data and builds the peers.
+   */
   static async open(
     config: RunConfig,
-    opts: { resume?: boolean; metadata?: Record<string, unknown> } = {},
+    opts: OpenRunOptions & { metadata?: Record<string, unknown> } = {},
   ): Promise<InProcessTrainer> {
     if (config.train.maxStaleness > 0) {
       throw new ConfigError(
@@ -137,18 +118,30 @@ export class InProcessTrainer {
           'use one of those or set train.maxStaleness to 0',
       );
     }
-    const runDir = path.join(config.outDir, config.name);
+    // Everything that can fail on a bad config fails before the run directory is touched.
     const { train, test, batcher } = await loadRunData(config);
+    const schedule = new RunSchedule(config, batcher.batchesPerEpoch);
     const peers = createPeers(config, train);
-    const trainer = new InProcessTrainer(config, runDir, peers, batcher, test, opts.metadata ?? {});
-    fs.mkdirSync(runDir, { recursive: true });
-    const latest = opts.resume ? findLatestCheckpoint(runDir) : undefined;
-    if (latest) {
-      trainer.step = loadCheckpoint(latest.dir, peers).step;
-    } else {
-      fs.writeFileSync(path.join(runDir, 'config.json'), JSON.stringify(config, null, 2));
+    const metadata = { ...opts.metadata, runtime: 'in-process' };
+    try {
+      const { dir, checkpoint } = openRunDirectory(config, opts);
+      const trainer = new InProcessTrainer(config, dir, schedule, peers, batcher, test, metadata);
+      if (checkpoint) {
+        trainer.step = loadCheckpoint(checkpoint.dir, peers).step;
+        trainer.checkpointed = trainer.step;
+      }
+      return trainer;
+    } catch (err) {
+      for (const peer of peers) {
+        peer.model.dispose();
+        peer.optimizer.dispose();
+      }
+      throw err;
     }
-    return trainer;
+  }
+
+  get runDir(): string {
+    return this.dir.path;
   }
 
   get stepsDone(): number {
@@ -156,7 +149,7 @@ export class InProcessTrainer {
   }
 
   get totalSteps(): number {
-    return this.config.train.epochs * this.batcher.batchesPerEpoch;
+    return this.schedule.totalSteps;
   }
 
   /** Ends the run after the current step, with a checkpoint (SIGINT / SIGTERM). */
@@ -165,91 +158,80 @@ export class InProcessTrainer {
   }
 
   async run(events: RunEvents = {}): Promise<RunSummary> {
-    const { config } = this;
-    const perEpoch = this.batcher.batchesPerEpoch;
-    const lastStep = Math.min(this.totalSteps, config.train.maxSteps ?? Infinity);
-    const metricsLog = fs.openSync(path.join(this.runDir, 'metrics.jsonl'), 'a');
-    const log = (record: object) => fs.writeSync(metricsLog, JSON.stringify(record) + '\n');
+    const { config, schedule } = this;
+    const metrics = this.dir.openMetrics();
+    const lines = new StepAggregator(schedule, config.peers);
     const started = Date.now();
     const firstStep = this.step;
     let final: EvalEvent | undefined;
     try {
-      while (this.step < lastStep && !this.stopRequested) {
-        const epoch = Math.floor(this.step / perEpoch);
+      while (this.step < schedule.lastStep && !this.stopRequested) {
         const t0 = Date.now();
-        const lr = learningRateAt(config.optim.lr, config.optim.schedule, this.step, this.totalSteps);
-        const batch = this.batchTensors(epoch, this.step % perEpoch);
-        const peers = matStep(this.peers, batch, { config, step: this.step, lr });
+        const index = this.step;
+        const lr = schedule.learningRate(index);
+        const batch = this.batchTensors(index);
+        const peers = matStep(this.peers, batch, { config, step: index, lr });
         tf.dispose([batch.x, batch.y]);
         this.step++;
-        const event: StepEvent = {
-          step: this.step,
-          totalSteps: lastStep,
-          epoch,
-          lr,
-          seconds: (Date.now() - t0) / 1000,
-          peers,
-        };
-        log({ type: 'step', ...event });
-        events.onStep?.(event);
-        if (config.train.checkpointEvery > 0 && this.step % config.train.checkpointEvery === 0) {
-          this.checkpoint(events);
-        }
-        const epochEnded = this.step % perEpoch === 0;
-        if (epochEnded && config.eval.everyEpoch && this.step < lastStep) {
-          const e = this.evaluate(epoch, false, events);
-          log({ type: 'eval', ...e });
-        }
+        const seconds = (Date.now() - t0) / 1000;
+        let line: StepEvent | undefined;
+        for (const p of peers) line = lines.addStep({ ...p, step: this.step, lr, stepSeconds: seconds });
+        metrics.append({ type: 'step', ...line! });
+        events.onStep?.(line!);
+        if (schedule.checkpointDue(this.step)) this.checkpoint(events);
+        if (schedule.epochEvalDue(this.step))
+          metrics.append({ type: 'eval', ...this.evaluate(lines, false, events) });
         // Let signal handlers and I/O run between steps.
         await new Promise((resolve) => setImmediate(resolve));
       }
-      if (this.step > firstStep || !findLatestCheckpoint(this.runDir)) this.checkpoint(events);
-      final = this.evaluate(Math.floor((this.step - 1) / perEpoch), true, events);
-      log({ type: 'eval', ...final });
+      // A stopped run ends with a checkpoint where it stopped.
+      if (this.checkpointed !== this.step) this.checkpoint(events);
+      final = this.evaluate(lines, true, events);
+      metrics.append({ type: 'eval', ...final });
     } finally {
-      fs.closeSync(metricsLog);
+      metrics.close();
     }
-    const seconds = (Date.now() - started) / 1000;
-    const images = (this.step - firstStep) * config.train.batchSize * config.peers;
-    const summary: RunSummary = {
+    const summary = runSummary({
       metadata: this.metadata,
-      runDir: this.runDir,
+      runDir: this.dir.path,
       stepsDone: this.step,
-      totalSteps: this.totalSteps,
-      stoppedEarly: this.step < this.totalSteps,
-      seconds,
-      imagesPerSecond: seconds > 0 ? images / seconds : 0,
+      totalSteps: schedule.totalSteps,
+      seconds: (Date.now() - started) / 1000,
+      images: (this.step - firstStep) * config.train.batchSize * config.peers,
       final,
-    };
-    fs.writeFileSync(path.join(this.runDir, 'summary.json'), JSON.stringify(summary, null, 2));
+    });
+    this.dir.writeSummary(summary);
     return summary;
   }
 
-  private batchTensors(epoch: number, index: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
-    const b = this.batcher.batch(epoch, index);
+  /** The clean batch of the step with 0-based index `index` (the same for every peer). */
+  private batchTensors(index: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
+    const at = this.schedule.batchOf(index);
+    const b = this.batcher.batch(at.epoch, at.index);
     const [h, w, c] = this.test.shape;
     return { x: tf.tensor4d(b.x, [b.size, h, w, c]), y: tf.tensor1d(b.y, 'int32') };
   }
 
   private checkpoint(events: RunEvents): void {
-    const dir = saveCheckpoint(this.runDir, this.peers, { step: this.step, seed: this.config.seed });
+    const dir = saveCheckpoint(this.dir.path, this.peers, { step: this.step, seed: this.config.seed });
+    this.checkpointed = this.step;
     events.onCheckpoint?.({ step: this.step, dir });
   }
 
-  private evaluate(epoch: number, final: boolean, events: RunEvents): EvalEvent {
+  private evaluate(lines: StepAggregator, final: boolean, events: RunEvents): EvalEvent {
     const { eval: ev, seed } = this.config;
-    const peers = this.peers.map((peer) => ({
-      peer: peer.index,
-      ...evaluateModel(peer.model, this.test, {
+    let event: EvalEvent | undefined;
+    for (const peer of this.peers) {
+      const result = evaluateModel(peer.model, this.test, {
         attack: evalAttackSpec(ev.attack),
         batchSize: ev.batchSize,
         seed,
         onBatch: (done, total) => events.onEvalProgress?.(peer.index, done, total),
-      }),
-    }));
-    const event: EvalEvent = { step: this.step, epoch, final, peers };
-    events.onEval?.(event);
-    return event;
+      });
+      event = lines.addEval({ peer: peer.index, step: this.step, final, ...result });
+    }
+    events.onEval?.(event!);
+    return event!;
   }
 
   dispose(): void {

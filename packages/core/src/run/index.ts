@@ -1,0 +1,6 @@
+export * from './atomic-write';
+export * from './run-schedule';
+export * from './run-records';
+export * from './step-aggregator';
+export * from './run-directory';
+export * from './open-run';
