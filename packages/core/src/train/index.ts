@@ -10,3 +10,4 @@ export * from './mat-step';
 export * from './evaluate';
 export * from './checkpoint';
 export * from './trainer';
+export * from './checkpoint-model';
