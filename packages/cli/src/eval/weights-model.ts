@@ -2,6 +2,7 @@ import {
   applyWeightsFile,
   decodeTensorFile,
   defaultEvalEps,
+  detectWeightsLayout,
   emptyRunModel,
   getDatasetSpec,
   parseRunConfig,
@@ -68,6 +69,7 @@ function optionalInt(what: string, text: string | undefined, source: string): nu
 export function planWeightsModel(a: WeightsModelArgs, runConfig?: RunConfig): WeightsModelPlan {
   const source = a.weights;
   const file = decodeTensorFile(readWeightFileBytes(source), source);
+  detectWeightsLayout(file, source); // a checkpoint file, or unknown names: say so before anything else
   const meta = file.metadata;
   const arch = pick('arch', a.arch, runConfig?.model.arch, meta.arch, source);
   if (arch === undefined)
