@@ -158,7 +158,7 @@ describe('exportWeightsForPyTorch / importWeightsFromPyTorch', () => {
     importWeightsFromPyTorch(target, withCounter);
     const a = toPyTorchEntries(source);
     const b = toPyTorchEntries(target);
-    a.forEach((e, i) => expect(Array.from(b[i].data)).toEqual(Array.from(e.data)));
+    a.forEach((e, i) => expect([...b[i].data]).toEqual([...e.data]));
     target.dispose();
   });
 

@@ -66,7 +66,7 @@ describe('encodeTensorFile / decodeTensorFile', () => {
       expect(d.shape).toEqual(e.shape);
       expect(d.dtype).toBe(e.dtype);
       expect(d.data.constructor).toBe(e.data.constructor);
-      expect(Array.from(d.data)).toEqual(Array.from(e.data));
+      expect([...d.data]).toEqual([...e.data]);
     }
   });
 
@@ -101,7 +101,7 @@ describe('encodeTensorFile / decodeTensorFile', () => {
     );
     const { entries, metadata } = decodeTensorFile(bytes, 'py');
     expect(metadata).toEqual({});
-    expect(entries.map((e) => [e.name, Array.from(e.data)])).toEqual([
+    expect(entries.map((e) => [e.name, [...e.data]])).toEqual([
       ['v', [4, 5]],
       ['w', [1, 2, 3]],
     ]);
