@@ -89,6 +89,19 @@ describe('eval files', () => {
     expect(readEvalFile(file)).toEqual(checkpointEval);
   });
 
+  it('replaces an eval file, but nothing else', () => {
+    const file = path.join(dir, 'eval-again.json');
+    writeEvalFile(file, checkpointEval);
+    writeEvalFile(file, { ...checkpointEval, step: 241 });
+    expect(readEvalFile(file).step).toBe(241);
+    const model = path.join(dir, 'model.safetensors');
+    fs.writeFileSync(model, 'not json');
+    expect(() => writeEvalFile(model, checkpointEval)).toThrow(
+      /model\.safetensors: exists and is not a mat eval file; remove it or choose another --out/,
+    );
+    expect(fs.readFileSync(model, 'utf8')).toBe('not json');
+  });
+
   it('refuses, for a run report, a weights evaluation without a training step', () => {
     const weightsEval: WeightsEvalFile = {
       ...checkpointEval,

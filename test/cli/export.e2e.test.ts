@@ -273,6 +273,14 @@ describe('mat export and mat eval --weights', () => {
         ['export', run, '--out', path.join(run, 'checkpoints', 'x.safetensors')],
         /inside the run's checkpoints/,
       ],
+      [
+        ['export', run, '--out', path.join(run, 'config.json')],
+        /config\.json: exists and is not a MAT model file/,
+      ],
+      [
+        ['eval', run, '--out', path.join(run, 'config.json')],
+        /config\.json: exists and is not a mat eval file/,
+      ],
       [['export', path.join(dir, 'nope')], /nope: no config\.json/],
       [['eval'], /name a run directory .* or a model file \(--weights file\)/],
       [
@@ -288,11 +296,13 @@ describe('mat export and mat eval --weights', () => {
         /missing\.safetensors: cannot read weight file/,
       ],
     ];
+    const config = fs.readFileSync(path.join(run, 'config.json'));
     for (const [args, message] of cases) {
       const r = mat(args, dir);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(message);
     }
+    expect(fs.readFileSync(path.join(run, 'config.json')).equals(config)).toBe(true);
 
     // A checkpoint whose files were written but never committed (no manifest.json).
     const partial = path.join(run, 'checkpoints', 'step-00000024');

@@ -14,7 +14,6 @@ import {
   subset,
   type AttackName,
   type Dataset,
-  type EvalSuiteResult,
   type EvalSuiteSpec,
   type EvalTarget,
   type Norm,
@@ -23,10 +22,12 @@ import {
 } from '@mat/core';
 import { readConfigFile } from '../config-file';
 import {
+  assertEvalFileWritable,
   evalFileName,
   weightsEvalPath,
   writeEvalFile,
   type EvalFile,
+  type SuiteNames,
   type WeightsEvalFile,
   type WeightsSource,
 } from '../eval/eval-file';
@@ -203,7 +204,7 @@ interface EvalSubject {
   describe: string;
   /** The eval file's fields that name the source. */
   header: Pick<WeightsEvalFile, 'run' | 'checkpoint' | 'step'> & { weights?: WeightsSource };
-  defaultOut(result: EvalSuiteResult): string;
+  defaultOut(suite: SuiteNames): string;
   dispose(): void;
 }
 
@@ -239,7 +240,7 @@ function checkpointSubject(a: EvalArgs, run: string, config: RunConfig, test: Da
       targets,
       describe: `checkpoint ${ckptDir} (step ${manifest.step})`,
       header: { run: config.name, checkpoint: ckptDir, step: manifest.step },
-      defaultOut: (result) => path.join(run, evalFileName(manifest.step, result)),
+      defaultOut: (names) => path.join(run, evalFileName(manifest.step, names)),
       dispose,
     };
   } catch (err) {
@@ -264,7 +265,7 @@ function weightsSubject(a: EvalArgs & { weights: string }, plan: WeightsModelPla
       step,
       weights: { file: a.weights, layout, arch: plan.config.model.arch, metadata: meta },
     },
-    defaultOut: (result) => weightsEvalPath(a.weights, result),
+    defaultOut: (names) => weightsEvalPath(a.weights, names),
     dispose: () => model.dispose(),
   };
 }
@@ -310,6 +311,8 @@ export async function runEval(a: EvalArgs): Promise<void> {
         `${suite.scales && suite.scales.length > 1 ? ` × [${suite.scales}]` : ''}; ${test.count} test images`,
       { ...subject.header, suite },
     );
+    const out = a.out ?? subject.defaultOut(suite);
+    assertEvalFileWritable(out); // before hours of attacks, not after
     const progress = new EvalProgressPrinter({
       format: a['log-format'],
       out: process.stdout,
@@ -331,7 +334,6 @@ export async function runEval(a: EvalArgs): Promise<void> {
       createdAt: new Date().toISOString(),
       ...result,
     };
-    const out = a.out ?? subject.defaultOut(result);
     writeEvalFile(out, file as EvalFile | WeightsEvalFile);
     const step = subject.header.step;
     if (json) {

@@ -2,11 +2,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Argv } from 'yargs';
 import {
+  decodeTensorFile,
   exportWeightsForPyTorch,
   findCommittedCheckpoint,
+  MAT_WEIGHTS_FORMAT,
   modelFromCheckpoint,
   parseRunConfig,
+  PYTORCH_WEIGHTS_FORMAT,
   readCheckpointPeerWeights,
+  readWeightFileBytes,
   saveModelWeights,
   selectBackend,
   type RunConfig,
@@ -86,15 +90,26 @@ function readRunConfig(run: string): RunConfig {
   return parseRunConfig(readConfigFile(configFile), configFile);
 }
 
-/** Refuses an output inside the run's checkpoints: overwriting a checkpoint file would lose training state. */
+/**
+ * Refuses an output that would destroy something: anything inside the run's checkpoints, a directory, or an
+ * existing file that is not a MAT model file (a previous export may be replaced; a config.json may not).
+ */
 function checkOutput(run: string, out: string): void {
   const checkpoints = path.resolve(run, 'checkpoints') + path.sep;
   if (path.resolve(out).startsWith(checkpoints))
     throw new Error(
       `--out ${out}: is inside the run's checkpoints (${checkpoints}); write the model elsewhere`,
     );
-  if (fs.existsSync(out) && fs.statSync(out).isDirectory())
-    throw new Error(`--out ${out}: is a directory; name the file to write`);
+  if (!fs.existsSync(out)) return;
+  if (fs.statSync(out).isDirectory()) throw new Error(`--out ${out}: is a directory; name the file to write`);
+  let format: string | undefined;
+  try {
+    format = decodeTensorFile(readWeightFileBytes(out), out).metadata.format;
+  } catch {
+    format = undefined;
+  }
+  if (format !== MAT_WEIGHTS_FORMAT && format !== PYTORCH_WEIGHTS_FORMAT)
+    throw new Error(`--out ${out}: exists and is not a MAT model file; remove it or choose another name`);
 }
 
 export async function runExport(a: ExportArgs): Promise<ExportResult> {

@@ -38,25 +38,25 @@ export interface WeightsEvalFile extends Omit<EvalFile, 'run' | 'checkpoint' | '
   weights: WeightsSource;
 }
 
+/** What a default file name says about a suite: its attacks and norms. */
+export type SuiteNames = { attacks: ReadonlyArray<{ name: string }>; eps: EvalSuiteResult['eps'] };
+
 /** `<attacks>-<norms>`, e.g. `pgd+apgd-ce-linf+l2`. */
-function suiteTag(result: Pick<EvalSuiteResult, 'attacks' | 'eps'>): string {
-  const attacks = [...new Set(result.attacks.map((a) => a.name))].join('+');
-  const norms = Object.keys(result.eps).join('+');
+function suiteTag(suite: SuiteNames): string {
+  const attacks = [...new Set(suite.attacks.map((a) => a.name))].join('+');
+  const norms = Object.keys(suite.eps).join('+');
   return `${attacks}-${norms}`;
 }
 
 /** Default file name: eval-step<step>-<attacks>-<norms>.json, e.g. eval-step600-pgd+apgd-ce-linf+l2.json. */
-export function evalFileName(step: number, result: Pick<EvalSuiteResult, 'attacks' | 'eps'>): string {
-  return `eval-step${step}-${suiteTag(result)}.json`;
+export function evalFileName(step: number, suite: SuiteNames): string {
+  return `eval-step${step}-${suiteTag(suite)}.json`;
 }
 
 /** Default output of `--weights model.safetensors`: model.eval-<attacks>-<norms>.json beside it. */
-export function weightsEvalPath(
-  weightsFile: string,
-  result: Pick<EvalSuiteResult, 'attacks' | 'eps'>,
-): string {
+export function weightsEvalPath(weightsFile: string, suite: SuiteNames): string {
   const stem = weightsFile.replace(/\.safetensors$/, '');
-  return `${stem}.eval-${suiteTag(result)}.json`;
+  return `${stem}.eval-${suiteTag(suite)}.json`;
 }
 
 /**
@@ -70,8 +70,25 @@ export function formatEvalJson(content: object): string {
   );
 }
 
-/** Writes atomically (writeFileAtomic), so a reader never sees half a file. */
+/**
+ * Checks that `file` may be (over)written: it does not exist, or it is an eval file itself, so an output path
+ * naming a model or a config by mistake is an error, not a loss. Call it before the evaluation, too.
+ */
+export function assertEvalFileWritable(file: string): void {
+  if (!fs.existsSync(file)) return;
+  let kind: unknown;
+  try {
+    kind = (JSON.parse(fs.readFileSync(file, 'utf8')) as { kind?: unknown }).kind;
+  } catch {
+    kind = undefined;
+  }
+  if (kind !== 'mat-eval')
+    throw new Error(`${file}: exists and is not a mat eval file; remove it or choose another --out`);
+}
+
+/** Writes atomically (writeFileAtomic), so a reader never sees half a file; see assertEvalFileWritable. */
 export function writeEvalFile(file: string, content: EvalFile | WeightsEvalFile): void {
+  assertEvalFileWritable(file);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   writeFileAtomic(file, Buffer.from(formatEvalJson(content)));
 }
