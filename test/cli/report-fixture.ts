@@ -120,6 +120,8 @@ function writeEval(
               scale,
               accuracy,
               correct: Math.round(accuracy * 100),
+              broken: [],
+              seconds: 1,
             };
           }),
         ),
@@ -155,8 +157,10 @@ function writeEval(
       peer: label.startsWith('peer') ? Number(label.slice(5)) : undefined,
       count: 100,
       cleanAccuracy: 0.8 + offset,
+      cleanWrong: [],
       results,
       unions,
+      seconds: results.length,
     };
   };
   const file: EvalFile = {

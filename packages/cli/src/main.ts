@@ -5,6 +5,7 @@ import { dashboardCommand } from './commands/dashboard';
 import { dataCommand } from './commands/data';
 import { doctorCommand } from './commands/doctor';
 import { evalCommand } from './commands/eval';
+import { exportCommand } from './commands/export';
 import { reportCommand } from './commands/report';
 import { statusCommand } from './commands/status';
 import { trainCommand } from './commands/train';
@@ -16,6 +17,7 @@ import { workerCommand } from './commands/worker';
  *   mat train --preset quick            # 2-peer MAT on Fashion-MNIST, a few minutes on a CPU
  *   mat eval runs/quick                 # clean + PGD-20 accuracy of the newest checkpoint
  *   mat eval runs/quick --attacks pgd,apgd-ce,apgd-t,square --norms linf,l2,l1   # union accuracy
+ *   mat export runs/quick --format pytorch   # peer 0's trained model as a PyTorch safetensors file
  *   mat report runs/quick               # report.json, report.md, report.html (plots)
  *   mat data fetch cifar10              # checksum-verified, resumable download
  *   mat doctor                          # backends, versions, Redis, datasets
@@ -33,6 +35,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
   for (const register of [
     trainCommand,
     evalCommand,
+    exportCommand,
     reportCommand,
     dataCommand,
     doctorCommand,
@@ -45,7 +48,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
   await parser
     .demandCommand(
       1,
-      'name a command: train, eval, report, data, doctor, dashboard, coordinator, worker, status',
+      'name a command: train, eval, export, report, data, doctor, dashboard, coordinator, worker, status',
     )
     .fail((msg, err) => {
       if (err) throw err;

@@ -1,13 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  createAttack,
   defaultEvalEps,
   EnsembleModel,
   Rng,
   runEvalSuite,
   unionCorrect,
   type Dataset,
+  type EvalProgress,
   type EvalSuiteSpec,
   type Model,
+  type ModelEvalResult,
 } from '@mat/core';
 import { TinyConvNet } from '../helpers/tiny-models';
 
@@ -52,10 +55,20 @@ describe('runEvalSuite', () => {
   afterAll(() => peers.forEach((p) => p.dispose()));
 
   let result: ReturnType<typeof runEvalSuite>;
-  const progress: Array<{ done: number; total: number; step?: number }> = [];
+  const progress: EvalProgress[] = [];
+  const finished: ModelEvalResult[] = [];
+  // A clock that advances one "millisecond" per reported attack iteration, so each attack's time is known.
+  let ticks = 0;
   beforeAll(() => {
     const before = tf.memory().numTensors;
-    result = runEvalSuite(targets, ds, spec, { onProgress: (p) => progress.push(p) });
+    result = runEvalSuite(targets, ds, spec, {
+      onProgress: (p) => {
+        if (p.step !== undefined) ticks++;
+        progress.push(p);
+      },
+      onModelDone: (m) => finished.push(m),
+      now: () => ticks,
+    });
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -103,6 +116,78 @@ describe('runEvalSuite', () => {
       const unionAll = m.unions.find((u) => u.norm === 'all' && u.scale === 1)!;
       expect(unionAll.accuracy).toBeLessThan(m.cleanAccuracy);
     }
+  });
+
+  it('lists, per model, the images misclassified clean and the images each attack broke', () => {
+    for (const [t, m] of result.models.entries()) {
+      // Clean mistakes, recomputed here batch-free.
+      const x = tf.tensor4d(
+        Float32Array.from(ds.images, (v) => v / 255),
+        [ds.count, ...SHAPE],
+      );
+      const predicted = tf.tidy(() => tf.argMax(targets[t].model.forward(x, { training: false }), 1));
+      const wrong = Array.from(predicted.dataSync()).flatMap((c, i) => (c === ds.labels[i] ? [] : [i]));
+      tf.dispose([x, predicted]);
+      expect(m.cleanWrong).toEqual(wrong);
+      for (const r of m.results) {
+        expect(r.broken).toEqual([...new Set(r.broken)].sort((a, b) => a - b));
+        expect(r.broken.every((i) => i >= 0 && i < ds.count && !m.cleanWrong.includes(i))).toBe(true);
+        expect(r.correct).toBe(ds.count - m.cleanWrong.length - r.broken.length);
+      }
+      // Each union is exactly the images no attack of it broke.
+      for (const u of m.unions) {
+        const members = m.results.filter(
+          (r) => r.scale === u.scale && (u.norm === 'all' || r.norm === u.norm),
+        );
+        const lost = new Set([...m.cleanWrong, ...members.flatMap((r) => r.broken)]);
+        expect(u.correct).toBe(ds.count - lost.size);
+      }
+    }
+    expect(result.models[0].cleanWrong).toEqual([]);
+    expect(result.models[0].results.some((r) => r.broken.length > 0)).toBe(true);
+  });
+
+  it('breaks the same images as FGSM run here on all images at once (FGSM has no random start)', () => {
+    const fgsm = result.models.flatMap((m) => m.results.filter((r) => r.attack === 'fgsm'));
+    expect(fgsm.some((r) => r.broken.length > 0)).toBe(true);
+    for (const [t, m] of result.models.entries()) {
+      for (const r of m.results.filter((r) => r.attack === 'fgsm')) {
+        const x = tf.tensor4d(
+          Float32Array.from(ds.images, (v) => v / 255),
+          [ds.count, ...SHAPE],
+        );
+        const y = tf.tensor1d(ds.labels, 'int32');
+        const adv = createAttack({ name: 'fgsm', norm: r.norm, eps: r.eps }, new Rng(0)).attack(
+          targets[t].model,
+          x,
+          y,
+        );
+        const predicted = tf.tidy(() => tf.argMax(targets[t].model.forward(adv, { training: false }), 1));
+        const expected = Array.from(predicted.dataSync()).flatMap((c, i) =>
+          c !== ds.labels[i] && !m.cleanWrong.includes(i) ? [i] : [],
+        );
+        tf.dispose([x, y, adv, predicted]);
+        expect(r.broken).toEqual(expected);
+      }
+    }
+  });
+
+  it('times each attack on each model, and hands over each model as soon as it is done', () => {
+    for (const m of result.models) {
+      for (const r of m.results) {
+        const task = `${r.label} ${r.norm} eps ${+r.eps.toPrecision(4)}`;
+        const iterations = progress.filter(
+          (p) => p.model === m.model && p.task === task && p.step !== undefined,
+        );
+        expect(r.seconds).toBeCloseTo(iterations.length / 1000, 9);
+      }
+      const all = progress.filter((p) => p.model === m.model && p.step !== undefined).length;
+      expect(m.seconds).toBeCloseTo(all / 1000, 9);
+    }
+    expect(result.models.some((m) => m.results.some((r) => r.seconds > 0))).toBe(true);
+    expect(result.seconds).toBeCloseTo(ticks / 1000, 9);
+    expect(finished).toEqual(result.models);
+    finished.forEach((m, i) => expect(m).toBe(result.models[i]));
   });
 
   it('is deterministic: the same seed gives the same numbers', () => {

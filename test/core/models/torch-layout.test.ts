@@ -13,8 +13,13 @@ import {
   describeModel,
   encodeTensorFile,
   exportWeightsForPyTorch,
+  detectWeightsLayout,
   importWeightsFromPyTorch,
+  loadWeightsFile,
+  modelToEntries,
+  saveModelWeights,
   toPyTorchEntries,
+  toPyTorchStateDict,
   torchName,
   writeFileAtomic,
   type Model,
@@ -153,7 +158,7 @@ describe('exportWeightsForPyTorch / importWeightsFromPyTorch', () => {
     importWeightsFromPyTorch(target, withCounter);
     const a = toPyTorchEntries(source);
     const b = toPyTorchEntries(target);
-    a.forEach((e, i) => expect(Array.from(b[i].data)).toEqual(Array.from(e.data)));
+    a.forEach((e, i) => expect([...b[i].data]).toEqual([...e.data]));
     target.dispose();
   });
 
@@ -164,6 +169,96 @@ describe('exportWeightsForPyTorch / importWeightsFromPyTorch', () => {
       /mismatched: fc2\.kernel \(file float32 \[4, 128\], model float32 \[128, 3\]\)/,
     );
     target.params.forEach((p, i) => expect(Array.from(p.variable.dataSync())).toEqual(before[i]));
+    target.dispose();
+  });
+});
+
+describe('state_dict with num_batches_tracked, and loading either layout', () => {
+  const options = { seed: 3, inputShape: [8, 8, 3] as [number, number, number], depth: 10, widen: 1 };
+  let source: Model;
+  let matFile: string;
+  let torchFile: string;
+
+  beforeAll(() => {
+    source = createModel('wide-resnet', options);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 2 * 8 * 8 * 3 }, (_, i) => Math.sin(i)),
+      [2, 8, 8, 3],
+    );
+    tf.dispose(source.forward(x, { training: true, updateStats: true })); // non-default running statistics
+    x.dispose();
+    matFile = path.join(dir, 'wrn.mat.safetensors');
+    torchFile = path.join(dir, 'wrn.pt.safetensors');
+    saveModelWeights(source, matFile);
+    exportWeightsForPyTorch(source, torchFile, {}, 42);
+  });
+  afterAll(() => source.dispose());
+
+  const snapshot = (m: Model) => modelToEntries(m).map((e) => Buffer.from(e.data.buffer));
+
+  it("puts an int64 num_batches_tracked after each batch norm's running_var, as PyTorch orders them", () => {
+    const names = toPyTorchStateDict(source, 42).map((e) => e.name);
+    const bns = source.buffers
+      .filter((b) => b.name.endsWith('.runningMean'))
+      .map((b) => b.name.slice(0, -12));
+    expect(bns.length).toBeGreaterThan(3);
+    for (const bn of bns) {
+      const at = names.indexOf(`${bn}.num_batches_tracked`);
+      expect(names[at - 1]).toBe(`${bn}.running_var`);
+    }
+    const { tensors } = decodeTensorFile(fs.readFileSync(torchFile), torchFile);
+    const counter = tensors.get('block1.layer.0.bn1.num_batches_tracked');
+    expect(counter?.dtype).toBe('int64');
+    expect(counter?.shape).toEqual([]);
+    expect(Array.from(counter?.data as BigInt64Array)).toEqual([42n]);
+  });
+
+  it.each([
+    ['MAT', () => matFile, 'mat'],
+    ['PyTorch', () => torchFile, 'pytorch'],
+  ])('loads a %s-layout file exactly', (_name, file, layout) => {
+    const target = createModel('wide-resnet', { ...options, seed: 9 });
+    expect(loadWeightsFile(target, file()).layout).toBe(layout);
+    const [a, b] = [source, target].map(snapshot);
+    a.forEach((buf, i) => expect(b[i].equals(buf)).toBe(true));
+    target.dispose();
+  });
+
+  it('tells the layout from the names when the metadata does not say (files from Python)', () => {
+    for (const [file, layout] of [
+      [matFile, 'mat'],
+      [torchFile, 'pytorch'],
+    ]) {
+      const { entries } = decodeTensorFile(fs.readFileSync(file), file);
+      expect(detectWeightsLayout({ entries, metadata: { format: 'pt' } }, file)).toBe(layout);
+      expect(detectWeightsLayout({ entries, metadata: {} }, file)).toBe(layout);
+    }
+    const f = (name: string) => ({ name, shape: [1], dtype: 'float32' as const, data: new Float32Array(1) });
+    expect(() => detectWeightsLayout({ entries: [f('fc.bias')], metadata: {} }, 'odd')).toThrow(
+      /^odd: cannot tell whether the tensor names are MAT's/,
+    );
+    expect(() =>
+      detectWeightsLayout({ entries: [f('a.kernel'), f('b.weight')], metadata: {} }, 'mixed'),
+    ).toThrow(/it has both/);
+    expect(() =>
+      detectWeightsLayout({ entries: [f('param/a.kernel')], metadata: { format: 'mat-checkpoint' } }, 'ck'),
+    ).toThrow(/^ck: is one peer's file of a MAT checkpoint .*mat export/);
+  });
+
+  it('refuses NaN or infinite weights, naming them, and leaves the model unchanged', () => {
+    const { entries, metadata } = decodeTensorFile(fs.readFileSync(torchFile), torchFile);
+    (entries.find((e) => e.name === 'block2.layer.0.conv1.weight')?.data as Float32Array)[5] = NaN;
+    (entries.find((e) => e.name === 'block1.layer.0.bn1.running_var')?.data as Float32Array)[0] = Infinity;
+    const bad = path.join(dir, 'nan.safetensors');
+    writeFileAtomic(bad, encodeTensorFile(entries, metadata));
+    const target = createModel('wide-resnet', { ...options, seed: 9 });
+    const before = snapshot(target);
+    expect(() => loadWeightsFile(target, bad)).toThrow(
+      /nan\.safetensors: weights are not finite \(NaN or ±Infinity\)/,
+    );
+    expect(() => loadWeightsFile(target, bad)).toThrow(/block2\.layer\.0\.conv1\.kernel \(1\)/);
+    expect(() => loadWeightsFile(target, bad)).toThrow(/block1\.layer\.0\.bn1\.runningVar \(1\)/);
+    snapshot(target).forEach((buf, i) => expect(buf.equals(before[i])).toBe(true));
     target.dispose();
   });
 });

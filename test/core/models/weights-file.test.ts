@@ -9,6 +9,8 @@ import {
   encodeTensorFile,
   loadModelWeights,
   modelToEntries,
+  assertFiniteEntries,
+  nonFiniteEntries,
   saveModelWeights,
   writeFileAtomic,
   type Model,
@@ -32,6 +34,7 @@ const sample: TensorEntry[] = [
   { name: 'step', shape: [], dtype: 'int32', data: Int32Array.from([-123456]) },
   { name: 'empty', shape: [0, 4], dtype: 'float32', data: new Float32Array(0) },
   { name: 'b.bias', shape: [3], dtype: 'int32', data: Int32Array.from([1, 2, 2147483647]) },
+  { name: 'bn.num_batches_tracked', shape: [], dtype: 'int64', data: BigInt64Array.from([2n ** 40n + 3n]) },
 ];
 
 /** A safetensors file assembled by hand, the way another writer (e.g. Python's) might lay it out. */
@@ -53,7 +56,7 @@ function snapshot(model: Model): Float32Array[] {
 }
 
 describe('encodeTensorFile / decodeTensorFile', () => {
-  it('round-trips float32, int32, scalar and empty tensors with metadata', () => {
+  it('round-trips float32, int32, int64, scalar and empty tensors with metadata', () => {
     const bytes = encodeTensorFile(sample, { arch: 'x', note: 'ünïcode' });
     const { entries, tensors, metadata } = decodeTensorFile(bytes, 'mem');
     expect(metadata).toEqual({ arch: 'x', note: 'ünïcode' });
@@ -63,7 +66,7 @@ describe('encodeTensorFile / decodeTensorFile', () => {
       expect(d.shape).toEqual(e.shape);
       expect(d.dtype).toBe(e.dtype);
       expect(d.data.constructor).toBe(e.data.constructor);
-      expect(Array.from(d.data)).toEqual(Array.from(e.data));
+      expect([...d.data]).toEqual([...e.data]);
     }
   });
 
@@ -79,7 +82,9 @@ describe('encodeTensorFile / decodeTensorFile', () => {
     expect(header.step).toEqual({ dtype: 'I32', shape: [], data_offsets: [24, 28] });
     expect(header.empty).toEqual({ dtype: 'F32', shape: [0, 4], data_offsets: [28, 28] });
     expect(header['b.bias']).toEqual({ dtype: 'I32', shape: [3], data_offsets: [28, 40] });
-    expect(bytes.length).toBe(8 + n + 40);
+    expect(header['bn.num_batches_tracked']).toEqual({ dtype: 'I64', shape: [], data_offsets: [40, 48] });
+    expect(bytes.length).toBe(8 + n + 48);
+    expect(view.getBigInt64(8 + n + 40, true)).toBe(2n ** 40n + 3n);
     expect(view.getFloat32(8 + n + 4, true)).toBe(-2);
     expect(view.getInt32(8 + n + 24, true)).toBe(-123456);
     expect(view.getInt32(8 + n + 36, true)).toBe(2147483647);
@@ -96,7 +101,7 @@ describe('encodeTensorFile / decodeTensorFile', () => {
     );
     const { entries, metadata } = decodeTensorFile(bytes, 'py');
     expect(metadata).toEqual({});
-    expect(entries.map((e) => [e.name, Array.from(e.data)])).toEqual([
+    expect(entries.map((e) => [e.name, [...e.data]])).toEqual([
       ['v', [4, 5]],
       ['w', [1, 2, 3]],
     ]);
@@ -131,6 +136,11 @@ describe('encodeTensorFile / decodeTensorFile', () => {
     ],
     ['offsets out of range', handMade(w([0, 16]), f32Bytes([1, 2])), /out of range \(data area is 8 bytes\)/],
     ['offsets reversed', handMade(w([8, 0]), f32Bytes([1, 2])), /out of range/],
+    [
+      'I64 size mismatch (8 bytes per value)',
+      handMade({ c: { dtype: 'I64', shape: [2], data_offsets: [0, 8] } }, f32Bytes([1, 2])),
+      /'c' size mismatch: shape \[2\] needs 16 bytes, offsets give 8/,
+    ],
     [
       'size mismatch',
       handMade(w([0, 4]), f32Bytes([1])),
@@ -172,6 +182,26 @@ describe('encodeTensorFile / decodeTensorFile', () => {
     expect(() => encodeTensorFile([], { n: 1 as unknown as string })).toThrow(
       /metadata 'n' must be a string/,
     );
+  });
+});
+
+describe('nonFiniteEntries / assertFiniteEntries', () => {
+  const entries: TensorEntry[] = [
+    { name: 'ok', shape: [2], dtype: 'float32', data: Float32Array.from([1, -2]) },
+    { name: 'nan', shape: [3], dtype: 'float32', data: Float32Array.from([NaN, 0, NaN]) },
+    { name: 'inf', shape: [2], dtype: 'float32', data: Float32Array.from([1, -Infinity]) },
+    { name: 'count', shape: [], dtype: 'int64', data: BigInt64Array.from([5n]) },
+  ];
+
+  it('names every float tensor with NaN or ±Infinity, with how many', () => {
+    expect(nonFiniteEntries(entries)).toEqual([
+      { name: 'nan', count: 2 },
+      { name: 'inf', count: 1 },
+    ]);
+    expect(() => assertFiniteEntries(entries, 'peer-0.safetensors')).toThrow(
+      /^peer-0\.safetensors: weights are not finite \(NaN or ±Infinity\): nan \(2\), inf \(1\)$/,
+    );
+    expect(() => assertFiniteEntries([entries[0], entries[3]], 'x')).not.toThrow();
   });
 });
 

@@ -57,6 +57,13 @@ export interface AttackResult {
   /** Fraction of samples correct on the clean input and under this attack. */
   accuracy: number;
   correct: number;
+  /**
+   * The images this attack broke: indices (0-based, into the evaluated images, ascending) of the images the
+   * model classifies correctly when clean and wrongly under this attack.
+   */
+  broken: number[];
+  /** Wall-clock seconds this attack took on this model (crafting and classifying its examples). */
+  seconds: number;
 }
 
 export interface UnionResult {
@@ -76,8 +83,12 @@ export interface ModelEvalResult {
   peer?: number;
   count: number;
   cleanAccuracy: number;
+  /** Indices (ascending) of the images the model misclassifies without any attack. */
+  cleanWrong: number[];
   results: AttackResult[];
   unions: UnionResult[];
+  /** Wall-clock seconds spent on this model (clean pass and every attack). */
+  seconds: number;
 }
 
 export interface EvalSuiteResult {
@@ -106,6 +117,15 @@ export interface EvalProgress {
   total: number;
 }
 
+export interface EvalSuiteHooks {
+  /** Called as attack runs progress (per attack iteration when the attack reports them, and per batch). */
+  onProgress?: (p: EvalProgress) => void;
+  /** Called with each model's results as soon as they are complete. */
+  onModelDone?: (result: ModelEvalResult) => void;
+  /** Milliseconds from any origin, for the timings. @defaultValue performance.now */
+  now?: () => number;
+}
+
 /** A purpose tag for the suite's random streams ("eval" in ASCII), distinct from the trainer's streams. */
 const SUITE_STREAM = 0x6576616c;
 
@@ -132,23 +152,26 @@ export function runEvalSuite(
   targets: readonly EvalTarget[],
   ds: Dataset,
   spec: EvalSuiteSpec,
-  hooks: { onProgress?: (p: EvalProgress) => void } = {},
+  hooks: EvalSuiteHooks = {},
 ): EvalSuiteResult {
-  const started = Date.now();
+  const now = hooks.now ?? (() => performance.now());
+  const started = now();
   const { cells, skipped, scales } = planCells(spec);
   const batches = Math.ceil(ds.count / spec.batchSize);
   const total = targets.length * batches * cells.length;
   let done = 0;
 
   const models = targets.map((target): ModelEvalResult => {
+    const modelStarted = now();
     const clean = new Uint8Array(ds.count);
     const perCell = cells.map(() => new Uint8Array(ds.count));
+    const cellMs = cells.map(() => 0);
     for (let b = 0, start = 0; start < ds.count; b++, start += spec.batchSize) {
       const { x, y } = datasetBatch(ds, start, spec.batchSize);
       try {
         const cleanOk = correctFlags(target.model, x, y);
         clean.set(cleanOk, start);
-        const keep = indicesOf(cleanOk);
+        const keep = indicesWhere(cleanOk.length, (i) => cleanOk[i] === 1);
         const idx = tf.tensor1d(keep, 'int32');
         const xs = tf.gather(x, idx) as tf.Tensor4D;
         const ys = tf.gather(y, idx) as tf.Tensor1D;
@@ -166,6 +189,7 @@ export function runEvalSuite(
                 done,
                 total,
               });
+            const cellStarted = now();
             if (keep.length > 0) {
               const attack = createAttack(
                 attackSpec(cell),
@@ -184,6 +208,7 @@ export function runEvalSuite(
               adv.dispose();
               keep.forEach((sample, k) => (perCell[c][start + sample] = advOk[k]));
             }
+            cellMs[c] += now() - cellStarted;
             done++;
             report();
           });
@@ -194,7 +219,11 @@ export function runEvalSuite(
         tf.dispose([x, y]);
       }
     }
-    return summarise(target, clean, cells, perCell, scales, ds.count);
+    const result = summarise(target, clean, cells, perCell, scales, ds.count);
+    result.results.forEach((r, c) => (r.seconds = cellMs[c] / 1000));
+    result.seconds = (now() - modelStarted) / 1000;
+    hooks.onModelDone?.(result);
+    return result;
   });
 
   return {
@@ -205,7 +234,7 @@ export function runEvalSuite(
     attacks: spec.attacks.map((a) => ({ ...a, label: attackLabel(a) })),
     skipped,
     models,
-    seconds: (Date.now() - started) / 1000,
+    seconds: (now() - started) / 1000,
   };
 }
 
@@ -277,7 +306,8 @@ function summarise(
   const fraction = (n: number) => (count > 0 ? n / count : 0);
   const name = (cell: Cell) => `${attackLabel(cell.attack)} ${cell.norm}`;
   const results = cells.map((cell, c): AttackResult => {
-    const correct = countOnes(unionCorrect([perCell[c]], clean));
+    const survived = unionCorrect([perCell[c]], clean);
+    const correct = countOnes(survived);
     return {
       attack: cell.attack.name,
       label: attackLabel(cell.attack),
@@ -286,6 +316,8 @@ function summarise(
       scale: cell.scale,
       accuracy: fraction(correct),
       correct,
+      broken: indicesWhere(count, (i) => clean[i] === 1 && survived[i] === 0),
+      seconds: 0,
     };
   });
   const unions: UnionResult[] = [];
@@ -329,8 +361,10 @@ function summarise(
     peer: target.peer,
     count,
     cleanAccuracy: fraction(cleanCorrect),
+    cleanWrong: indicesWhere(count, (i) => clean[i] === 0),
     results,
     unions,
+    seconds: 0,
   };
 }
 
@@ -343,8 +377,9 @@ function correctFlags(model: Model, x: tf.Tensor4D, y: tf.Tensor1D): Uint8Array 
   return out;
 }
 
-function indicesOf(flags: Uint8Array): number[] {
+/** The indices i < count (ascending) for which `test(i)` holds. */
+function indicesWhere(count: number, test: (i: number) => boolean): number[] {
   const out: number[] = [];
-  flags.forEach((f, i) => f && out.push(i));
+  for (let i = 0; i < count; i++) if (test(i)) out.push(i);
   return out;
 }

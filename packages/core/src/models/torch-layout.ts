@@ -2,12 +2,15 @@ import { writeFileAtomic } from '../run/atomic-write';
 import type { Model } from './model';
 import {
   applyEntriesToModel,
+  assertFiniteEntries,
   decodeTensorFile,
   encodeTensorFile,
   modelMetadata,
+  MAT_WEIGHTS_FORMAT,
   modelToEntries,
   readWeightFileBytes,
   type TensorEntry,
+  type TensorFile,
 } from './weights-file';
 
 /**
@@ -16,14 +19,18 @@ import {
  *
  *   names   MAT `<module path>.<leaf>` → PyTorch `<module path>.<torch leaf>`; the module paths are the same, the
  *           leaves map kernel→weight, bias→bias, gamma→weight, beta→bias, runningMean→running_mean,
- *           runningVar→running_var. PyTorch's `num_batches_tracked` has no MAT counterpart (load with
- *           `strict=False`; it is unused when momentum is set).
+ *           runningVar→running_var. PyTorch's `num_batches_tracked` (int64, one per batch norm) has no MAT
+ *           counterpart: exports write it (the number of training steps, as MAT updates the running statistics
+ *           once per step) so that `load_state_dict(strict=True)` accepts the file; imports ignore it.
  *   conv    tfjs [kh, kw, in, out]  ↔  PyTorch [out, in, kh, kw]
  *   dense   tfjs [in, out]          ↔  PyTorch [out, in]
  *   flatten a dense kernel listed in `model.flattenedInputs` with map [H, W, C] has its input rows in NHWC order
  *           (h·W + w)·C + c; PyTorch's columns are NCHW order c·H·W + h·W + w, so rows are permuted too.
  *   vectors (biases, batch-norm) are unchanged.
  */
+
+/** `__metadata__.format` of files in PyTorch names and layouts. */
+export const PYTORCH_WEIGHTS_FORMAT = 'mat-weights-pytorch';
 
 const LEAF_TO_TORCH: Record<string, string> = {
   kernel: 'weight',
@@ -130,6 +137,42 @@ export function toPyTorchEntries(model: Model): TensorEntry[] {
   });
 }
 
+const RUNNING_MEAN = '.runningMean';
+
+/**
+ * PyTorch's `<bn>.num_batches_tracked` (int64 scalar) for every batch norm of the model, set to `count`; a
+ * batch norm is a module with a `runningMean` buffer.
+ */
+export function numBatchesTrackedEntries(model: Model, count: number): TensorEntry[] {
+  if (!Number.isSafeInteger(count) || count < 0)
+    throw new Error(`num_batches_tracked must be an integer ≥ 0, got ${count}`);
+  return model.buffers
+    .filter((b) => b.name.endsWith(RUNNING_MEAN))
+    .map((b) => ({
+      name: `${b.name.slice(0, -RUNNING_MEAN.length)}.num_batches_tracked`,
+      shape: [],
+      dtype: 'int64' as const,
+      data: BigInt64Array.from([BigInt(count)]),
+    }));
+}
+
+/**
+ * The complete PyTorch state_dict of the model: `toPyTorchEntries` plus every batch norm's
+ * `num_batches_tracked` (`batchesTracked`), each right after its `running_var` as in PyTorch's own order.
+ */
+export function toPyTorchStateDict(model: Model, batchesTracked = 0): TensorEntry[] {
+  const counters = new Map(
+    numBatchesTrackedEntries(model, batchesTracked).map((e) => [
+      e.name.replace(/num_batches_tracked$/, 'running_var'),
+      e,
+    ]),
+  );
+  return toPyTorchEntries(model).flatMap((e) => {
+    const counter = counters.get(e.name);
+    return counter ? [e, counter] : [e];
+  });
+}
+
 /**
  * PyTorch-named entries → MAT names and layouts for `applyEntriesToModel`. Entries that do not correspond to a
  * model weight (or have the wrong shape) are passed through unconverted so the apply step reports them;
@@ -158,14 +201,18 @@ export function fromPyTorchEntries(model: Model, entries: readonly TensorEntry[]
     });
 }
 
-/** Writes a safetensors file that `model.load_state_dict(..., strict=False)` of the PyTorch reference accepts. */
+/**
+ * Writes a safetensors file that `model.load_state_dict(load_file(path), strict=True)` of the PyTorch reference
+ * accepts; `batchesTracked` fills the batch norms' `num_batches_tracked`.
+ */
 export function exportWeightsForPyTorch(
   model: Model,
   path: string,
   metadata: Record<string, string> = {},
+  batchesTracked = 0,
 ): void {
-  const meta = { ...modelMetadata(model), format: 'mat-weights-pytorch', ...metadata };
-  writeFileAtomic(path, encodeTensorFile(toPyTorchEntries(model), meta));
+  const meta = { ...modelMetadata(model), format: PYTORCH_WEIGHTS_FORMAT, ...metadata };
+  writeFileAtomic(path, encodeTensorFile(toPyTorchStateDict(model, batchesTracked), meta));
 }
 
 /** Loads a PyTorch-layout safetensors file (e.g. from exportWeightsForPyTorch or a converted state_dict). */
@@ -173,4 +220,59 @@ export function importWeightsFromPyTorch(model: Model, path: string): Record<str
   const { entries, metadata } = decodeTensorFile(readWeightFileBytes(path), path);
   applyEntriesToModel(model, fromPyTorchEntries(model, entries), path);
   return metadata;
+}
+
+/** Which names and layouts a model file uses: MAT's (tfjs) or PyTorch's. */
+export type WeightsLayout = 'mat' | 'pytorch';
+
+const MAT_LEAVES = new Set(Object.keys(LEAF_TO_TORCH).filter((leaf) => leaf !== 'bias'));
+const TORCH_LEAVES = new Set(['weight', 'running_mean', 'running_var', 'num_batches_tracked']);
+
+/**
+ * The layout of a decoded model file: from `__metadata__.format` when MAT wrote it, otherwise from the tensor
+ * names (PyTorch's `weight` / `running_mean` leaves, or MAT's `kernel` / `gamma` / `runningMean`). A MAT
+ * checkpoint file, or a file whose names fit neither or both, is an Error naming `source`.
+ */
+export function detectWeightsLayout(
+  file: { entries: readonly TensorEntry[]; metadata: Record<string, string> },
+  source: string,
+): WeightsLayout {
+  const format = file.metadata.format;
+  if (format === MAT_WEIGHTS_FORMAT) return 'mat';
+  if (format === PYTORCH_WEIGHTS_FORMAT) return 'pytorch';
+  if (format === 'mat-checkpoint') {
+    throw new Error(
+      `${source}: is one peer's file of a MAT checkpoint (param/…, buffer/…, momentum/…), not a model file; ` +
+        'evaluate the run (mat eval <runDir>) or export the peer first (mat export <runDir> --peer i)',
+    );
+  }
+  const leaves = file.entries.map((e) => e.name.slice(e.name.lastIndexOf('.') + 1));
+  const mat = leaves.some((l) => MAT_LEAVES.has(l));
+  const torch = leaves.some((l) => TORCH_LEAVES.has(l));
+  if (mat !== torch) return mat ? 'mat' : 'pytorch';
+  throw new Error(
+    `${source}: cannot tell whether the tensor names are MAT's (…kernel, …gamma, …runningMean) or PyTorch's ` +
+      `(…weight, …running_mean)${mat ? ': it has both' : ''}`,
+  );
+}
+
+/**
+ * Assigns a decoded model file in either layout (detectWeightsLayout) to `model`, after checking that every
+ * weight is finite; on any error the model is unchanged. Returns the layout.
+ */
+export function applyWeightsFile(model: Model, file: TensorFile, source: string): WeightsLayout {
+  const layout = detectWeightsLayout(file, source);
+  const entries = layout === 'pytorch' ? fromPyTorchEntries(model, file.entries) : file.entries;
+  assertFiniteEntries(entries, source);
+  applyEntriesToModel(model, entries, source);
+  return layout;
+}
+
+/** Reads a model file in either layout into `model` (applyWeightsFile); returns its metadata and layout. */
+export function loadWeightsFile(
+  model: Model,
+  path: string,
+): { metadata: Record<string, string>; layout: WeightsLayout } {
+  const file = decodeTensorFile(readWeightFileBytes(path), path);
+  return { metadata: file.metadata, layout: applyWeightsFile(model, file, path) };
 }

@@ -9,7 +9,7 @@ import type { Model } from './model';
  * them with `safetensors.numpy.load_file` or a few lines of `struct` + `json` (docs/weights-format.md):
  *
  *   [8 bytes]  N = header length, unsigned 64-bit little-endian
- *   [N bytes]  UTF-8 JSON: { "<name>": { "dtype": "F32" | "I32", "shape": [...], "data_offsets": [begin, end] },
+ *   [N bytes]  UTF-8 JSON: { "<name>": { "dtype": "F32" | "I32" | "I64", "shape": [...], "data_offsets": [begin, end] },
  *                            "__metadata__": { "<key>": "<string value>" } }, padded with spaces to 8-byte alignment
  *   [rest]     raw little-endian tensor data; offsets are relative to the start of this area, and the tensors
  *              tile it exactly (no overlaps, no gaps), in the order they were given to `encodeTensorFile`.
@@ -18,13 +18,14 @@ import type { Model } from './model';
  * of the trainer reuse encode/decode with their own entries.
  */
 
-export type TensorDType = 'float32' | 'int32';
+/** int64 exists for PyTorch's `num_batches_tracked` counters (exported, and present in imported state_dicts). */
+export type TensorDType = 'float32' | 'int32' | 'int64';
 
 export interface TensorEntry {
   name: string;
   shape: number[];
   dtype: TensorDType;
-  data: Float32Array | Int32Array;
+  data: Float32Array | Int32Array | BigInt64Array;
 }
 
 export interface TensorFile {
@@ -35,9 +36,9 @@ export interface TensorFile {
   metadata: Record<string, string>;
 }
 
-const FILE_DTYPE: Record<TensorDType, string> = { float32: 'F32', int32: 'I32' };
-const FROM_FILE_DTYPE: Record<string, TensorDType> = { F32: 'float32', I32: 'int32' };
-const BYTES_PER_ELEMENT = 4;
+const FILE_DTYPE: Record<TensorDType, string> = { float32: 'F32', int32: 'I32', int64: 'I64' };
+const FROM_FILE_DTYPE: Record<string, TensorDType> = { F32: 'float32', I32: 'int32', I64: 'int64' };
+const ARRAY_TYPE = { float32: Float32Array, int32: Int32Array, int64: BigInt64Array } as const;
 const METADATA_KEY = '__metadata__';
 
 function assertLittleEndianHost(): void {
@@ -69,14 +70,14 @@ export function encodeTensorFile(
     if (Object.prototype.hasOwnProperty.call(header, name))
       throw new Error(`duplicate tensor name '${name}'`);
     if (!isShape(shape)) throw new Error(`tensor '${name}' has invalid shape ${JSON.stringify(shape)}`);
-    const expectedType = dtype === 'float32' ? Float32Array : dtype === 'int32' ? Int32Array : null;
+    const expectedType = Object.prototype.hasOwnProperty.call(ARRAY_TYPE, dtype) ? ARRAY_TYPE[dtype] : null;
     if (expectedType === null) throw new Error(`tensor '${name}' has unsupported dtype '${dtype}'`);
     if (!(data instanceof expectedType))
       throw new Error(`tensor '${name}': data is not a ${expectedType.name}`);
     if (data.length !== elementCount(shape)) {
       throw new Error(`tensor '${name}': ${data.length} values do not fill shape [${shape.join(', ')}]`);
     }
-    const end = offset + data.length * BYTES_PER_ELEMENT;
+    const end = offset + data.byteLength;
     header[name] = { dtype: FILE_DTYPE[dtype], shape: [...shape], data_offsets: [offset, end] };
     offset = end;
   }
@@ -142,7 +143,7 @@ export function decodeTensorFile(bytes: Uint8Array, source: string): TensorFile 
     const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
     const ourDtype = typeof dtype === 'string' ? FROM_FILE_DTYPE[dtype] : undefined;
     if (ourDtype === undefined)
-      fail(`tensor '${name}' has unsupported dtype ${JSON.stringify(dtype)} (supported: F32, I32)`);
+      fail(`tensor '${name}' has unsupported dtype ${JSON.stringify(dtype)} (supported: F32, I32, I64)`);
     if (!isShape(shape)) fail(`tensor '${name}' has invalid shape ${JSON.stringify(shape)}`);
     if (
       !Array.isArray(offsets) ||
@@ -157,7 +158,8 @@ export function decodeTensorFile(bytes: Uint8Array, source: string): TensorFile 
         `tensor '${name}' data_offsets [${begin}, ${end}] out of range (data area is ${dataLength} bytes)`,
       );
     }
-    const expectedBytes = elementCount(shape as number[]) * BYTES_PER_ELEMENT;
+    const expectedBytes =
+      elementCount(shape as number[]) * ARRAY_TYPE[ourDtype as TensorDType].BYTES_PER_ELEMENT;
     if (end - begin !== expectedBytes) {
       fail(
         `tensor '${name}' size mismatch: shape [${(shape as number[]).join(', ')}] needs ${expectedBytes} bytes, offsets give ${end - begin}`,
@@ -177,10 +179,10 @@ export function decodeTensorFile(bytes: Uint8Array, source: string): TensorFile 
   if (covered !== dataLength) fail(`bytes ${covered}..${dataLength} of the data area belong to no tensor`);
 
   const entries = placed.map(({ entry, begin, end }) => {
-    // Copy into a fresh, 4-byte-aligned buffer (a Node Buffer may be a view into a shared pool).
+    // Copy into a fresh, aligned buffer (a Node Buffer may be a view into a shared pool).
     const raw = new Uint8Array(end - begin);
     raw.set(bytes.subarray(dataStart + begin, dataStart + end));
-    const data = entry.dtype === 'float32' ? new Float32Array(raw.buffer) : new Int32Array(raw.buffer);
+    const data = new ARRAY_TYPE[entry.dtype](raw.buffer);
     return { ...entry, data };
   });
   return { entries, tensors: new Map(entries.map((e) => [e.name, e])), metadata };
@@ -194,6 +196,27 @@ export function modelToEntries(model: Model): TensorEntry[] {
     dtype: 'float32' as const,
     data: new Float32Array(variable.dataSync() as Float32Array),
   }));
+}
+
+/** The float tensors holding NaN or ±Infinity, with how many such values each has; empty when all are finite. */
+export function nonFiniteEntries(entries: readonly TensorEntry[]): Array<{ name: string; count: number }> {
+  const found: Array<{ name: string; count: number }> = [];
+  for (const { name, dtype, data } of entries) {
+    if (dtype !== 'float32') continue;
+    let count = 0;
+    for (const v of data as Float32Array) if (!Number.isFinite(v)) count++;
+    if (count > 0) found.push({ name, count });
+  }
+  return found;
+}
+
+/** Throws an Error starting with `source` that names every tensor with NaN or ±Infinity values. */
+export function assertFiniteEntries(entries: readonly TensorEntry[], source: string): void {
+  const bad = nonFiniteEntries(entries);
+  if (bad.length === 0) return;
+  throw new Error(
+    `${source}: weights are not finite (NaN or ±Infinity): ${listNames(bad.map((b) => `${b.name} (${b.count})`))}`,
+  );
 }
 
 function listNames(names: string[]): string {
@@ -231,8 +254,8 @@ export function applyEntriesToModel(model: Model, entries: readonly TensorEntry[
   }
   tf.tidy(() => {
     for (const { name, variable } of variables) {
-      const entry = byName.get(name) as TensorEntry;
-      variable.assign(tf.tensor(entry.data, entry.shape, 'float32'));
+      const entry = byName.get(name) as TensorEntry; // checked above: float32
+      variable.assign(tf.tensor(entry.data as Float32Array, entry.shape, 'float32'));
     }
   });
 }
@@ -246,10 +269,13 @@ export function readWeightFileBytes(path: string): Uint8Array {
   }
 }
 
+/** `__metadata__.format` of model weight files in MAT names and tfjs layouts. */
+export const MAT_WEIGHTS_FORMAT = 'mat-weights';
+
 /** Metadata every model weight file carries; callers may add their own keys. */
 export function modelMetadata(model: Model): Record<string, string> {
   return {
-    format: 'mat-weights',
+    format: MAT_WEIGHTS_FORMAT,
     arch: model.arch,
     inputShape: JSON.stringify(model.inputShape),
     numClasses: String(model.numClasses),

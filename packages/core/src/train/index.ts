@@ -11,3 +11,4 @@ export * from './evaluate';
 export * from './finite-outputs';
 export * from './checkpoint';
 export * from './trainer';
+export * from './checkpoint-model';
