@@ -305,7 +305,10 @@ export class Coordinator {
     }
     const slots = await this.store.readSlots();
     const active = state.status === 'running' || state.status === 'paused';
-    if (active && slots.size < state.peers) {
+    // A lost worker ends its generation even when a spare (or the same container, restarted) already
+    // claimed the freed slot between the expiry and this read: the spare starts from the last committed
+    // checkpoint, so every peer must roll back with it.
+    if (active && (lost.length > 0 || slots.size < state.peers)) {
       await this.store.writeState({ status: 'waiting' });
       state = { ...state, status: 'waiting' };
     }
