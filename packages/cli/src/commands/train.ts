@@ -39,6 +39,7 @@ export interface TrainArgs {
   tau?: number;
   'peer-sample'?: number;
   'max-staleness'?: number;
+  'on-divergence'?: string;
   norm?: string;
   eps?: number;
   'step-size'?: number;
@@ -126,6 +127,12 @@ export function runConfigOptions<T>(y: Argv<T>) {
       describe:
         'Process runtimes: learn from teacher outputs up to S steps old instead of waiting (0: synchronous)',
     })
+    .option('on-divergence', {
+      type: 'string',
+      choices: ['fail', 'rollback'],
+      describe:
+        'A peer diverged (NaN/Infinity): fail the run (default), or roll back once to the last checkpoint',
+    })
     .option('norm', { type: 'string', choices: ['linf', 'l2', 'l1'], describe: 'Training attack norm' })
     .option('eps', { type: 'number', describe: 'Training attack radius' })
     .option('step-size', { type: 'number', describe: 'Training attack step size' })
@@ -185,6 +192,7 @@ function flagOverrides(a: TrainArgs): Record<string, unknown> {
       maxSteps: a['max-steps'],
       checkpointEvery: a['checkpoint-every'],
       maxStaleness: a['max-staleness'],
+      onDivergence: a['on-divergence'],
     },
   };
 }
@@ -264,6 +272,7 @@ export async function runTrain(a: TrainArgs): Promise<void> {
       onEval: (e) => reporter.eval(e),
       onEvalProgress: (p, d, t) => reporter.evalProgress(p, d, t),
       onCheckpoint: (e) => reporter.checkpoint(e),
+      onRollback: (e) => reporter.info(`warning: ${e.reason}`),
     });
     reporter.summary(summary);
   } finally {
