@@ -30,6 +30,8 @@ export interface RunEvents {
   onCheckpoint?(e: { step: number; dir: string }): void;
   /** A peer diverged and the run (train.onDivergence 'rollback') goes back to the checkpoint at `toStep`. */
   onRollback?(e: { reason: string; toStep: number }): void;
+  /** Something the user should know that is not an error (e.g. a stop that could not wait for every peer). */
+  onWarning?(message: string): void;
 }
 
 /** Builds peer `index` freshly initialised; its weights depend only on (seed, index). */
