@@ -1,4 +1,4 @@
-import { selectBackend } from '@mat/core';
+import { divergenceReport, DivergenceError, selectBackend } from '@mat/core';
 import { IpcPeerExchange } from '@mat/exchange';
 import { PeerRunner } from '../peer-runner';
 import { trainLoop } from '../train-loop';
@@ -63,7 +63,8 @@ process.on('message', (m: ParentMessage) => {
     // When done, the child waits for the parent to disconnect it (so every report is delivered).
     run(m).catch((err: Error) => {
       process.exitCode = 1;
-      send({ type: 'error', peer: m.peer, message: err.message, stack: err.stack });
+      const divergence = err instanceof DivergenceError ? divergenceReport(err) : undefined;
+      send({ type: 'error', peer: m.peer, message: err.message, stack: err.stack, divergence });
     });
   }
 });
