@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'child_process';
+import { randomBytes } from 'crypto';
 import * as os from 'os';
 import {
   commitCheckpoint,
@@ -19,7 +20,7 @@ import {
   type RunEvents,
   type RunSummary,
 } from '@mat/core';
-import { routeExchange } from '@mat/exchange';
+import { EXCHANGE_SECRET_ENV, routeExchange } from '@mat/exchange';
 import { childMainPath, isChildMessage, type ChildMessage, type ParentMessage } from '@mat/worker';
 
 /**
@@ -53,6 +54,8 @@ export class ProcessTrainer {
   /** Set when a stop request was not honoured in time: the children were killed on purpose. */
   private forcedStop = false;
   private stopTimer: NodeJS.Timeout | undefined;
+  /** The key of this run's exchange MACs (message-codec.ts): made here, given to the children by env. */
+  private readonly exchangeSecret = randomBytes(32).toString('hex');
   /** Ends the current attempt (the children's run) at once, with the given outcome. */
   private endAttempt: ((outcome: AttemptOutcome) => void) | undefined;
   private startStep: number;
@@ -245,6 +248,8 @@ export class ProcessTrainer {
       };
       this.children = Array.from({ length: n }, (_, peer) => {
         const child = fork(childMainPath(), [], {
+          // The run's exchange secret reaches the children by environment, never by argv (visible in ps).
+          env: { ...process.env, [EXCHANGE_SECRET_ENV]: this.exchangeSecret },
           serialization: 'advanced',
           stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         });

@@ -1,5 +1,5 @@
 import { divergenceReport, DivergenceError, selectBackend } from '@mat/core';
-import { IpcPeerExchange } from '@mat/exchange';
+import { exchangeSecretFromEnv, IpcPeerExchange } from '@mat/exchange';
 import { PeerRunner } from '../peer-runner';
 import { trainLoop } from '../train-loop';
 import type { ChildMessage, ParentMessage } from './protocol';
@@ -18,7 +18,7 @@ async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<vo
   const backend = await selectBackend(config.backend);
   const runner = await PeerRunner.open(config, index, runDir);
   runner.restore(startStep);
-  const exchange = new IpcPeerExchange(index, runner.exchangeRules(runId), {
+  const exchange = new IpcPeerExchange(index, runner.exchangeRules(runId, exchangeSecretFromEnv()), {
     startStep,
     maxStaleness: config.train.maxStaleness,
   });

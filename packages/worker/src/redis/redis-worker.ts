@@ -6,6 +6,7 @@ import {
   connectRedis,
   DEFAULT_QUEUE_PREFIX,
   ExchangeAborted,
+  exchangeSecretFromEnv,
   JOBS,
   jobIds,
   QUEUES,
@@ -253,11 +254,16 @@ export class RedisWorker {
       this.runner?.dispose();
       await this.exchange?.close();
       this.runner = await PeerRunner.open(this.config, peer, state.runDir);
-      this.exchange = new RedisPeerExchange(this.redis, peer, this.runner.exchangeRules(this.store.runId), {
-        generation: state.generation,
-        pollMs: this.opts.pollMs,
-        log: (reason, details) => this.log(`rejected a message: ${reason}`, details),
-      });
+      this.exchange = new RedisPeerExchange(
+        this.redis,
+        peer,
+        this.runner.exchangeRules(this.store.runId, exchangeSecretFromEnv()),
+        {
+          generation: state.generation,
+          pollMs: this.opts.pollMs,
+          log: (reason, details) => this.log(`rejected a message: ${reason}`, details),
+        },
+      );
     }
     this.log(`claimed peer ${peer}`);
     await this.store.addMetric({ type: 'worker', workerId: this.workerId, event: 'took-over', peer });
