@@ -25,6 +25,21 @@ export interface RunState {
   createdAt: number;
   updatedAt: number;
   error?: string;
+  /** When the stop was asked for (ms epoch, the coordinator's clock): a stop not settled in time is forced. */
+  stopRequestedAt?: number;
+  /** The first divergence a worker reported (reportDivergence), until the coordinator acts on it. */
+  divergence?: ReportedDivergence;
+  /** The step of the divergence that caused the run's last rollback (train.onDivergence 'rollback'). */
+  rolledBackFrom?: number;
+}
+
+/** A peer diverged (core's DivergenceError) in `generation`: reported by its worker to the coordinator. */
+export interface ReportedDivergence {
+  peer: number;
+  /** The step that diverged (1-based). */
+  step: number;
+  generation: number;
+  reason: string;
 }
 
 export interface SlotLease {
@@ -119,7 +134,10 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 return redis.call('SCARD', KEYS[1])`;
 
 const NUMBER_FIELDS = ['generation', 'resumeStep', 'pauseAt', 'lastStep', 'totalSteps', 'step', 'peers'];
-const MORE_NUMBERS = ['checkpointStep', 'createdAt', 'updatedAt'];
+const MORE_NUMBERS = ['checkpointStep', 'createdAt', 'updatedAt', 'stopRequestedAt', 'rolledBackFrom'];
+
+/** KEYS: state; ARGV: divergence JSON. Records the first divergence of a run only (HSETNX). */
+const REPORT_DIVERGENCE = `return redis.call('HSETNX', KEYS[1], 'divergence', ARGV[1])`;
 
 export class RunStore {
   readonly keys: ReturnType<typeof runKeys>;
@@ -139,6 +157,7 @@ export class RunStore {
       out[f] = h[f] === undefined || h[f] === '' ? undefined : Number(h[f]);
     }
     out.stopRequested = h.stopRequested === '1';
+    out.divergence = h.divergence ? parseDivergence(h.divergence) : undefined;
     out.checkpointStep = out.checkpointStep ?? 0;
     return out as unknown as RunState;
   }
@@ -149,6 +168,7 @@ export class RunStore {
     const clear: string[] = [];
     for (const [k, v] of Object.entries(fields)) {
       if (v === undefined) clear.push(k);
+      else if (typeof v === 'object') set[k] = JSON.stringify(v);
       else set[k] = typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
     }
     const tx = this.redis.multi().hset(this.keys.state, set);
@@ -221,6 +241,13 @@ export class RunStore {
     return Object.values(h).map((json) => JSON.parse(json) as WorkerRecord);
   }
 
+  /** A worker's peer diverged: recorded for the coordinator unless another divergence is pending. */
+  async reportDivergence(divergence: ReportedDivergence): Promise<boolean> {
+    return (
+      Number(await this.redis.eval(REPORT_DIVERGENCE, 1, this.keys.state, JSON.stringify(divergence))) === 1
+    );
+  }
+
   /** Asks every peer to stop after `step` steps (an earlier pending pause wins). */
   async requestPause(step: number): Promise<number> {
     return Number(await this.redis.eval(PAUSE, 1, this.keys.state, step));
@@ -254,4 +281,20 @@ export class RunStore {
     } while (cursor !== '0');
     return deleted;
   }
+}
+
+/** The divergence field of a run's state; a malformed one is reported as such rather than dropped. */
+function parseDivergence(text: string): ReportedDivergence {
+  try {
+    const d = JSON.parse(text) as ReportedDivergence;
+    if (Number.isInteger(d.peer) && Number.isInteger(d.step) && Number.isInteger(d.generation)) return d;
+  } catch {
+    // Reported below with the text itself.
+  }
+  return {
+    peer: -1,
+    step: -1,
+    generation: -1,
+    reason: `a malformed divergence report: ${text.slice(0, 200)}`,
+  };
 }
