@@ -2,12 +2,18 @@ import type { Redis } from 'ioredis';
 import { parseJsonText } from './contracts/contract';
 import { checkRunId } from './contracts/fields';
 import { encodeMetricsEntry, METRICS_FIELD, type MetricsEntryInput } from './contracts/metrics-entry';
-import { decodeRunState, encodeStateUpdate, type RunState } from './contracts/run-state';
+import {
+  decodeRunState,
+  encodeDivergence,
+  encodeStateUpdate,
+  type ReportedDivergence,
+  type RunState,
+} from './contracts/run-state';
 import { decodeSlotField, decodeSlotLease, type SlotLease } from './contracts/slot-lease';
 import { decodeWorkerRecord, encodeWorkerRecord, type WorkerRecord } from './contracts/worker-record';
 import { RUNS_INDEX_KEY, runKeys } from './redis-keys';
 
-export type { RunState, SlotLease, WorkerRecord };
+export type { ReportedDivergence, RunState, SlotLease, WorkerRecord };
 
 /**
  * A run's control state in Redis (the keys of redis-keys.ts), with the atomic operations the coordinator
@@ -82,6 +88,9 @@ return at`;
 const COUNT_SAVED = `redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return redis.call('SCARD', KEYS[1])`;
+
+/** KEYS: state; ARGV: divergence JSON. Records the first divergence of a run only (HSETNX). */
+const REPORT_DIVERGENCE = `return redis.call('HSETNX', KEYS[1], 'divergence', ARGV[1])`;
 
 export class RunStore {
   readonly keys: ReturnType<typeof runKeys>;
@@ -193,6 +202,13 @@ export class RunStore {
     );
   }
 
+  /** A worker's peer diverged: recorded for the coordinator unless another divergence is pending. */
+  async reportDivergence(divergence: ReportedDivergence): Promise<boolean> {
+    return (
+      Number(await this.redis.eval(REPORT_DIVERGENCE, 1, this.keys.state, encodeDivergence(divergence))) === 1
+    );
+  }
+
   /** Asks every peer to stop after `step` steps (an earlier pending pause wins). */
   async requestPause(step: number): Promise<number> {
     return Number(await this.redis.eval(PAUSE, 1, this.keys.state, step));
@@ -228,3 +244,5 @@ export class RunStore {
     return deleted;
   }
 }
+
+/** The divergence field of a run's state; a malformed one is reported as such rather than dropped. */

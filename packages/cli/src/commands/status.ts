@@ -57,7 +57,7 @@ export function statusCommand(yargs: Argv): Argv {
             connection: ioredisOptions(conn),
             prefix: a['queue-prefix'],
           });
-          queue.on('error', () => {});
+          queue.on('error', (err) => process.stderr.write(`control queue: ${err.message}\n`));
           await queue.add(JOBS.stop, { runId: a.run }, { removeOnComplete: 100 });
           await queue.close();
           out(`asked run ${a.run} to stop (the coordinator checkpoints every peer at a common step)`);

@@ -47,14 +47,24 @@ export const workerEntrySchema = z.object({
   peer: indexField.nullable().default(null),
 });
 
-export const RUN_EVENTS = ['create', 'resume', 'stop-requested', 'generation', 'finished', 'failed'] as const;
+export const RUN_EVENTS = [
+  'create',
+  'resume',
+  'stop-requested',
+  'generation',
+  'rollback',
+  'stopped',
+  'finished',
+  'failed',
+] as const;
 
 export const runEntrySchema = z.object({
   type: z.literal('run'),
   event: z.enum(RUN_EVENTS),
   step: indexField.optional(),
   generation: indexField.optional(),
-  error: z.string().max(4096).optional(),
+  error: z.string().max(65536).optional(),
+  reason: z.string().max(65536).optional(),
 });
 
 export const checkpointEntrySchema = z.object({

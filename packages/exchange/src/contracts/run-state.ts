@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { RUN_STATUS } from '../redis-keys';
-import { ContractError, FORBIDDEN_KEYS, parseContract } from './contract';
+import { ContractError, decodeJson, encodeJson, FORBIDDEN_KEYS, parseContract } from './contract';
 import { indexField, intField, pathField } from './fields';
 
 /**
@@ -8,6 +8,38 @@ import { indexField, intField, pathField } from './fields';
  * read by the coordinator, the workers, `mat status` and the dashboard. Hash values are strings; numbers are
  * decimal integers, booleans '1' / '0'.
  */
+/** A peer diverged (core's DivergenceError) in `generation`: reported by its worker to the coordinator. */
+export const divergenceSchema = z.object({
+  peer: z.number().int().min(-1),
+  /** The step that diverged (1-based). */
+  step: z.number().int().min(-1),
+  generation: z.number().int().min(-1),
+  reason: z.string().max(4096),
+});
+export type ReportedDivergence = z.output<typeof divergenceSchema>;
+
+/** The `divergence` field's JSON (written with HSETNX by RunStore.reportDivergence). */
+export const encodeDivergence = (d: ReportedDivergence): string =>
+  encodeJson(divergenceSchema, d, 'divergence report');
+
+/**
+ * A divergence report that breaks the contract still means a worker reported a divergence: it is kept as
+ * one of an unknown peer whose reason says what was wrong, so that the run fails naming it.
+ */
+function decodeDivergence(text: string, what: string): ReportedDivergence {
+  try {
+    return decodeJson(divergenceSchema, text, `divergence report in ${what}`);
+  } catch (err) {
+    if (!(err instanceof ContractError)) throw err;
+    return {
+      peer: -1,
+      step: -1,
+      generation: -1,
+      reason: `a malformed divergence report: ${err.message}`.slice(0, 4096),
+    };
+  }
+}
+
 export const runStateSchema = z.object({
   status: z.enum(RUN_STATUS),
   generation: indexField,
@@ -29,6 +61,12 @@ export const runStateSchema = z.object({
     .string()
     .max(64 * 1024)
     .optional(),
+  /** When the stop was asked for (ms epoch, the coordinator's clock): a stop not settled in time is forced. */
+  stopRequestedAt: intField.optional(),
+  /** The first divergence a worker reported (reportDivergence), until the coordinator acts on it. */
+  divergence: divergenceSchema.optional(),
+  /** The step of the divergence that caused the run's last rollback (train.onDivergence 'rollback'). */
+  rolledBackFrom: indexField.optional(),
 });
 
 export type RunState = z.output<typeof runStateSchema>;
@@ -44,6 +82,8 @@ const NUMBER_FIELDS = new Set([
   'checkpointStep',
   'createdAt',
   'updatedAt',
+  'stopRequestedAt',
+  'rolledBackFrom',
 ]);
 const BOOLEAN_FIELDS = new Set(['stopRequested']);
 const KNOWN = new Set(Object.keys(runStateSchema.shape));
@@ -51,6 +91,7 @@ const KNOWN = new Set(Object.keys(runStateSchema.shape));
 /** One value of the state as the hash stores it. */
 function encodeStateValue(value: unknown): string {
   if (typeof value === 'boolean') return value ? '1' : '0';
+  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
   return String(value);
 }
 
@@ -85,6 +126,7 @@ export function decodeRunState(hash: Record<string, string>, what: string): RunS
     if (!KNOWN.has(k) || text === '') continue;
     if (NUMBER_FIELDS.has(k)) out[k] = /^-?\d{1,16}$/.test(text) ? Number(text) : text;
     else if (BOOLEAN_FIELDS.has(k)) out[k] = text === '1' ? true : text === '0' ? false : text;
+    else if (k === 'divergence') out[k] = decodeDivergence(text, what);
     else out[k] = text;
   }
   out.checkpointStep ??= 0;

@@ -69,8 +69,9 @@ process.on('message', (m: ParentMessage) => {
   }
 });
 // Ctrl-C reaches the whole process group: the parent alone decides (it pauses every peer at a common step).
-process.on('SIGINT', () => {});
-process.on('SIGTERM', () => {});
+// Ignored on purpose: handlers that do nothing keep node's default (exit) from killing the peer mid-step.
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => undefined);
 send({ type: 'listening' });
 // The parent is gone: nobody to train for.
 process.on('disconnect', () => setTimeout(() => process.exit(), 50));
