@@ -92,6 +92,17 @@ describe('planStudy', () => {
     });
   });
 
+  it('names a run by the type of an object value', () => {
+    const spec = parseExperimentSpec({
+      name: 's',
+      configurations: [{ label: 'AT', set: { peers: 1 } }],
+      grid: { 'optim.schedule': [{ type: 'constant' }, { type: 'piecewise', milestones: [0.5] }] },
+    });
+    const runs = planStudy(spec);
+    expect(runs.map((r) => r.name)).toEqual(['AT-scheduleconstant-s0', 'AT-schedulepiecewise-s0']);
+    expect(runs[1].config.optim.schedule).toEqual({ type: 'piecewise', milestones: [0.5], gamma: 0.1 });
+  });
+
   it('names the run whose config is invalid', () => {
     const spec = parseExperimentSpec({ ...minimal, grid: { 'optim.lr': [0.1, -1] } });
     expect(() => planStudy(spec, 'spec.json')).toThrow(/run AT-lr-1-s0 of spec.json: .*optim.lr/s);

@@ -4,9 +4,11 @@ import type { Argv } from 'yargs';
 import { writeFileAtomic, writeJsonAtomic } from '@mat/core';
 import {
   buildStudyReport,
+  decideRunAction,
   defaultCli,
   planStudy,
   readExperimentSpec,
+  readRunFacts,
   runValues,
   studyDir,
   studyHtml,
@@ -63,7 +65,10 @@ export async function runExperiment(a: ExperimentArgs): Promise<number> {
       `${plan.length / spec.configurations.length / spec.seeds.length} grid point(s) × ${spec.seeds.length} seed(s)) in ${dir}`,
   );
   if (a['dry-run']) {
-    for (const run of plan) log(`  ${run.name}: ${run.config.peers} peer(s), seed ${run.seed}`);
+    for (const run of plan) {
+      const next = decideRunAction(readRunFacts(run.config, spec.evaluation !== undefined));
+      log(`  ${run.name}: ${run.config.peers} peer(s), seed ${run.seed}: ${next.type}`);
+    }
     return 0;
   }
   fs.mkdirSync(dir, { recursive: true });

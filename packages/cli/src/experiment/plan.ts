@@ -33,7 +33,10 @@ export function gridPoints(grid: Record<string, unknown[]>): Array<Record<string
 
 /** A value as a part of a run name: letters, digits, "_" and "-" only (0.5 → 0p5, true → true). */
 function namePart(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  // An object with a `type` (an LR schedule, an attack) goes by its type: schedule {type: piecewise, …} → piecewise.
+  const typed = value !== null && typeof value === 'object' && 'type' in value ? value.type : undefined;
+  const named = typeof typed === 'string' ? typed : value;
+  const text = typeof named === 'string' ? named : JSON.stringify(named);
   return text
     .replace(/\./g, 'p')
     .replace(/[^A-Za-z0-9_-]+/g, '_')
