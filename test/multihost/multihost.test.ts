@@ -186,6 +186,14 @@ describe('several hosts against one Redis with TLS and ACL users (network namesp
     expect(api.output).toMatch(/^200 /);
     expect(JSON.parse(api.output.slice(4))).toMatchObject({ status: 'finished' });
     expect(dashboard.output()).not.toMatch(/NOPERM|error/i);
+    // The Docker healthcheck connects the same way (ACL user, password, CA file).
+    const health = await lab.run(
+      spare.host,
+      process.execPath,
+      [path.join(ROOT, 'docker/healthcheck.js'), 'redis'],
+      env('worker'),
+    );
+    expect(health).toEqual({ code: 0, output: 'healthy: Redis answers\n' });
     // `mat status` needs no more than the read-only user.
     const status = await lab.run('coord', process.execPath, [CLI, 'status', config.name], env('dashboard'));
     expect(status).toMatchObject({ code: 0, output: expect.stringMatching(/finished/) });
