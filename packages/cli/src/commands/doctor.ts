@@ -6,10 +6,12 @@ import { redisConnection, redisOptions, type RedisArgs } from './redis-options';
 
 /**
  * What @tensorflow/tfjs-node-gpu 4.22 expects: it links libtensorflow 2.9.1, built against CUDA 11.2 and
- * cuDNN 8.1 (TensorFlow's tested build configurations), on Linux x86_64 with an NVIDIA driver ≥ 450.
+ * cuDNN 8.1 (TensorFlow's tested build configurations), and opens the CUDA 11 / cuDNN 8 sonames, which
+ * CUDA 11.8 and cuDNN 8.9 keep (the GPU image's default base; docs/gpu.md); Linux x86_64.
  */
 export const GPU_EXPECTATIONS =
-  'CUDA 11.2 and cuDNN 8.1 (libtensorflow 2.9.1), Linux x86_64, NVIDIA driver >= 450';
+  'CUDA 11.x and cuDNN 8.x (libtensorflow 2.9.1: built for CUDA 11.2 + cuDNN 8.1, driver >= 450.80.02; ' +
+  'the GPU image has CUDA 11.8 + cuDNN 8.9, driver >= 520.61.05), Linux x86_64; not CUDA 12 or cuDNN 9';
 
 interface DoctorArgs extends RedisArgs {
   'data-dir': string;
