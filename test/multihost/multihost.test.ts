@@ -194,6 +194,12 @@ describe('several hosts against one Redis with TLS and ACL users (network namesp
       env('worker'),
     );
     expect(health).toEqual({ code: 0, output: 'healthy: Redis answers\n' });
+    // So does `mat doctor`'s Redis check.
+    const doctor = await lab.run(spare.host, process.execPath, [CLI, 'doctor', '--json'], env('worker'));
+    expect(JSON.parse(doctor.output).redis).toEqual({
+      url: `rediss://mat-worker@${redisIp}:${REDIS_PORT}/0 (password set)`,
+      ok: true,
+    });
     // `mat status` needs no more than the read-only user.
     const status = await lab.run('coord', process.execPath, [CLI, 'status', config.name], env('dashboard'));
     expect(status).toMatchObject({ code: 0, output: expect.stringMatching(/finished/) });

@@ -1,3 +1,5 @@
+import * as tf from '@tensorflow/tfjs-core';
+
 /**
  * Settings libtensorflow's GPU build (through @tensorflow/tfjs-node-gpu) and the CUDA driver read once,
  * when they load, so they are set in the environment before the tensorflow backend loads; a value the user
@@ -26,4 +28,10 @@ export function applyGpuEnvironmentDefaults(env: NodeJS.ProcessEnv = process.env
     set.push(name);
   }
   return set;
+}
+
+/** Whether tfjs-node(-gpu) has loaded (it registers the 'tensorflow' backend then), and so libtensorflow has
+ * read CUDA_VISIBLE_DEVICES and the settings above. */
+export function libtensorflowLoaded(): boolean {
+  return tf.findBackendFactory('tensorflow') != null;
 }
