@@ -67,6 +67,8 @@ need_test() {
   need_start
   need_build
   [ -x /usr/bin/chromium ] || want chromium 'the dashboard browser test'
+  /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 ||
+    want python3-torch 'PyTorch, the independent reference of the export and numerics tests'
   need_docker
   need_multihost
 }

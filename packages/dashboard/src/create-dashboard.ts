@@ -105,7 +105,7 @@ export async function createDashboard(options: DashboardOptions): Promise<Dashbo
       // Commands fail (the API answers 503) rather than wait while Redis is down.
       { log: options.log, name: 'mat-dashboard', maxRetriesPerRequest: 2 },
     ));
-  const reader = new RunReader(redis, { heartbeatTimeoutMs: options.heartbeatTimeoutMs });
+  const reader = new RunReader(redis, { heartbeatTimeoutMs: options.heartbeatTimeoutMs, log: options.log });
 
   const queues = Object.values(QUEUES).map((name) => {
     const queue = new Queue(name, {

@@ -4,7 +4,7 @@ import { describeRedis } from '@mat/exchange';
 import { redisConnection, redisOptions, type RedisArgs } from './redis-options';
 
 /**
- * mat dashboard --port 8080 --redis-url redis://:pass@host:6379 --token …
+ * mat dashboard --port 8080 --redis-url redis://host:6379 --redis-password-file F --token …
  *
  * The Redis URL, its password and the token may come from MAT_REDIS_URL, MAT_REDIS_PASSWORD and
  * MAT_DASHBOARD_TOKEN instead (better: flags show up in `ps`); TLS from MAT_REDIS_TLS=1 / MAT_REDIS_CA, as
