@@ -76,8 +76,9 @@ export class NetnsLab {
     let text = '';
     child.stdout!.on('data', (d) => (text += d));
     child.stderr!.on('data', (d) => (text += d));
+    // 'close', not 'exit': the output is complete only once the pipes are closed too.
     const exited = new Promise<number | null>((resolve) =>
-      child.on('exit', (code) => {
+      child.on('close', (code) => {
         this.children.delete(child);
         resolve(code);
       }),
@@ -91,10 +92,10 @@ export class NetnsLab {
     command: string,
     args: string[],
     env: Record<string, string> = {},
-  ): Promise<{ code: number | null; output: string }> {
+  ): Promise<{ code: number | null; output: string; command: string }> {
     const p = this.start(host, command, args, env);
     const code = await p.exited;
-    return { code, output: p.output() };
+    return { code, output: p.output(), command: `${host}: ${command} ${args.join(' ')}` };
   }
 
   /**
