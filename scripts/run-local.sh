@@ -39,6 +39,13 @@ if [[ "$url" =~ ^redis://(127\.0\.0\.1|localhost)(:([0-9]+))?(/.*)?$ ]]; then
   REDIS_PORT="${BASH_REMATCH[3]:-6379}" "$here/ensure-redis.sh"
 fi
 export MAT_REDIS_URL="$url"
+# Secrets reach the coordinator and the workers by environment only, never as arguments (`ps` shows those):
+# MAT_REDIS_PASSWORD as given, and MAT_EXCHANGE_SECRET (the key of the data-plane messages' MAC), made here
+# for this run unless given.
+if [ -z "${MAT_EXCHANGE_SECRET:-}" ]; then
+  MAT_EXCHANGE_SECRET="$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
+fi
+export MAT_EXCHANGE_SECRET
 
 logs="${MAT_LOG_DIR:-$PWD/logs}"
 mkdir -p "$logs"

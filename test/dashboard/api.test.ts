@@ -163,6 +163,12 @@ describe('dashboard API', () => {
     expect(res.status).toBe(401);
     expect(await errorOf(res)).toMatch(/token is wrong/);
 
+    // The auth scheme is case-insensitive (RFC 7235 §2.1); the token is not.
+    for (const scheme of ['bearer', 'BEARER', 'BeArEr'])
+      expect((await get(`/api/runs/${run.id}`, { Authorization: `${scheme} ${TOKEN}` })).status).toBe(200);
+    res = await get(`/api/runs/${run.id}`, { Authorization: `bearer ${TOKEN.toUpperCase()}` });
+    expect(res.status).toBe(401);
+
     res = await get(`/?token=${TOKEN.slice(0, -1)}`, { Accept: 'text/html' });
     expect(res.status).toBe(401);
     const page = await res.text();
@@ -185,6 +191,16 @@ describe('dashboard API', () => {
     // A wrong token with a valid cookie is still refused: the user asked for that token.
     res = await get(`/api/runs/${run.id}`, { Cookie: cookie, Authorization: 'Bearer nope' });
     expect(res.status).toBe(401);
+
+    // A cookie that is not even valid percent-encoding is a wrong session (401), not a server error.
+    for (const bad of ['%E0%A4%A', '%', '%zz'.repeat(3)]) {
+      res = await get(`/api/runs/${run.id}`, { Cookie: `mat_dashboard_session=${bad}` });
+      expect({ bad, status: res.status, error: await errorOf(res) }).toEqual({
+        bad,
+        status: 401,
+        error: expect.stringMatching(/protected by a token/),
+      });
+    }
 
     // bull-board sits behind the same guard.
     expect((await get('/queues/api/queues', {})).status).toBe(401);

@@ -10,8 +10,8 @@ import {
 } from '@mat/dashboard';
 
 describe('metrics entries', () => {
-  it('keeps identifying fields strict and turns odd measurements into null', () => {
-    expect(parseMetricsEntry('{"type":"step","peer":1,"step":7,"loss":0.5,"advAccuracy":"x"}')).toEqual({
+  it('decodes through the metrics contract: missing measurements are null, a wrong one skips the entry', () => {
+    expect(parseMetricsEntry('{"type":"step","peer":1,"step":7,"loss":0.5,"advAccuracy":null}')).toEqual({
       type: 'step',
       peer: 1,
       step: 7,
@@ -34,6 +34,9 @@ describe('metrics entries', () => {
       peer: 2,
     });
     for (const bad of [
+      '{"type":"step","peer":1,"step":7,"loss":0.5,"advAccuracy":"x"}',
+      '{"type":"step","peer":1,"step":7,"__proto__":{"loss":1}}',
+      '{"type":"step","peer":1,"step":7,"loss":"' + 'x'.repeat(20000) + '"}',
       'not json',
       'null',
       '[1]',
@@ -74,9 +77,18 @@ describe('worker health', () => {
 
   it('shows a record it cannot read as lost with the reason', () => {
     const v = toWorkerView('w9', '{nope', 5000, 10000);
-    expect(v).toMatchObject({ workerId: 'w9', health: 'lost', error: 'heartbeat record is not valid JSON' });
-    const ok = toWorkerView('w1', JSON.stringify({ peer: 2, lastHeartbeat: 4000, host: 'h' }), 5000, 10000);
+    expect(v).toMatchObject({
+      workerId: 'w9',
+      health: 'lost',
+      error: expect.stringMatching(/heartbeat record of worker w9: .*not JSON/),
+    });
+    const record = { workerId: 'w1', host: 'h', pid: 7, peer: 2, backend: 'cpu', status: 'training' };
+    const ok = toWorkerView('w1', JSON.stringify({ ...record, lastHeartbeat: 4000 }), 5000, 10000);
     expect(ok).toMatchObject({ peer: 2, host: 'h', health: 'ok', heartbeatAgeSeconds: 1 });
+    expect(ok.error).toBeUndefined();
+    // A record that breaks the contract (a peer that is not an index) is lost, with the field named.
+    const bad = toWorkerView('w1', JSON.stringify({ ...record, peer: -1, lastHeartbeat: 4000 }), 5000, 10000);
+    expect(bad).toMatchObject({ health: 'lost', error: expect.stringMatching(/peer: /) });
   });
 });
 

@@ -11,6 +11,7 @@ import * as path from 'path';
 
 const ROOT = path.join(__dirname, '..', '..');
 const PASSWORD = `pw${process.pid}x${Date.now().toString(16)}`;
+const EXCHANGE_SECRET = `exchange-secret-${process.pid}-${Date.now().toString(16)}`;
 
 interface Service {
   image?: string;
@@ -62,6 +63,7 @@ describe('docker-compose.yml', () => {
       throw new Error('docker-compose not found: install the Debian package docker-compose');
     const r = compose(['config'], {
       REDIS_PASSWORD: PASSWORD,
+      MAT_EXCHANGE_SECRET: EXCHANGE_SECRET,
       MAT_DASHBOARD_TOKEN: undefined,
       MAT_PRESET: undefined,
     });
@@ -111,9 +113,21 @@ describe('docker-compose.yml', () => {
     // Redis is reachable only inside the compose network.
     expect(services.redis.ports ?? []).toEqual([]);
 
-    const r = compose(['config', '-q'], { REDIS_PASSWORD: undefined });
+    const r = compose(['config', '-q'], { REDIS_PASSWORD: undefined, MAT_EXCHANGE_SECRET: EXCHANGE_SECRET });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/set REDIS_PASSWORD/);
+  });
+
+  it('gives the workers, and only them, the exchange secret by environment, and requires one', () => {
+    for (const s of ['worker', 'worker-cpu'])
+      expect(services[s].environment?.MAT_EXCHANGE_SECRET).toBe(EXCHANGE_SECRET);
+    for (const s of ['redis', 'coordinator', 'dashboard', 'data'])
+      expect(services[s].environment?.MAT_EXCHANGE_SECRET).toBeUndefined();
+    for (const [name, s] of Object.entries(services))
+      expect([name, commandText(s)]).not.toEqual([name, expect.stringContaining(EXCHANGE_SECRET)]);
+    const r = compose(['config', '-q'], { REDIS_PASSWORD: PASSWORD, MAT_EXCHANGE_SECRET: undefined });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/set MAT_EXCHANGE_SECRET/);
   });
 
   it('fetches the dataset once, before the coordinator and the workers start, into the mat-data volume', () => {
@@ -150,7 +164,7 @@ describe('docker-compose.yml', () => {
     expect(services.coordinator.volumes).toEqual(
       expect.arrayContaining([expect.stringMatching(/^mat-runs:\/app\/runs/)]),
     );
-    const r = compose(['config', '-q'], { REDIS_PASSWORD: PASSWORD });
+    const r = compose(['config', '-q'], { REDIS_PASSWORD: PASSWORD, MAT_EXCHANGE_SECRET: EXCHANGE_SECRET });
     expect(r.status).toBe(0);
   });
 
@@ -169,7 +183,11 @@ describe('docker-compose.yml', () => {
     expect(services.worker.environment?.MAT_GPU_POOL).toMatch(/^[A-Za-z0-9][\w.-]*$/);
     expect(services.worker.environment?.MAT_HEALTH_MAX_AGE_S).toBe('30');
     expect(services['worker-cpu'].environment?.MAT_GPU).toBeUndefined();
-    const r = compose(['config'], { REDIS_PASSWORD: PASSWORD, MAT_GPU_POOL: 'box-7' });
+    const r = compose(['config'], {
+      REDIS_PASSWORD: PASSWORD,
+      MAT_EXCHANGE_SECRET: EXCHANGE_SECRET,
+      MAT_GPU_POOL: 'box-7',
+    });
     expect(r.status).toBe(0);
     const custom = (yamlToJson(r.stdout) as { services: Record<string, Service> }).services;
     expect(custom.worker.environment?.MAT_GPU_POOL).toBe('box-7');

@@ -192,6 +192,7 @@ describe('docker-compose on a real engine (CPU profile)', () => {
     env = {
       ...process.env,
       REDIS_PASSWORD: randomBytes(16).toString('hex'),
+      MAT_EXCHANGE_SECRET: randomBytes(32).toString('hex'),
       MAT_CONFIG: `/app/runs/${NAME}.json`,
       MAT_PRESET: '',
       MAT_DATA_HOST_DIR: DEBIAN_DATA,

@@ -17,10 +17,10 @@ describe('IpcPeerExchange', () => {
     await b.publish('adv', 0, adv(1), [0]);
     await b.publish('adv', 1, adv(2), [0]);
     const header = { run: 'ipc-run', gen: 1, peer: 1, kind: 'adv' as const, shape: [2, 1, 1, 1] };
-    inject(0, encodeMessage({ ...header, step: 5 }, adv(9)));
+    inject(0, encodeMessage({ ...header, step: 5 }, adv(9), ''));
     expect(Array.from((await a.receive('adv', 0, [1])).get(1)!.data)).toEqual([1, 1.5]);
     expect(Array.from((await a.receive('adv', 1, [1])).get(1)!.data)).toEqual([2, 2.5]);
-    inject(0, encodeMessage({ ...header, step: 0 }, adv(9))); // stale now that a is at step 1
+    inject(0, encodeMessage({ ...header, step: 0 }, adv(9), '')); // stale now that a is at step 1
     await new Promise((r) => setTimeout(r, 20));
     expect(logged).toEqual([
       expect.stringMatching(/wrong step 5 \(expected [01]..[12]\)/),

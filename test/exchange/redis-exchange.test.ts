@@ -85,15 +85,15 @@ describe('RedisPeerExchange', () => {
     const good = tensor(1, [4, 3, 3, 1]);
     const nan = tensor(1, [4, 3, 3, 1]);
     nan.data[5] = NaN;
-    const valid = encodeMessage(header, good);
+    const valid = encodeMessage(header, good, '');
     const bad = [
       Buffer.from('garbage'),
       valid.subarray(0, valid.length - 10),
       Buffer.alloc(rules.shapes.adv.reduce((x, y) => x * y) * 4 + 5000),
-      encodeMessage(header, nan),
-      encodeMessage({ ...header, run: 'another-run' }, good),
-      encodeMessage({ ...header, step: 5 }, good),
-      encodeMessage({ ...header, gen: 3 }, good),
+      encodeMessage(header, nan, ''),
+      encodeMessage({ ...header, run: 'another-run' }, good, ''),
+      encodeMessage({ ...header, step: 5 }, good, ''),
+      encodeMessage({ ...header, gen: 3 }, good, ''),
     ];
     await redis.rpush(key, ...bad, valid);
     const got = await b.receive('adv', 6, [0]);
@@ -104,9 +104,8 @@ describe('RedisPeerExchange', () => {
       expect.stringMatching(/oversized/),
       expect.stringMatching(/non-finite/),
       expect.stringMatching(/wrong run/),
-      expect.stringMatching(/wrong step 5/),
-      expect.stringMatching(/wrong generation 3/),
     ]);
+    // Logging is rate-limited (a few a minute): the rest are counted, not logged.
     expect(b.rejected).toBe(bad.length);
   });
 

@@ -47,9 +47,9 @@ describe('RunStore', () => {
     expect(read).toMatchObject({
       ...state,
       updatedAt: expect.any(Number),
-      pauseAt: undefined,
       stopRequested: false,
     });
+    expect(read!.pauseAt).toBeUndefined();
     await store.writeState({ pauseAt: 9, stopRequested: true });
     expect(await store.readState()).toMatchObject({ pauseAt: 9, stopRequested: true });
     await store.writeState({ pauseAt: undefined });

@@ -57,8 +57,8 @@ describe('StalePeer (train.maxStaleness > 0) over Redis', () => {
     await b.publish('adv', 9, tensor, [0]); // outside the window: stays in Redis, with its expiry
     const header = { run: runId, gen: 1, step: 5, peer: 1, kind: 'adv' as const, shape: tensor.shape };
     const inbox = runKeys(runId).inbox(1, 5, 'adv', 0);
-    await redis.rpush(inbox, encodeMessage({ ...header, gen: 2 }, tensor));
-    await redis.rpush(inbox, encodeMessage({ ...header, step: 6 }, tensor));
+    await redis.rpush(inbox, encodeMessage({ ...header, gen: 2 }, tensor, ''));
+    await redis.rpush(inbox, encodeMessage({ ...header, step: 6 }, tensor, ''));
     await redis.rpush(inbox, Buffer.from('garbage'));
     const got = await a.collect([3, 6], { wait: true });
     expect(got.map((m) => [m.kind, m.step, m.from])).toEqual([

@@ -33,10 +33,10 @@ describe('StalePeer (train.maxStaleness > 0) over IPC', () => {
     const { exchanges, inject } = network(2, staleRules('stale-ipc', 2), logged, { maxStaleness: 1 });
     const tensor = { shape: [5, 4, 4, 1], data: new Float32Array(80).fill(0.5) };
     const header = { run: 'stale-ipc', gen: 1, step: 0, peer: 1, kind: 'adv' as const, shape: tensor.shape };
-    inject(0, encodeMessage({ ...header, run: 'another-run' }, tensor));
-    inject(0, encodeMessage({ ...header, gen: 7 }, tensor));
+    inject(0, encodeMessage({ ...header, run: 'another-run' }, tensor, ''));
+    inject(0, encodeMessage({ ...header, gen: 7 }, tensor, ''));
     // Peer 0 is at step 0: with s = 1 it accepts steps 0..2 (s behind, s + 1 ahead) and no more.
-    inject(0, encodeMessage({ ...header, step: 3 }, tensor));
+    inject(0, encodeMessage({ ...header, step: 3 }, tensor, ''));
     inject(0, Buffer.from('not a message'));
     await exchanges[1].publish('adv', 0, tensor, [0]);
     const got = await exchanges[0].collect([0, 2], { wait: true });

@@ -10,6 +10,7 @@ import { reportCommand } from './commands/report';
 import { statusCommand } from './commands/status';
 import { trainCommand } from './commands/train';
 import { workerCommand } from './commands/worker';
+import { checkNumericFlags } from './numeric-flags';
 
 /**
  * The `mat` command.
@@ -31,7 +32,14 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .scriptName('mat')
     .strict()
     .recommendCommands()
-    .wrap(Math.min(120, process.stdout.columns ?? 120));
+    .wrap(Math.min(120, process.stdout.columns ?? 120))
+    // Before any command runs: every numeric flag is one finite number, in range where it has one.
+    // (yargs passes itself as the second argument; its types declare only the first.)
+    .middleware(
+      ((args: Record<string, unknown>, y: { getOptions(): { number: string[] } }) =>
+        checkNumericFlags(args, y.getOptions().number, argv)) as unknown as (args: unknown) => void,
+      false,
+    );
   for (const register of [
     trainCommand,
     evalCommand,

@@ -1,29 +1,30 @@
-import * as fs from 'fs';
 import * as path from 'path';
 import type { Redis } from 'ioredis';
-import { Job, Queue, Worker as BullWorker } from 'bullmq';
+import { Queue, Worker as BullWorker } from 'bullmq';
 import {
-  commitCheckpoint,
   findLatestCheckpoint,
   loadRunData,
-  parseRunConfig,
   RunDirectory,
   RunSchedule,
+  type MissingEvaluation,
   type RunConfig,
 } from '@mat/core';
 import {
   connectRedis,
   DEFAULT_QUEUE_PREFIX,
   JOBS,
-  jobIds,
   QUEUES,
   redisOptions,
   RunStore,
   type RedisConnection,
   type RunState,
 } from '@mat/exchange';
-import type { EvaluationJobData, EvaluationJobResult } from '@mat/worker';
+import type { EvaluationJobResult } from '@mat/worker';
+import { ControlJobs, type ControlJobData, type PeerSavedJobData } from './control-jobs';
+import { decideCoordinator, type CoordinatorAction } from './coordinator-decisions';
+import { Evaluations } from './evaluations';
 import { LiveMetrics } from './live-metrics';
+import { runConfigOf } from './run-config';
 import { writeRunRecords } from './run-records';
 
 export interface CoordinatorOptions {
@@ -42,6 +43,10 @@ export interface CoordinatorOptions {
   pollMs?: number;
   /** Extra time after a lease runs out before its worker counts as lost. @defaultValue 0 */
   graceMs?: number;
+  /** How long a stop may wait for every peer to reach a common step before it is forced. @defaultValue 60000 */
+  stopGraceMs?: number;
+  /** The clock stop requests are timed with (tests inject one). @defaultValue Date.now */
+  clock?: () => number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -49,20 +54,8 @@ export interface CoordinatorOutcome {
   status: 'finished' | 'stopped' | 'failed' | 'detached';
   runId: string;
   runDir: string;
-}
-
-/** Job data of the control queue: enough for any coordinator (same queue prefix) to act on the run. */
-interface ControlJobData {
-  runId: string;
-  config?: RunConfig;
-  state?: RunState;
-}
-
-interface PeerSavedJobData {
-  runId: string;
-  generation: number;
-  step: number;
-  peer: number;
+  /** Why the run failed. */
+  error?: string;
 }
 
 /**
@@ -71,12 +64,15 @@ interface PeerSavedJobData {
  *     checkpoint; a lost worker (lease run out) ends the generation, and the next one starts when a spare
  *     or a restarted worker holds the slot again — every peer rolls back to the same step;
  *   - checkpoints: workers write their own peer's file and report it on the checkpoint queue; the
- *     coordinator commits (manifest, latest.json) when every peer's file of a step is there;
+ *     coordinator commits (manifest, latest.json) when every peer's file of a step is there (control-jobs.ts);
  *   - metrics: runDir/metrics.jsonl gains each step's line once every peer has reported it (LiveMetrics);
+ *   - divergence: a worker reports its peer's DivergenceError; the run fails, or rolls back (onDivergence);
+ *   - stop: every peer checkpoints at a common step, or after stopGraceMs the run stops at its last checkpoint;
  *   - the end: the final checkpoint's evaluation jobs (one per peer, run by idle workers), then
  *     summary.json and a clean metrics.jsonl in the run directory, as `mat train` writes them.
- * The coordinator holds no state of its own: killed and restarted, it picks the run up where it is; if
- * Redis loses the run (restart without persistence), it registers it again from the run directory.
+ * What to do is decided by decideCoordinator (./coordinator-decisions.ts) from what the tick reads; this
+ * class reads and acts. It holds no state of its own: killed and restarted, it picks the run up where it
+ * is; if Redis loses the run (restart without persistence), it registers it again from the run directory.
  */
 export class Coordinator {
   private timer: NodeJS.Timeout | undefined;
@@ -84,6 +80,8 @@ export class Coordinator {
   private finish?: (o: CoordinatorOutcome) => void;
   private readonly log: NonNullable<CoordinatorOptions['log']>;
   private readonly metrics: LiveMetrics;
+  private readonly evaluations: Evaluations;
+  private readonly clock: () => number;
 
   private constructor(
     private readonly opts: CoordinatorOptions & { pollMs: number; queuePrefix: string; runId: string },
@@ -96,7 +94,9 @@ export class Coordinator {
     private readonly workers: BullWorker[],
   ) {
     this.log = opts.log ?? (() => {});
+    this.clock = opts.clock ?? Date.now;
     this.metrics = new LiveMetrics(store, dir.path, { peers: config.peers, schedule }, this.log);
+    this.evaluations = new Evaluations(queues.evaluations, opts.runId);
   }
 
   get runDir(): string {
@@ -123,22 +123,31 @@ export class Coordinator {
         control: new Queue(QUEUES.control, { connection, prefix: opts.queuePrefix }),
         evaluations: new Queue(QUEUES.evaluations, { connection, prefix: opts.queuePrefix }),
       };
-      const holder: { self?: Coordinator } = {};
+      const jobs = new ControlJobs(
+        redis,
+        (runId) => new Evaluations(queues.evaluations, runId),
+        opts.clock ?? Date.now,
+      );
       const workers = [
-        new BullWorker<ControlJobData>(QUEUES.control, (job) => holder.self!.onControl(job), {
+        new BullWorker<ControlJobData>(QUEUES.control, (job) => jobs.onControl(job), {
           connection,
           prefix: opts.queuePrefix,
         }),
-        new BullWorker<PeerSavedJobData>(QUEUES.checkpoints, (job) => holder.self!.onPeerSaved(job), {
+        new BullWorker<PeerSavedJobData>(QUEUES.checkpoints, (job) => jobs.onPeerSaved(job), {
           connection,
           prefix: opts.queuePrefix,
           lockDuration: 15000,
         }),
       ];
-      for (const w of workers) w.on('error', (err) => log(`queue ${w.name}: ${err.message}`));
+      for (const w of workers) {
+        w.on('error', (err) => log(`queue ${w.name}: ${err.message}`));
+        // A failed job is retried by nobody: say so (a commit that failed leaves the run at its last checkpoint).
+        w.on('failed', (job, err) =>
+          log(`queue ${w.name}: job ${job?.name ?? '?'} (${job?.id ?? '?'}) failed: ${err.message}`),
+        );
+      }
       for (const q of Object.values(queues)) q.on('error', (err) => log(`queue ${q.name}: ${err.message}`));
-      holder.self = new Coordinator(opts, redis, store, config, dir, schedule, queues, workers);
-      return holder.self;
+      return new Coordinator(opts, redis, store, config, dir, schedule, queues, workers);
     } catch (err) {
       redis.disconnect();
       throw err;
@@ -167,8 +176,8 @@ export class Coordinator {
     this.finish?.(this.outcome('detached'));
   }
 
-  private outcome(status: CoordinatorOutcome['status']): CoordinatorOutcome {
-    return { status, runId: this.runId, runDir: this.runDir };
+  private outcome(status: CoordinatorOutcome['status'], error?: string): CoordinatorOutcome {
+    return { status, runId: this.runId, runDir: this.runDir, ...(error !== undefined && { error }) };
   }
 
   /**
@@ -182,7 +191,7 @@ export class Coordinator {
     // The directory is this run's from now on (a restarted coordinator of the same run id may resume it).
     this.dir.writeCoordinatorRecord({ runId: this.runId, generation });
     const resumeStep = Math.min(latest?.step ?? 0, this.schedule.lastStep);
-    const now = Date.now();
+    const now = this.clock();
     const state: RunState = {
       status: 'waiting',
       generation,
@@ -216,59 +225,6 @@ export class Coordinator {
     return !latest;
   }
 
-  /** Control jobs (any coordinator on this queue prefix may run them: they carry what they need). */
-  private async onControl(job: Job<ControlJobData>): Promise<unknown> {
-    const store = new RunStore(this.redis, job.data.runId);
-    if ((job.name === JOBS.create || job.name === JOBS.resume) && job.data.config && job.data.state) {
-      await store.create(job.data.config, job.data.state);
-      await store.addMetric({ type: 'run', event: job.name, step: job.data.state.resumeStep });
-      return { registered: true };
-    }
-    if (job.name === JOBS.stop) {
-      await store.writeState({ stopRequested: true });
-      await store.addMetric({ type: 'run', event: 'stop-requested' });
-      return { stopRequested: true };
-    }
-    throw new Error(`unknown control job "${job.name}"`);
-  }
-
-  /** A worker wrote its peer's file of a checkpoint; commit once every peer's is there. */
-  private async onPeerSaved(job: Job<PeerSavedJobData>): Promise<unknown> {
-    const { runId, generation, step, peer } = job.data;
-    const store = new RunStore(this.redis, runId);
-    const state = await store.readState();
-    if (!state) return { skipped: 'unknown run' };
-    const saved = await store.countSaved(generation, step, peer);
-    if (saved < state.peers) return { saved };
-    const config = parseRunConfig(await store.readConfig(), `config of run ${runId}`);
-    const dir = commitCheckpoint(state.runDir, {
-      step,
-      seed: config.seed,
-      peers: state.peers,
-      arch: config.model.arch,
-    });
-    await store.writeState({ checkpointStep: Math.max(state.checkpointStep, step) });
-    await store.addMetric({ type: 'checkpoint', step, dir });
-    const schedule = new RunSchedule(config, state.totalSteps / config.train.epochs);
-    if (step === state.lastStep) {
-      await store.writeState({ status: 'evaluating' });
-      await this.enqueueEvaluations(runId, state.peers, step, dir, true);
-    } else if (schedule.epochEvalDue(step)) {
-      await this.enqueueEvaluations(runId, state.peers, step, dir, false);
-    }
-    return { committed: dir };
-  }
-
-  private async enqueueEvaluations(runId: string, peers: number, step: number, dir: string, final: boolean) {
-    for (let peer = 0; peer < peers; peer++) {
-      const data: EvaluationJobData = { runId, step, peer, dir, final };
-      await this.queues.evaluations.add(JOBS.evaluate, data, {
-        jobId: jobIds.evaluate(runId, step, peer),
-        attempts: 2,
-      });
-    }
-  }
-
   private async tick(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
@@ -285,62 +241,83 @@ export class Coordinator {
     this.busy = false;
   }
 
-  /** One look at the run: lost workers, the next generation, pauses, the end. */
+  /** One look at the run (lost workers first), then what decideCoordinator says to do. */
   private async watch(): Promise<void> {
-    let state = await this.store.readState();
-    if (!state) {
-      this.log(`run ${this.runId} is gone from Redis (restarted?): registering it again`);
-      await this.register(undefined);
-      // Its metrics stream is gone too: the new one is read from its start.
-      this.metrics.rewind();
-      return;
+    const state = await this.store.readState();
+    let lost = 0;
+    if (state && !['finished', 'stopped', 'failed'].includes(state.status)) {
+      for (const { peer, workerId } of await this.store.expireLeases(this.opts.graceMs ?? 0)) {
+        this.log(`worker ${workerId} lost (no heartbeat): peer ${peer} is free for a spare`);
+        await this.store.addMetric({ type: 'worker', workerId, event: 'lost', peer });
+        lost++;
+      }
     }
-    if (state.status === 'finished' || state.status === 'stopped' || state.status === 'failed') {
-      return this.end(state.status);
-    }
-    const lost = await this.store.expireLeases(this.opts.graceMs ?? 0);
-    for (const { peer, workerId } of lost) {
-      this.log(`worker ${workerId} lost (no heartbeat): peer ${peer} is free for a spare`);
-      await this.store.addMetric({ type: 'worker', workerId, event: 'lost', peer });
-    }
-    const slots = await this.store.readSlots();
-    const active = state.status === 'running' || state.status === 'paused';
-    // A lost worker ends its generation even when a spare (or the same container, restarted) already
-    // claimed the freed slot between the expiry and this read: the spare starts from the last committed
-    // checkpoint, so every peer must roll back with it.
-    if (active && (lost.length > 0 || slots.size < state.peers)) {
-      await this.store.writeState({ status: 'waiting' });
-      state = { ...state, status: 'waiting' };
-    }
-    if (state.status === 'waiting' && slots.size === state.peers) await this.nextGeneration(state);
-    else if (state.status === 'running' && (await this.pauseSettled(state, slots.size))) {
-      // Every peer checkpointed where a leaving worker paused them, and its slot has a new holder.
-      await this.nextGeneration(state);
-      return;
-    }
-    if (state.status === 'running') {
-      const steps = [...slots.values()].map((s) => s.step).filter((s) => s >= 0);
-      const step = steps.length === state.peers ? Math.min(...steps) : state.step;
-      if (step !== state.step) await this.store.writeState({ step });
-      if (state.stopRequested && state.pauseAt !== undefined && state.checkpointStep >= state.pauseAt) {
+    const slots = state ? await this.store.readSlots() : new Map();
+    const leaving = new Set(
+      state
+        ? (await this.store.readWorkers()).filter((w) => w.status === 'stopping').map((w) => w.workerId)
+        : [],
+    );
+    const actions = decideCoordinator(
+      {
+        state,
+        held: slots.size,
+        lost,
+        slotSteps: [...slots.values()].map((s) => s.step),
+        holderLeaving: [...slots.values()].some((s) => leaving.has(s.workerId)),
+        now: this.clock(),
+      },
+      { stopGraceMs: this.opts.stopGraceMs ?? 60000, onDivergence: this.config.train.onDivergence },
+    );
+    for (const action of actions) await this.act(action, state!);
+  }
+
+  private async act(action: CoordinatorAction, state: RunState): Promise<void> {
+    switch (action.type) {
+      case 'register':
+        this.log(`run ${this.runId} is gone from Redis (restarted?): registering it again`);
+        await this.register(undefined);
+        // Its metrics stream is gone too: the new one is read from its start.
+        this.metrics.rewind();
+        return;
+      case 'end':
+        return this.end(action.status, state.error);
+      case 'fail':
+        return this.fail(state, action.reason);
+      case 'rollback':
+        this.log(`warning: ${action.reason}`);
+        await this.store.writeState({ rolledBackFrom: action.divergedAt, divergence: undefined });
+        await this.store.addMetric({
+          type: 'run',
+          event: 'rollback',
+          step: state.checkpointStep,
+          reason: action.reason,
+        });
+        await this.nextGeneration(state);
+        return;
+      case 'wait-for-workers':
+        await this.store.writeState({ status: 'waiting' });
+        return;
+      case 'next-generation':
+        return this.nextGeneration(state);
+      case 'record-step':
+        await this.store.writeState({ step: action.step });
+        return;
+      case 'stop': {
+        if (action.forced) {
+          this.log(
+            `the peers did not reach a common step within ${((this.opts.stopGraceMs ?? 60000) / 1000).toFixed(0)} s ` +
+              `of the stop request: the run stops at its last checkpoint, step ${state.checkpointStep}`,
+          );
+        }
         await this.store.writeState({ status: 'stopped' });
+        await this.store.addMetric({ type: 'run', event: 'stopped', step: state.checkpointStep });
         await this.writeRecords(state, false);
         return this.end('stopped');
       }
+      case 'check-evaluations':
+        return this.checkEvaluations(state);
     }
-    if (state.status === 'evaluating') await this.checkEvaluations(state);
-  }
-
-  /** A pause (not a stop) whose checkpoint is committed, every slot held by a worker that is not leaving. */
-  private async pauseSettled(state: RunState, held: number): Promise<boolean> {
-    if (state.pauseAt === undefined || state.stopRequested || state.checkpointStep < state.pauseAt)
-      return false;
-    if (held < state.peers) return false;
-    const slots = await this.store.readSlots();
-    const leaving = new Set(
-      (await this.store.readWorkers()).filter((w) => w.status === 'stopping').map((w) => w.workerId),
-    );
-    return [...slots.values()].every((s) => !leaving.has(s.workerId));
   }
 
   /** Every slot is held: all peers start together from the newest committed checkpoint. */
@@ -352,7 +329,7 @@ export class Coordinator {
     await this.store.deleteGeneration(state.generation);
     if (resumeStep >= state.lastStep) {
       await this.store.writeState({ status: 'evaluating', generation, resumeStep, step: resumeStep });
-      await this.enqueueEvaluations(this.runId, state.peers, resumeStep, latest!.dir, true);
+      await this.evaluations.enqueue(state.peers, resumeStep, latest!.dir, true);
       return;
     }
     await this.store.writeState({
@@ -361,46 +338,56 @@ export class Coordinator {
       resumeStep,
       step: resumeStep,
       pauseAt: undefined,
+      divergence: undefined,
     });
     await this.store.addMetric({ type: 'run', event: 'generation', generation, step: resumeStep });
     this.log(`generation ${generation}: all ${state.peers} peers start from step ${resumeStep}`);
   }
 
   private async checkEvaluations(state: RunState): Promise<void> {
-    const results: EvaluationJobResult[] = [];
-    for (let peer = 0; peer < state.peers; peer++) {
-      const job = await Job.fromId<EvaluationJobData, EvaluationJobResult>(
-        this.queues.evaluations,
-        jobIds.evaluate(this.runId, state.lastStep, peer),
+    const outcome = await this.evaluations.checkFinal(this.runDir, state.peers, state.lastStep);
+    if (outcome.type === 'pending') return;
+    if (outcome.type === 'failed') {
+      const what = outcome.missing.map((m) => `peer ${m.peer} at step ${m.step}: ${m.reason}`).join('; ');
+      return this.fail(
+        state,
+        `the final evaluation could not be done (${what})`,
+        outcome.results,
+        outcome.missing,
       );
-      if (!job) {
-        const dir = path.join(this.runDir, 'checkpoints', `step-${String(state.lastStep).padStart(8, '0')}`);
-        await this.enqueueEvaluations(this.runId, state.peers, state.lastStep, dir, true);
-        return;
-      }
-      if (await job.isFailed()) {
-        await this.store.writeState({
-          status: 'failed',
-          error: `evaluation of peer ${peer}: ${job.failedReason}`,
-        });
-        return this.end('failed');
-      }
-      if (!(await job.isCompleted())) return;
-      // The job may have completed after it was read above (its result was null then): read it again.
-      const completed = await Job.fromId<EvaluationJobData, EvaluationJobResult>(
-        this.queues.evaluations,
-        job.id!,
-      );
-      results.push(completed!.returnvalue);
     }
-    await this.writeRecords(state, true, results);
+    await this.writeRecords(state, true, outcome.results);
     await this.store.writeState({ status: 'finished', step: state.lastStep });
     await this.store.addMetric({ type: 'run', event: 'finished', step: state.lastStep });
     this.log(`run ${this.runId} finished: ${this.runDir}`);
     return this.end('finished');
   }
 
-  private async writeRecords(state: RunState, finished: boolean, results: EvaluationJobResult[] = []) {
+  /** Ends the run as failed: the reason in its state, metrics stream, summary.json and log. */
+  private async fail(
+    state: RunState,
+    reason: string,
+    results: EvaluationJobResult[] = [],
+    missing: MissingEvaluation[] = [],
+  ): Promise<void> {
+    this.log(`error: run ${this.runId} failed: ${reason}`);
+    await this.store.writeState({ status: 'failed', error: reason });
+    await this.store.addMetric({ type: 'run', event: 'failed', step: state.checkpointStep, reason });
+    try {
+      await this.writeRecords(state, false, results, reason, missing);
+    } catch (err) {
+      this.log(`summary.json of the failed run: ${(err as Error).message}`);
+    }
+    return this.end('failed', reason);
+  }
+
+  private async writeRecords(
+    state: RunState,
+    finished: boolean,
+    results: EvaluationJobResult[] = [],
+    error?: string,
+    missing?: MissingEvaluation[],
+  ) {
     await writeRunRecords(this.metrics, {
       runId: this.runId,
       runDir: this.runDir,
@@ -409,55 +396,24 @@ export class Coordinator {
       batchSize: this.config.train.batchSize,
       finished,
       final: results,
+      error,
+      missingEvaluations: missing,
     });
   }
 
-  private end(status: CoordinatorOutcome['status']): void {
-    this.finish?.(this.outcome(status));
+  private end(status: CoordinatorOutcome['status'], error?: string): void {
+    this.finish?.(this.outcome(status, error));
   }
 
   async close(): Promise<void> {
     clearInterval(this.timer);
     while (this.busy) await sleep(20);
-    await Promise.all(this.workers.map((w) => w.close().catch(() => {})));
-    await Promise.all(Object.values(this.queues).map((q) => q.close().catch(() => {})));
+    for (const closing of [...this.workers, ...Object.values(this.queues)]) {
+      // Closing is best effort (Redis may be gone), but never silent.
+      await closing.close().catch((err: Error) => this.log(`closing queue ${closing.name}: ${err.message}`));
+    }
     this.redis.disconnect();
   }
-}
-
-/**
- * The run's config: the one in Redis for a run Redis knows; else, for a run directory with checkpoints,
- * its config.json (a resumed run keeps its config; only how far it goes may change); else the given one.
- * A run Redis does not know may use its directory only when that is empty, holds this run (coordinator.json
- * names the run id: Redis lost the run) or is resumed on purpose; else it would mix with another run.
- */
-async function runConfigOf(
-  store: RunStore,
-  opts: Pick<CoordinatorOptions, 'config' | 'resume' | 'overwrite'>,
-  log: (message: string) => void,
-): Promise<RunConfig> {
-  const given = opts.config;
-  const stored = await store.readConfig();
-  if (stored) return parseRunConfig(stored, `config of run ${store.runId} in Redis`);
-  const dir = new RunDirectory(path.resolve(given.outDir, given.name));
-  const ours = dir.readCoordinatorRecord()?.runId === store.runId;
-  if (opts.overwrite || (!opts.resume && !ours)) {
-    dir.prepareNew({
-      overwrite: opts.overwrite,
-      howToContinue:
-        `continue it with mat coordinator --resume ${dir.path}, choose another --name, ` +
-        'or pass --overwrite to delete its files and start anew',
-    });
-    return given;
-  }
-  const file = dir.configFile;
-  if (!dir.checkpointToResume(log) || !fs.existsSync(file)) return given;
-  const onDisk = parseRunConfig(dir.readConfig(), file);
-  return parseRunConfig({
-    ...onDisk,
-    outDir: given.outDir,
-    train: { ...onDisk.train, maxSteps: given.train.maxSteps ?? onDisk.train.maxSteps },
-  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -6,7 +6,7 @@ import {
   type MetricsLine,
   type RunSchedule,
 } from '@mat/core';
-import type { RunStore } from '@mat/exchange';
+import { ContractError, decodeMetricsRow, SkipCounter, type RunStore } from '@mat/exchange';
 
 export type { MetricsLine } from '@mat/core';
 
@@ -36,6 +36,7 @@ export class LiveMetrics {
   /** Generation -> the step all its peers started from (the stream's `generation` events). */
   private readonly resumedFrom = new Map<number, number>();
   private finished = false;
+  private readonly skips: SkipCounter;
 
   constructor(
     private readonly store: RunStore,
@@ -45,6 +46,7 @@ export class LiveMetrics {
   ) {
     this.dir = new RunDirectory(runDir);
     this.lines = new StepAggregator(shape.schedule, shape.peers);
+    this.skips = new SkipCounter((message) => this.log(`metrics stream: ${message}`));
   }
 
   get file(): string {
@@ -116,11 +118,22 @@ export class LiveMetrics {
       );
       for (const [id, fields] of rows) {
         this.cursor = id;
-        const entry = parseEntry(fields);
+        const entry = this.decode([id, fields]);
         const line = entry && this.take(entry);
         if (line) out.push(line);
       }
       if (rows.length < READ_BATCH) return out;
+    }
+  }
+
+  /** One stream row through the metrics contract; one that breaks it is skipped, counted and logged (rate-limited). */
+  private decode(row: [string, string[]]): Record<string, unknown> | undefined {
+    try {
+      return decodeMetricsRow(row, this.store.keys.metrics);
+    } catch (err) {
+      if (!(err instanceof ContractError)) throw err;
+      this.skips.skip(`a metrics entry: ${err.message}`);
+      return undefined;
     }
   }
 
@@ -196,14 +209,4 @@ export class LiveMetrics {
 /** A number of a metrics entry: JSON writes NaN and ±Infinity as null, which is read back as NaN, never 0. */
 function metricNumber(value: unknown): number {
   return value === null ? NaN : Number(value);
-}
-
-function parseEntry(fields: string[]): Record<string, unknown> | undefined {
-  const at = fields.indexOf('m');
-  if (at < 0) return undefined;
-  try {
-    return JSON.parse(fields[at + 1]) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,7 +1,13 @@
 import { fork, type ChildProcess } from 'child_process';
+import { randomBytes } from 'crypto';
 import * as os from 'os';
 import {
   commitCheckpoint,
+  decideOnDivergence,
+  findLatestCheckpoint,
+  RunFailedError,
+  type DivergenceReport,
+  type MetricsAppender,
   loadRunData,
   openRunDirectory,
   RunSchedule,
@@ -14,7 +20,7 @@ import {
   type RunEvents,
   type RunSummary,
 } from '@mat/core';
-import { routeExchange } from '@mat/exchange';
+import { EXCHANGE_SECRET_ENV, routeExchange } from '@mat/exchange';
 import { childMainPath, isChildMessage, type ChildMessage, type ParentMessage } from '@mat/worker';
 
 /**
@@ -45,24 +51,35 @@ export class ProcessTrainer {
   private children: ChildProcess[] = [];
   private reported = new Map<number, number>();
   private pauseAt: number | undefined;
+  /** Set when a stop request was not honoured in time: the children were killed on purpose. */
+  private forcedStop = false;
+  private stopTimer: NodeJS.Timeout | undefined;
+  /** The key of this run's exchange MACs (message-codec.ts): made here, given to the children by env. */
+  private readonly exchangeSecret = randomBytes(32).toString('hex');
+  /** Ends the current attempt (the children's run) at once, with the given outcome. */
+  private endAttempt: ((outcome: AttemptOutcome) => void) | undefined;
+  private startStep: number;
 
   private constructor(
     readonly config: RunConfig,
     private readonly dir: RunDirectory,
     readonly schedule: RunSchedule,
-    private readonly startStep: number,
+    startStep: number,
     private readonly metadata: Record<string, unknown>,
-  ) {}
+    private readonly opts: ProcessTrainerOptions,
+  ) {
+    this.startStep = startStep;
+  }
 
   static async open(
     config: RunConfig,
-    opts: OpenRunOptions & { metadata?: Record<string, unknown> } = {},
+    opts: OpenRunOptions & { metadata?: Record<string, unknown> } & ProcessTrainerOptions = {},
   ): Promise<ProcessTrainer> {
     const { batcher } = await loadRunData(config);
     const schedule = new RunSchedule(config, batcher.batchesPerEpoch);
     const { dir, checkpoint } = openRunDirectory(config, opts);
     const metadata = { ...opts.metadata, runtime: 'processes' };
-    return new ProcessTrainer(config, dir, schedule, checkpoint?.step ?? 0, metadata);
+    return new ProcessTrainer(config, dir, schedule, checkpoint?.step ?? 0, metadata, opts);
   }
 
   get runDir(): string {
@@ -77,109 +94,72 @@ export class ProcessTrainer {
     return this.schedule.totalSteps;
   }
 
-  /** Every peer stops after a step all of them can still reach (one past the furthest), with a checkpoint. */
+  /**
+   * Every peer stops after a step all of them can still reach (one past the furthest), with a checkpoint.
+   * A peer that cannot get there (it waits for a partner that hangs) does not hold the stop up: after
+   * `stopGraceMs` every child is killed and the run ends at its last committed checkpoint.
+   */
   requestStop(): void {
     if (this.pauseAt !== undefined) return;
     this.pauseAt = Math.max(this.startStep, ...this.reported.values()) + 1;
     for (const child of this.children) if (child.connected) child.send({ type: 'pause', at: this.pauseAt });
+    this.stopTimer = setTimeout(() => {
+      this.forcedStop = true;
+      this.endAttempt?.({ type: 'force-stopped' });
+    }, this.opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
+    this.stopTimer.unref();
   }
 
   async run(events: RunEvents = {}): Promise<RunSummary> {
     const { config } = this;
-    const n = config.peers;
     const metrics = this.dir.openMetrics();
-    const lines = new StepAggregator(this.schedule, n);
     const started = Date.now();
-    const checkpoints = new Map<number, number>();
+    const firstStep = this.startStep;
     let final: EvalEvent | undefined;
-    let finishedPeers = 0;
     let lastDone = this.startStep;
-
+    let error: string | undefined;
+    let rolledBackFrom: number | undefined;
     try {
-      await new Promise<void>((resolve, reject) => {
-        const fail = (err: Error) => {
-          this.killChildren();
-          reject(err);
-        };
-        const onMessage = (m: ChildMessage) => {
-          switch (m.type) {
-            case 'step': {
-              this.reported.set(m.peer, m.report.step);
-              const line = lines.addStep({ ...m.report, peer: m.peer });
-              if (line) {
-                metrics.append({ type: 'step', ...line });
-                events.onStep?.(line);
-              }
-              break;
-            }
-            case 'checkpoint': {
-              const count = (checkpoints.get(m.step) ?? 0) + 1;
-              checkpoints.set(m.step, count);
-              if (count === n) {
-                checkpoints.delete(m.step);
-                const meta = { step: m.step, seed: config.seed, peers: n, arch: config.model.arch };
-                const dir = commitCheckpoint(this.dir.path, meta);
-                events.onCheckpoint?.({ step: m.step, dir });
-              }
-              break;
-            }
-            case 'eval-progress':
-              events.onEvalProgress?.(m.peer, m.done, m.total);
-              break;
-            case 'eval': {
-              const line = lines.addEval({ ...m.result, peer: m.peer, step: m.step, final: m.final });
-              if (line) {
-                metrics.append({ type: 'eval', ...line });
-                events.onEval?.(line);
-                if (line.final) final = line;
-              }
-              break;
-            }
-            case 'done':
-              lastDone = m.step;
-              if (++finishedPeers === n) resolve();
-              break;
-            case 'error':
-              fail(new Error(`peer ${m.peer} failed: ${m.message}`));
-              break;
-          }
-        };
-        this.children = Array.from({ length: n }, (_, peer) => {
-          const child = fork(childMainPath(), [], {
-            serialization: 'advanced',
-            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-          });
-          child.on('message', (m) => isChildMessage(m) && onMessage(m));
-          child.on('exit', (code, signal) => {
-            if (finishedPeers < n)
-              fail(
-                new Error(`peer ${peer}'s process exited (${signal ?? `code ${code}`}) before the run ended`),
-              );
-          });
-          child.on('error', (err) => fail(new Error(`peer ${peer}'s process: ${err.message}`)));
-          return child;
+      for (;;) {
+        const outcome = await this.runChildren(metrics, events);
+        if (outcome.type === 'done') {
+          lastDone = outcome.lastDone;
+          final = outcome.final;
+          break;
+        }
+        const checkpointStep = findLatestCheckpoint(this.dir.path)?.step ?? 0;
+        if (outcome.type === 'force-stopped') {
+          lastDone = checkpointStep;
+          events.onWarning?.(
+            `the peers did not reach a common step within ${((this.opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS) / 1000).toFixed(0)} s ` +
+              `of the stop request (one waits for another): stopped them; the run resumes from its checkpoint at step ${checkpointStep}`,
+          );
+          break;
+        }
+        const decision = decideOnDivergence({
+          policy: config.train.onDivergence,
+          divergence: outcome.divergence,
+          previous: rolledBackFrom,
+          checkpointStep,
         });
-        routeExchange(this.children);
-        const start = (child: ChildProcess, peer: number) => {
-          const message: ParentMessage = {
-            type: 'start',
-            runId: `${config.name}-${started}`,
-            config,
-            peer,
-            runDir: this.dir.path,
-            startStep: this.startStep,
-          };
-          child.send(message);
-          if (this.pauseAt !== undefined) child.send({ type: 'pause', at: this.pauseAt });
-        };
-        this.children.forEach((child, peer) =>
-          child.on('message', (m) => isChildMessage(m) && m.type === 'listening' && start(child, peer)),
-        );
-      });
+        if (decision.action === 'fail') {
+          error = decision.reason;
+          lastDone = checkpointStep;
+          break;
+        }
+        events.onRollback?.({ reason: decision.reason, toStep: decision.toStep });
+        rolledBackFrom = outcome.divergence.step;
+        this.startStep = decision.toStep;
+        this.reported.clear();
+      }
     } finally {
+      clearTimeout(this.stopTimer);
       metrics.close();
-      for (const child of this.children) if (child.connected) child.disconnect();
+      this.disconnectChildren();
     }
+    // Steps after the checkpoint the run ended or rolled back at were reported, or reported twice.
+    if (rolledBackFrom !== undefined || error !== undefined || this.forcedStop)
+      this.dir.keepMetricsUpTo(lastDone);
 
     const summary = runSummary({
       metadata: this.metadata,
@@ -187,11 +167,122 @@ export class ProcessTrainer {
       stepsDone: lastDone,
       totalSteps: this.schedule.totalSteps,
       seconds: (Date.now() - started) / 1000,
-      images: (lastDone - this.startStep) * config.train.batchSize * n,
+      images: Math.max(0, lastDone - firstStep) * config.train.batchSize * config.peers,
       final,
+      error,
     });
     this.dir.writeSummary(summary);
+    if (error !== undefined) throw new RunFailedError(error, summary);
     return summary;
+  }
+
+  /**
+   * One child process per peer from `startStep` until every peer is done, a peer diverged (the children
+   * are killed: the caller fails or rolls back) or a stop was not honoured in time.
+   */
+  private async runChildren(metrics: MetricsAppender, events: RunEvents): Promise<AttemptOutcome> {
+    const { config } = this;
+    const n = config.peers;
+    const lines = new StepAggregator(this.schedule, n);
+    const checkpoints = new Map<number, number>();
+    const started = Date.now();
+    let final: EvalEvent | undefined;
+    let finishedPeers = 0;
+    let lastDone = this.startStep;
+    let settled = false;
+
+    return new Promise<AttemptOutcome>((resolve, reject) => {
+      const settle = (outcome: AttemptOutcome | Error) => {
+        if (settled) return;
+        settled = true;
+        this.endAttempt = undefined;
+        if (outcome instanceof Error || outcome.type !== 'done') this.killChildren();
+        if (outcome instanceof Error) reject(outcome);
+        else resolve(outcome);
+      };
+      this.endAttempt = settle;
+      const onMessage = (m: ChildMessage) => {
+        if (settled) return;
+        switch (m.type) {
+          case 'step': {
+            this.reported.set(m.peer, m.report.step);
+            const line = lines.addStep({ ...m.report, peer: m.peer });
+            if (line) {
+              metrics.append({ type: 'step', ...line });
+              events.onStep?.(line);
+            }
+            break;
+          }
+          case 'checkpoint': {
+            const count = (checkpoints.get(m.step) ?? 0) + 1;
+            checkpoints.set(m.step, count);
+            if (count === n) {
+              checkpoints.delete(m.step);
+              const meta = { step: m.step, seed: config.seed, peers: n, arch: config.model.arch };
+              const dir = commitCheckpoint(this.dir.path, meta);
+              events.onCheckpoint?.({ step: m.step, dir });
+            }
+            break;
+          }
+          case 'eval-progress':
+            events.onEvalProgress?.(m.peer, m.done, m.total);
+            break;
+          case 'eval': {
+            const line = lines.addEval({ ...m.result, peer: m.peer, step: m.step, final: m.final });
+            if (line) {
+              metrics.append({ type: 'eval', ...line });
+              events.onEval?.(line);
+              if (line.final) final = line;
+            }
+            break;
+          }
+          case 'done':
+            lastDone = m.step;
+            if (++finishedPeers === n) settle({ type: 'done', lastDone, final });
+            break;
+          case 'error':
+            if (m.divergence) settle({ type: 'diverged', divergence: m.divergence });
+            else settle(new Error(`peer ${m.peer} failed: ${m.message}`));
+            break;
+        }
+      };
+      this.children = Array.from({ length: n }, (_, peer) => {
+        const child = fork(childMainPath(), [], {
+          // The run's exchange secret reaches the children by environment, never by argv (visible in ps).
+          env: { ...process.env, [EXCHANGE_SECRET_ENV]: this.exchangeSecret },
+          serialization: 'advanced',
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        });
+        child.on('message', (m) => isChildMessage(m) && onMessage(m));
+        child.on('exit', (code, signal) => {
+          settle(
+            new Error(`peer ${peer}'s process exited (${signal ?? `code ${code}`}) before the run ended`),
+          );
+        });
+        child.on('error', (err) => settle(new Error(`peer ${peer}'s process: ${err.message}`)));
+        return child;
+      });
+      routeExchange(this.children);
+      const start = (child: ChildProcess, peer: number) => {
+        const message: ParentMessage = {
+          type: 'start',
+          runId: `${config.name}-${started}`,
+          config,
+          peer,
+          runDir: this.dir.path,
+          startStep: this.startStep,
+        };
+        child.send(message);
+        if (this.pauseAt !== undefined) child.send({ type: 'pause', at: this.pauseAt });
+      };
+      this.children.forEach((child, peer) =>
+        child.on('message', (m) => isChildMessage(m) && m.type === 'listening' && start(child, peer)),
+      );
+    });
+  }
+
+  private disconnectChildren(): void {
+    for (const child of this.children) if (child.connected) child.disconnect();
   }
 
   private killChildren(): void {
@@ -199,6 +290,21 @@ export class ProcessTrainer {
   }
 
   dispose(): void {
+    clearTimeout(this.stopTimer);
     this.killChildren();
   }
 }
+
+/** How long a stop request may take before the children are killed (ProcessTrainer.requestStop). */
+export const DEFAULT_STOP_GRACE_MS = 30000;
+
+export interface ProcessTrainerOptions {
+  /** @defaultValue DEFAULT_STOP_GRACE_MS */
+  stopGraceMs?: number;
+}
+
+/** How one run of the children ended. */
+type AttemptOutcome =
+  | { type: 'done'; lastDone: number; final: EvalEvent | undefined }
+  | { type: 'diverged'; divergence: DivergenceReport }
+  | { type: 'force-stopped' };

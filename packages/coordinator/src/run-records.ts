@@ -4,6 +4,7 @@ import {
   StepAggregator,
   type EvalEvent,
   type EvalResult,
+  type MissingEvaluation,
   type RunSchedule,
   type RunSummary,
 } from '@mat/core';
@@ -25,6 +26,9 @@ export async function writeRunRecords(
     batchSize: number;
     finished: boolean;
     final: Array<EvalResult & { peer: number; step: number }>;
+    /** Why the run failed, for summary.json. */
+    error?: string;
+    missingEvaluations?: MissingEvaluation[];
   },
 ): Promise<RunSummary> {
   const { state } = opts;
@@ -39,7 +43,7 @@ export async function writeRunRecords(
         `an evaluation job of run ${opts.runId} completed without a result: ${JSON.stringify(r)}`,
       );
   }
-  if (opts.final.length > 0) {
+  if (opts.final.length === state.peers) {
     const lines = new StepAggregator(opts.schedule, opts.final.length);
     for (const result of opts.final) final = lines.addEval({ ...result, step: state.lastStep, final: true });
   }
@@ -54,6 +58,8 @@ export async function writeRunRecords(
     seconds: (Date.now() - state.createdAt) / 1000,
     images: stepsDone * opts.batchSize * state.peers,
     final,
+    error: opts.error,
+    missingEvaluations: opts.missingEvaluations,
   });
   new RunDirectory(opts.runDir).writeSummary(summary);
   return summary;

@@ -18,14 +18,31 @@ function sameSecret(given: string, expectedDigest: Buffer): boolean {
   return timingSafeEqual(digest(given), expectedDigest);
 }
 
+/**
+ * The cookie's value, undefined when absent. A value that is not valid percent-encoding cannot be a
+ * session this dashboard set (it sets hex): it reads as '' — a wrong session, answered with 401 — rather
+ * than as an exception that would surface as a server error.
+ */
 function readCookie(req: Request, name: string): string | undefined {
   const header = req.headers.cookie;
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return '';
+      }
+    }
   }
   return undefined;
+}
+
+/** The credentials of `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 7235 §2.1). */
+function bearerToken(auth: string | undefined): string | undefined {
+  const match = auth === undefined ? null : /^bearer[ \t]+(.*)$/is.exec(auth.trim());
+  return match ? match[1].trim() : undefined;
 }
 
 /** Where an unauthorised request goes: a JSON error for the API and scripts, an HTML page for a browser. */
@@ -39,7 +56,7 @@ export function tokenGuard(token: string, refuse: Refusal): RequestHandler {
 
   return (req: Request, res: Response, next: NextFunction) => {
     const auth = req.headers.authorization;
-    const bearer = auth?.startsWith('Bearer ') ? auth.slice('Bearer '.length).trim() : undefined;
+    const bearer = bearerToken(auth);
     const query = typeof req.query.token === 'string' ? req.query.token : undefined;
     const cookie = readCookie(req, SESSION_COOKIE);
 

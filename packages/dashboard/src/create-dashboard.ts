@@ -105,7 +105,7 @@ export async function createDashboard(options: DashboardOptions): Promise<Dashbo
       },
       { log: options.log },
     ));
-  const reader = new RunReader(redis, { heartbeatTimeoutMs: options.heartbeatTimeoutMs });
+  const reader = new RunReader(redis, { heartbeatTimeoutMs: options.heartbeatTimeoutMs, log: options.log });
 
   const queues = Object.values(QUEUES).map((name) => {
     const queue = new Queue(name, { connection: redis, prefix: options.queuePrefix ?? 'bull' });

@@ -1,5 +1,12 @@
 import type { Redis } from 'ioredis';
-import { RUNS_INDEX_KEY, runKeys } from '@mat/exchange';
+import {
+  ContractError,
+  decodeSlotLease,
+  parseJsonText,
+  RUNS_INDEX_KEY,
+  runKeys,
+  SkipCounter,
+} from '@mat/exchange';
 import { parseStreamRows, type StreamMetricsEntry } from './metrics-entry';
 import { toWorkerView, type WorkerView } from './worker-health';
 
@@ -30,6 +37,8 @@ export interface SlotView {
   leaseUntil: number | null;
   step: number | null;
   status: string | null;
+  /** Set when the hash value breaks the slot contract (the slot is shown as free). */
+  error?: string;
 }
 
 export interface RunDetail extends RunSummary {
@@ -55,6 +64,8 @@ export interface RunReaderOptions {
   heartbeatTimeoutMs?: number;
   /** At most this many metrics entries per read. @defaultValue 2000 */
   maxEntries?: number;
+  /** Where malformed stream entries are reported (a few a minute at most). */
+  log?: (line: string) => void;
 }
 
 const intOrNull = (v: string | undefined) => {
@@ -89,29 +100,23 @@ export function redactSecrets(value: unknown): unknown {
   return out;
 }
 
-function toSlot(field: string, json: string): SlotView | null {
+function toSlot(runId: string, field: string, json: string): SlotView | null {
   const peer = Number(field);
-  if (!Number.isInteger(peer) || peer < 0) return null;
-  let r: Record<string, unknown> = {};
+  if (!/^\d{1,6}$/.test(field)) return null;
   try {
-    const parsed: unknown = JSON.parse(json);
-    if (typeof parsed === 'object' && parsed !== null) r = parsed as Record<string, unknown>;
-  } catch {
-    // An unreadable slot is shown as free rather than hiding the others.
+    const s = decodeSlotLease(json, `slot ${peer} of run ${runId}`);
+    return { peer, workerId: s.workerId, leaseUntil: s.leaseUntil, step: s.step, status: s.status };
+  } catch (err) {
+    if (!(err instanceof ContractError)) throw err;
+    // An unreadable slot is shown as free, with the reason, rather than hiding the others.
+    return { peer, workerId: null, leaseUntil: null, step: null, status: null, error: err.message };
   }
-  const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-  return {
-    peer,
-    workerId: typeof r.workerId === 'string' ? r.workerId : null,
-    leaseUntil: n(r.leaseUntil),
-    step: n(r.step),
-    status: typeof r.status === 'string' ? r.status : null,
-  };
 }
 
 export class RunReader {
   private readonly heartbeatTimeoutMs: number;
   private readonly maxEntries: number;
+  private readonly skips: SkipCounter;
 
   constructor(
     private readonly redis: Redis,
@@ -119,6 +124,7 @@ export class RunReader {
   ) {
     this.heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 10000;
     this.maxEntries = options.maxEntries ?? 2000;
+    this.skips = new SkipCounter(options.log ?? (() => {}));
   }
 
   /** Runs in the index, newest update first. */
@@ -171,20 +177,23 @@ export class RunReader {
     const now = Date.now();
     const more = rows.length > this.maxEntries;
     const kept = more ? rows.slice(0, this.maxEntries) : rows;
-    const { entries, skipped } = parseStreamRows(kept);
+    const { entries, skipped, firstProblem } = parseStreamRows(kept, keys.metrics);
+    if (firstProblem !== undefined)
+      this.skips.skip(`${skipped} metrics entries of run ${id}: ${firstProblem}`);
     let config: unknown = null;
     if (configText) {
       try {
-        config = redactSecrets(JSON.parse(configText));
-      } catch {
-        config = { error: 'the stored run config is not valid JSON' };
+        config = redactSecrets(parseJsonText(configText, `config of run ${id}`));
+      } catch (err) {
+        if (!(err instanceof ContractError)) throw err;
+        config = { error: `the stored run config is unreadable: ${err.message}` };
       }
     }
     return {
       ...toSummary(id, state),
       config,
       slots: Object.entries(slots)
-        .map(([field, json]) => toSlot(field, json))
+        .map(([field, json]) => toSlot(id, field, json))
         .filter((s): s is SlotView => s !== null)
         .sort((a, b) => a.peer - b.peer),
       workers: Object.entries(workers)

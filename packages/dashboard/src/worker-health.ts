@@ -6,6 +6,8 @@
  *   lost — older than the timeout, or no valid heartbeat at all
  */
 
+import { ContractError, decodeWorkerRecord, type WorkerRecord } from '@mat/exchange';
+
 export type Health = 'ok' | 'late' | 'lost';
 
 export interface WorkerView {
@@ -32,33 +34,32 @@ export function classifyHeartbeat(lastHeartbeat: number | null, now: number, tim
   return 'lost';
 }
 
-const str = (v: unknown) => (typeof v === 'string' ? v : null);
-const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-
-/** One `workers` hash field (workerId) and its JSON value, as a row of the health table. */
+/**
+ * One `workers` hash field (workerId) and its JSON value (the contract of @mat/exchange's
+ * contracts/worker-record.ts), as a row of the health table; a record that breaks the contract is shown as
+ * lost, with the reason.
+ */
 export function toWorkerView(workerId: string, json: string, now: number, timeoutMs: number): WorkerView {
-  let r: Record<string, unknown> = {};
+  let r: WorkerRecord | undefined;
   let error: string | undefined;
   try {
-    const parsed: unknown = JSON.parse(json);
-    if (typeof parsed === 'object' && parsed !== null) r = parsed as Record<string, unknown>;
-    else error = 'heartbeat record is not a JSON object';
-  } catch {
-    error = 'heartbeat record is not valid JSON';
+    r = decodeWorkerRecord(json, `heartbeat record of worker ${workerId.slice(0, 80)}`);
+  } catch (err) {
+    if (!(err instanceof ContractError)) throw err;
+    error = err.message;
   }
-  const lastHeartbeat = num(r.lastHeartbeat);
-  const peer = num(r.peer);
+  const lastHeartbeat = r?.lastHeartbeat ?? null;
   return {
     workerId,
-    host: str(r.host),
-    pid: num(r.pid),
-    peer: peer !== null && Number.isInteger(peer) && peer >= 0 ? peer : null,
-    backend: str(r.backend),
-    status: str(r.status),
-    stepSeconds: num(r.stepSeconds),
+    host: r?.host ?? null,
+    pid: r?.pid ?? null,
+    peer: r?.peer ?? null,
+    backend: r?.backend ?? null,
+    status: r?.status ?? null,
+    stepSeconds: r?.stepSeconds ?? null,
     lastHeartbeat,
     heartbeatAgeSeconds: lastHeartbeat === null ? null : Math.max(0, (now - lastHeartbeat) / 1000),
-    health: classifyHeartbeat(lastHeartbeat, now, timeoutMs),
+    health: error ? 'lost' : classifyHeartbeat(lastHeartbeat, now, timeoutMs),
     ...(error ? { error } : {}),
   };
 }

@@ -7,3 +7,4 @@ export * from './redis-exchange';
 export * from './redis-connection';
 export * from './run-store';
 export * from './gpu-pool';
+export * from './contracts';

@@ -106,6 +106,7 @@ export class IpcPeerExchange implements PeerExchange {
     const bytes = encodeMessage(
       { run: this.rules.runId, gen: this.inbox.generation, step, peer: this.peer, kind, shape: tensor.shape },
       tensor,
+      this.rules.secret ?? '',
     );
     this.channel.send({ type: IPC_EXCHANGE, to: [...to], bytes });
   }

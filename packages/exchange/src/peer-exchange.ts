@@ -12,8 +12,9 @@
  * A worker talks only to this interface; the implementations are the embedded one (child processes of one
  * `mat train`, routed over IPC by the parent: ipc-exchange.ts) and Redis (redis-exchange.ts). Both send
  * the bytes of message-codec.ts, so both validate the same way: a malformed, truncated, oversized,
- * non-finite, wrong-run, wrong-generation or wrong-step message is rejected with a logged reason and never
- * handed to training.
+ * unauthenticated (MAC), non-finite, wrong-run, wrong-generation or wrong-step message, and a second
+ * message for the same (kind, step, sender) that differs from the first, is rejected with a logged
+ * (rate-limited) reason and never handed to training.
  */
 
 export const MESSAGE_KINDS = ['adv', 'labels'] as const;
@@ -76,6 +77,25 @@ export interface ExchangeRules {
   shapes: Record<MessageKind, readonly number[]>;
   /** Encoded messages larger than this are rejected before decoding. @defaultValue header + shape bytes + 4 KiB */
   maxBytes?: number;
+  /**
+   * The key of the messages' HMAC (exchangeSecretFromEnv: MAT_EXCHANGE_SECRET). Every peer of a run must
+   * have the same; without one (empty) messages are checked for integrity only, not authenticated.
+   */
+  secret?: string;
+}
+
+/** Where workers get the exchange secret: their environment, never Redis (whoever can write Redis could read it). */
+export const EXCHANGE_SECRET_ENV = 'MAT_EXCHANGE_SECRET';
+
+/** The exchange secret of this process's environment, or undefined when none is set. */
+export function exchangeSecretFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const secret = env[EXCHANGE_SECRET_ENV];
+  if (secret === undefined || secret === '') return undefined;
+  if (secret.length < 16)
+    throw new Error(
+      `${EXCHANGE_SECRET_ENV} is too short (${secret.length} characters): use at least 16, e.g. openssl rand -hex 32`,
+    );
+  return secret;
 }
 
 /** Where rejected messages are reported. */

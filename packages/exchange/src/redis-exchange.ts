@@ -71,6 +71,7 @@ export class RedisPeerExchange implements PeerExchange {
     const bytes = encodeMessage(
       { run: this.rules.runId, gen: generation, step, peer: this.peer, kind, shape: tensor.shape },
       tensor,
+      this.rules.secret ?? '',
     );
     const tx = this.redis.multi();
     for (const j of to) {
@@ -123,6 +124,8 @@ export class RedisPeerExchange implements PeerExchange {
         { steps: [inboxes[i].step, inboxes[i].step], kind: inboxes[i].kind },
         inboxes[i].key,
       );
+    // Nothing before the window is accepted any more; a duplicate of it is rejected by its step.
+    this.inbox.forgetAcceptedBefore(steps[0]);
     for (;;) {
       const tx = this.redis.pipeline();
       for (const { key } of inboxes) tx.lpopBuffer(key, 1000);

@@ -1,54 +1,25 @@
 import type { Redis } from 'ioredis';
-import { RUNS_INDEX_KEY, runKeys, type RunStatus } from './redis-keys';
+import { parseJsonText } from './contracts/contract';
+import { checkRunId } from './contracts/fields';
+import { encodeMetricsEntry, METRICS_FIELD, type MetricsEntryInput } from './contracts/metrics-entry';
+import {
+  decodeRunState,
+  encodeDivergence,
+  encodeStateUpdate,
+  type ReportedDivergence,
+  type RunState,
+} from './contracts/run-state';
+import { decodeSlotField, decodeSlotLease, type SlotLease } from './contracts/slot-lease';
+import { decodeWorkerRecord, encodeWorkerRecord, type WorkerRecord } from './contracts/worker-record';
+import { RUNS_INDEX_KEY, runKeys } from './redis-keys';
+
+export type { ReportedDivergence, RunState, SlotLease, WorkerRecord };
 
 /**
  * A run's control state in Redis (the keys of redis-keys.ts), with the atomic operations the coordinator
  * and the workers need: slot leases are claimed, renewed, released and expired by Lua scripts that read
  * the clock of Redis itself, so machines with skewed clocks still agree on who holds a slot.
  */
-
-export interface RunState {
-  status: RunStatus;
-  generation: number;
-  resumeStep: number;
-  /** Every peer stops after this many steps, with a checkpoint (undefined: no pause pending). */
-  pauseAt?: number;
-  /** Set with pauseAt when the run stops there for good (`mat status --stop`). */
-  stopRequested?: boolean;
-  lastStep: number;
-  totalSteps: number;
-  /** Steps done by the slowest peer of the current generation. */
-  step: number;
-  peers: number;
-  checkpointStep: number;
-  runDir: string;
-  createdAt: number;
-  updatedAt: number;
-  error?: string;
-}
-
-export interface SlotLease {
-  workerId: string;
-  /** ms epoch (Redis clock). */
-  leaseUntil: number;
-  step: number;
-  status: string;
-}
-
-export interface WorkerRecord {
-  workerId: string;
-  host: string;
-  pid: number;
-  /** The slot held, or null for a spare. */
-  peer: number | null;
-  backend: string;
-  /** ms epoch (Redis clock), set by the heartbeat script. */
-  lastHeartbeat?: number;
-  status: 'idle' | 'training' | 'evaluating' | 'stopping';
-  stepSeconds?: number;
-  /** CUDA_VISIBLE_DEVICES when the backend was loaded (`mat worker --gpu`), if set. */
-  gpu?: string;
-}
 
 /** Lua prelude: `now` = the Redis server's clock in ms, the one clock every lease is measured on. */
 export const LUA_NOW_MS = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
@@ -118,8 +89,8 @@ const COUNT_SAVED = `redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return redis.call('SCARD', KEYS[1])`;
 
-const NUMBER_FIELDS = ['generation', 'resumeStep', 'pauseAt', 'lastStep', 'totalSteps', 'step', 'peers'];
-const MORE_NUMBERS = ['checkpointStep', 'createdAt', 'updatedAt'];
+/** KEYS: state; ARGV: divergence JSON. Records the first divergence of a run only (HSETNX). */
+const REPORT_DIVERGENCE = `return redis.call('HSETNX', KEYS[1], 'divergence', ARGV[1])`;
 
 export class RunStore {
   readonly keys: ReturnType<typeof runKeys>;
@@ -128,29 +99,24 @@ export class RunStore {
     readonly redis: Redis,
     readonly runId: string,
   ) {
+    checkRunId(runId);
     this.keys = runKeys(runId);
   }
 
+  /** The run's state (contracts/run-state.ts); undefined when Redis has none; a ContractError when malformed. */
   async readState(): Promise<RunState | undefined> {
-    const h = await this.redis.hgetall(this.keys.state);
-    if (!h.status) return undefined;
-    const out: Record<string, unknown> = { ...h };
-    for (const f of [...NUMBER_FIELDS, ...MORE_NUMBERS]) {
-      out[f] = h[f] === undefined || h[f] === '' ? undefined : Number(h[f]);
-    }
-    out.stopRequested = h.stopRequested === '1';
-    out.checkpointStep = out.checkpointStep ?? 0;
-    return out as unknown as RunState;
+    return decodeRunState(
+      await this.redis.hgetall(this.keys.state),
+      `state of run ${this.runId} (${this.keys.state})`,
+    );
   }
 
   /** Sets fields of the state (undefined clears a field) and `updatedAt`. */
   async writeState(fields: Partial<RunState>): Promise<void> {
-    const set: Record<string, string> = { updatedAt: String(Date.now()) };
-    const clear: string[] = [];
-    for (const [k, v] of Object.entries(fields)) {
-      if (v === undefined) clear.push(k);
-      else set[k] = typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
-    }
+    const { set, clear } = encodeStateUpdate(
+      { ...fields, updatedAt: Date.now() },
+      `state update of run ${this.runId}`,
+    );
     const tx = this.redis.multi().hset(this.keys.state, set);
     if (clear.length > 0) tx.hdel(this.keys.state, ...clear);
     await tx.exec();
@@ -164,9 +130,12 @@ export class RunStore {
     await this.redis.sadd(RUNS_INDEX_KEY, this.runId);
   }
 
+  /** The stored config as JSON (checked by parseRunConfig where it is used); undefined when none. */
   async readConfig(): Promise<unknown | undefined> {
     const text = await this.redis.get(this.keys.config);
-    return text === null ? undefined : JSON.parse(text);
+    return text === null
+      ? undefined
+      : parseJsonText(text, `config of run ${this.runId} (${this.keys.config})`);
   }
 
   async claimSlot(workerId: string, leaseMs: number, peers: number): Promise<number | undefined> {
@@ -190,7 +159,7 @@ export class RunStore {
       slot.peer ?? -1,
       slot.step,
       slot.status,
-      JSON.stringify(worker),
+      encodeWorkerRecord(worker),
     );
     return Number(lost) === 0;
   }
@@ -211,14 +180,33 @@ export class RunStore {
     return out;
   }
 
+  /** The slot leases by peer; a malformed one is a ContractError naming the slot. */
   async readSlots(): Promise<Map<number, SlotLease>> {
     const h = await this.redis.hgetall(this.keys.slots);
-    return new Map(Object.entries(h).map(([peer, json]) => [Number(peer), JSON.parse(json) as SlotLease]));
+    return new Map(
+      Object.entries(h).map(([field, json]) => {
+        const what = `slot ${field.slice(0, 20)} of run ${this.runId} (${this.keys.slots})`;
+        return [decodeSlotField(field, what), decodeSlotLease(json, what)];
+      }),
+    );
   }
 
+  /** The worker records; a malformed one is a ContractError naming the worker. */
   async readWorkers(): Promise<WorkerRecord[]> {
     const h = await this.redis.hgetall(this.keys.workers);
-    return Object.values(h).map((json) => JSON.parse(json) as WorkerRecord);
+    return Object.entries(h).map(([id, json]) =>
+      decodeWorkerRecord(
+        json,
+        `record of worker ${id.slice(0, 80)} of run ${this.runId} (${this.keys.workers})`,
+      ),
+    );
+  }
+
+  /** A worker's peer diverged: recorded for the coordinator unless another divergence is pending. */
+  async reportDivergence(divergence: ReportedDivergence): Promise<boolean> {
+    return (
+      Number(await this.redis.eval(REPORT_DIVERGENCE, 1, this.keys.state, encodeDivergence(divergence))) === 1
+    );
   }
 
   /** Asks every peer to stop after `step` steps (an earlier pending pause wins). */
@@ -232,9 +220,10 @@ export class RunStore {
     return Number(await this.redis.eval(COUNT_SAVED, 1, key, peer, 24 * 3600));
   }
 
-  /** Appends one entry to the metrics stream (field `m` = JSON), keeping about the newest 100k. */
-  async addMetric(entry: Record<string, unknown>): Promise<void> {
-    await this.redis.xadd(this.keys.metrics, 'MAXLEN', '~', 100000, '*', 'm', JSON.stringify(entry));
+  /** Appends one entry (contracts/metrics-entry.ts) to the metrics stream, keeping about the newest 100k. */
+  async addMetric(entry: MetricsEntryInput): Promise<void> {
+    const json = encodeMetricsEntry(entry);
+    await this.redis.xadd(this.keys.metrics, 'MAXLEN', '~', 100000, '*', METRICS_FIELD, json);
   }
 
   /** Deletes the data-plane messages of a generation nobody will read any more. */
@@ -255,3 +244,5 @@ export class RunStore {
     return deleted;
   }
 }
+
+/** The divergence field of a run's state; a malformed one is reported as such rather than dropped. */

@@ -66,10 +66,14 @@ export class PeerRunner {
     return this.schedule.lastStep;
   }
 
-  /** What this run's messages look like (shapes, size bound) for the exchange. */
-  exchangeRules(runId: string): ExchangeRules {
+  /**
+   * What this run's messages look like (shapes, size bound) for the exchange, and the key of their MAC
+   * (MAT_EXCHANGE_SECRET of the worker's environment: every peer of the run must have the same).
+   */
+  exchangeRules(runId: string, secret: string | undefined): ExchangeRules {
     return {
       runId,
+      ...(secret !== undefined && { secret }),
       peerCount: this.config.peers,
       shapes: messageShapes({
         peerCount: this.config.peers,

@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  assertFiniteMetrics,
+  assertFinitePeer,
+  assertFiniteTensor,
   craftAdversarial,
   labelRowsOf,
   methodAtStep,
@@ -60,6 +63,9 @@ export async function peerStep(
     // 1. Attack: x_i', crafted from the shared clean batch against this peer's own model.
     const ownAdv = craftAdversarial(peer, batch, config, step);
     owned.push(ownAdv);
+    // A diverged peer is caught here, before it publishes anything: its partners would reject non-finite
+    // messages and wait for it forever (DivergenceError ends or rolls back the run instead).
+    assertFiniteTensor(ownAdv, i, step + 1, 'adversarial examples');
 
     // 2. Publish x_i' to the partners (teachers label it, students learn on it); receive theirs. While
     //    the partners' batches are on their way, label x_i' (f_i(x_i'), which needs nothing from them):
@@ -69,6 +75,7 @@ export async function peerStep(
     const labelOf = new Map<number, tf.Tensor2D>();
     if (rows.includes(i)) labelOf.set(i, teacherOutputs(peer, [ownAdv])[0]);
     owned.push(...labelOf.values());
+    for (const t of labelOf.values()) assertFiniteTensor(t, i, step + 1, 'teacher logits');
     const received = await timed(exchange.receive('adv', step, partners, signal));
     const advOf = new Map(partners.map((j) => [j, toTensor(received.get(j)!) as tf.Tensor4D]));
     advOf.set(i, ownAdv);
@@ -85,6 +92,7 @@ export async function peerStep(
       labelOf.set(others[r], t);
       owned.push(t);
     });
+    for (const k of others) assertFiniteTensor(labelOf.get(k)!, i, step + 1, 'teacher logits');
     const mine = rows.map((k) => labelOf.get(k)!);
     if (students.length > 0) {
       const stacked = stackRows(mine, rows, config.peers);
@@ -112,6 +120,8 @@ export async function peerStep(
       methodAtStep(config.method, step),
       lr,
     );
+    assertFiniteMetrics(metrics, i, step + 1);
+    assertFinitePeer(peer, step + 1);
     return { ...metrics, exchangeSeconds };
   } finally {
     tf.dispose(owned);

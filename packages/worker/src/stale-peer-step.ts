@@ -1,6 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  assertFiniteMetrics,
+  assertFinitePeer,
+  assertFiniteTensor,
   craftAdversarial,
+  DivergenceError,
   methodAtStep,
   partnersOf,
   studentsOf,
@@ -90,8 +94,16 @@ export class StalePeer {
     // 1. Attack, own teacher labels, publish x_i'(t) — never waits.
     const ownAdv = craftAdversarial(this.peer, batch, config, t);
     this.ownAdvs.set(t, ownAdv);
+    // Checked before publishing, as in the synchronous step (peer-step.ts).
+    assertFiniteTensor(ownAdv, i, t + 1, 'adversarial examples');
     if (studentsOf(plan, i).length > 0) {
       const [selfLabel] = teacherOutputs(this.peer, [ownAdv]);
+      try {
+        assertFiniteTensor(selfLabel, i, t + 1, 'teacher logits');
+      } catch (err) {
+        selfLabel.dispose();
+        throw err;
+      }
       this.selfLabels.set(t, selfLabel.dataSync() as Float32Array);
       selfLabel.dispose();
     }
@@ -128,6 +140,8 @@ export class StalePeer {
         methodAtStep(config.method, t),
         lr,
       );
+      assertFiniteMetrics(metrics, i, t + 1);
+      assertFinitePeer(this.peer, t + 1);
       const staleness = t - Math.min(own.step, ...peers);
       return { ...metrics, exchangeSeconds, staleness };
     } finally {
@@ -208,6 +222,7 @@ export class StalePeer {
       const [b, classes] = label.shape;
       const data = label.dataSync() as Float32Array;
       tf.dispose([adv, label]);
+      if (!data.every(Number.isFinite)) throw new DivergenceError(i, this.current + 1, 'teacher logits');
       const rows = this.config.peers;
       const message = new Float32Array(rows * data.length);
       message.set(own, i * data.length);

@@ -29,6 +29,12 @@ export function coordinatorCommand(yargs: Argv): Argv {
         ),
       )
         .option('run-id', { type: 'string', describe: 'Run id in Redis (default: the run name)' })
+        .option('stop-grace', {
+          type: 'number',
+          default: 60,
+          describe:
+            'Seconds a stop (mat status --stop) may wait for every peer to reach a common step; then the run stops at its last checkpoint',
+        })
         .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const }),
     async (a) => {
       // Installed first: in a container this process is PID 1, which has no default action for SIGTERM.
@@ -42,6 +48,9 @@ export function coordinatorCommand(yargs: Argv): Argv {
       };
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
+      const stopGrace = a['stop-grace'] ?? 60;
+      if (!(stopGrace >= 0))
+        throw new Error(`--stop-grace must be a number of seconds >= 0, not ${a['stop-grace']}`);
       const { config } = resolveConfig(a);
       const conn = redisConnection(a);
       const log = lineLogger(a['log-format'], 'coordinator');
@@ -61,6 +70,7 @@ export function coordinatorCommand(yargs: Argv): Argv {
           overwrite: a.overwrite,
           runId: a['run-id'],
           queuePrefix: a['queue-prefix'],
+          stopGraceMs: stopGrace * 1000,
           log,
         });
         // scripts/run-local.sh reads this line to point its workers at the run.
@@ -72,7 +82,10 @@ export function coordinatorCommand(yargs: Argv): Argv {
         try {
           const outcome = await coordinator.run();
           log(`run ${outcome.runId}: ${outcome.status} (${outcome.runDir})`);
-          if (outcome.status === 'failed') process.exitCode = 1;
+          if (outcome.status === 'failed') {
+            process.stderr.write(`error: run ${outcome.runId} failed: ${outcome.error ?? 'see its log'}\n`);
+            process.exitCode = 1;
+          }
         } finally {
           await coordinator.close();
         }

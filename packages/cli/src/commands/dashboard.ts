@@ -1,9 +1,9 @@
 import type { Argv } from 'yargs';
 import { createDashboard, redactRedisUrl } from '@mat/dashboard';
-import { redisOptions, type RedisArgs } from './redis-options';
+import { redisOptions, redisPassword, type RedisArgs } from './redis-options';
 
 /**
- * mat dashboard --port 8080 --redis-url redis://:pass@host:6379 --token …
+ * mat dashboard --port 8080 --redis-url redis://host:6379 --redis-password-file F --token …
  *
  * The Redis URL, its password and the token may come from MAT_REDIS_URL, MAT_REDIS_PASSWORD and
  * MAT_DASHBOARD_TOKEN instead (better: flags show up in `ps`); TLS from MAT_REDIS_TLS=1 / MAT_REDIS_CA, as
@@ -53,7 +53,7 @@ export function dashboardCommand(yargs: Argv): Argv {
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const dashboard = await createDashboard({
         redisUrl,
-        redisPassword: a['redis-password'] ?? (process.env.MAT_REDIS_PASSWORD || undefined),
+        redisPassword: redisPassword(a) ?? (process.env.MAT_REDIS_PASSWORD || undefined),
         redisTls: a['redis-tls'] ?? process.env.MAT_REDIS_TLS === '1',
         redisCaFile: a['redis-ca'] ?? (process.env.MAT_REDIS_CA || undefined),
         token,

@@ -1,6 +1,8 @@
 import type { Argv } from 'yargs';
 import { Queue } from 'bullmq';
 import {
+  ContractError,
+  decodeMetricsRow,
   connectRedis,
   JOBS,
   QUEUES,
@@ -57,7 +59,7 @@ export function statusCommand(yargs: Argv): Argv {
             connection: ioredisOptions(conn),
             prefix: a['queue-prefix'],
           });
-          queue.on('error', () => {});
+          queue.on('error', (err) => process.stderr.write(`control queue: ${err.message}\n`));
           await queue.add(JOBS.stop, { runId: a.run }, { removeOnComplete: 100 });
           await queue.close();
           out(`asked run ${a.run} to stop (the coordinator checkpoints every peer at a common step)`);
@@ -69,10 +71,19 @@ export function statusCommand(yargs: Argv): Argv {
           redis.xrevrange(store.keys.metrics, '+', '-', 'COUNT', 200),
         ]);
         const latest = new Map<number, Record<string, unknown>>();
-        for (const [, fields] of rows) {
-          const m = JSON.parse(fields[fields.indexOf('m') + 1]) as Record<string, unknown>;
-          if (m.type === 'step' && !latest.has(Number(m.peer))) latest.set(Number(m.peer), m);
+        let skipped = 0;
+        for (const row of rows) {
+          let m;
+          try {
+            m = decodeMetricsRow(row, store.keys.metrics);
+          } catch (err) {
+            if (!(err instanceof ContractError)) throw err;
+            skipped++;
+            continue;
+          }
+          if (m.type === 'step' && !latest.has(m.peer)) latest.set(m.peer, m);
         }
+        if (skipped > 0) process.stderr.write(`warning: skipped ${skipped} malformed metrics entries\n`);
         const now = Date.now();
         if (a.json) {
           return out(

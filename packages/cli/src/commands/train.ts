@@ -39,6 +39,7 @@ export interface TrainArgs {
   tau?: number;
   'peer-sample'?: number;
   'max-staleness'?: number;
+  'on-divergence'?: string;
   norm?: string;
   eps?: number;
   'step-size'?: number;
@@ -49,6 +50,7 @@ export interface TrainArgs {
   'max-steps'?: number;
   'checkpoint-every'?: number;
   runtime?: 'auto' | 'in-process' | 'processes';
+  'stop-grace'?: number;
   'log-format': LogFormat;
 }
 
@@ -67,6 +69,12 @@ export function trainCommand(yargs: Argv): Argv {
           default: 'auto' as const,
           describe:
             'processes: one child process per peer (same results, faster on several cores); in-process: all peers here; auto: processes for 2+ peers on 2+ cores with a one-core-per-process backend',
+        })
+        .option('stop-grace', {
+          type: 'number',
+          default: 30,
+          describe:
+            'Seconds a stop (SIGINT/SIGTERM) may wait for every peer to reach a common step; then the peer processes are stopped and the run ends at its last checkpoint',
         })
         .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as LogFormat }),
     async (args) => {
@@ -125,6 +133,12 @@ export function runConfigOptions<T>(y: Argv<T>) {
       type: 'number',
       describe:
         'Process runtimes: learn from teacher outputs up to S steps old instead of waiting (0: synchronous)',
+    })
+    .option('on-divergence', {
+      type: 'string',
+      choices: ['fail', 'rollback'],
+      describe:
+        'A peer diverged (NaN/Infinity): fail the run (default), or roll back once to the last checkpoint',
     })
     .option('norm', { type: 'string', choices: ['linf', 'l2', 'l1'], describe: 'Training attack norm' })
     .option('eps', { type: 'number', describe: 'Training attack radius' })
@@ -185,6 +199,7 @@ function flagOverrides(a: TrainArgs): Record<string, unknown> {
       maxSteps: a['max-steps'],
       checkpointEvery: a['checkpoint-every'],
       maxStaleness: a['max-staleness'],
+      onDivergence: a['on-divergence'],
     },
   };
 }
@@ -227,6 +242,9 @@ export async function ensureDataset(config: RunConfig, reporter: Reporter): Prom
 }
 
 export async function runTrain(a: TrainArgs): Promise<void> {
+  const stopGrace = a['stop-grace'] ?? 30;
+  if (!(stopGrace >= 0))
+    throw new Error(`--stop-grace must be a number of seconds >= 0, not ${a['stop-grace']}`);
   const { config, resume } = resolveConfig(a);
   const reporter = createReporter(a['log-format']);
   const backend = await selectBackend(config.backend);
@@ -249,6 +267,7 @@ export async function runTrain(a: TrainArgs): Promise<void> {
     overwrite: a.overwrite,
     warn: (message) => reporter.info(`warning: ${message}`),
     metadata: { backend },
+    stopGraceMs: stopGrace * 1000,
   });
   if (resume) reporter.info(`resumed at step ${trainer.stepsDone}`);
   const stop = () => {
@@ -264,6 +283,8 @@ export async function runTrain(a: TrainArgs): Promise<void> {
       onEval: (e) => reporter.eval(e),
       onEvalProgress: (p, d, t) => reporter.evalProgress(p, d, t),
       onCheckpoint: (e) => reporter.checkpoint(e),
+      onRollback: (e) => reporter.info(`warning: ${e.reason}`),
+      onWarning: (message) => reporter.info(`warning: ${message}`),
     });
     reporter.summary(summary);
   } finally {

@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { newWorkerId, RedisWorker, type WorkerOptions } from '@mat/worker';
-import { describeRedis } from '@mat/exchange';
+import { describeRedis, EXCHANGE_SECRET_ENV, exchangeSecretFromEnv } from '@mat/exchange';
 import { lineLogger, redisConnection, redisOptions, type RedisArgs } from './redis-options';
 import { applyGpuChoice, gpuOptions, parseGpuChoice, type GpuArgs } from './worker-gpu';
 import { resolveConfig } from './train';
@@ -61,6 +61,12 @@ export function workerCommand(yargs: Argv): Argv {
       const runId = a.run ?? runIdOfConfig(a);
       const conn = redisConnection(a);
       const log = lineLogger(a['log-format'], 'worker');
+      // Checked before joining (a secret too short is an error); every worker of the run needs the same one.
+      if (exchangeSecretFromEnv() === undefined)
+        log(
+          `${EXCHANGE_SECRET_ENV} is not set: exchange messages are checked for integrity but not authenticated ` +
+            '(anyone who can write to Redis can forge them); set the same secret for every worker (docs/distributed.md)',
+        );
       signals.beforeJoin = (signal) => log(`${signal} before joining a run: exiting`);
       log(`connecting to ${describeRedis(conn)}`);
       const workerId = newWorkerId();

@@ -158,6 +158,10 @@ export const runConfigSchema = z
          * synchronous, exactly the in-process trainer's weights; results with s > 0 depend on timing. The
          * in-process trainer is synchronous and rejects s > 0. */
         maxStaleness: z.number().int().nonnegative().max(1000).default(0),
+        /** A peer diverged (non-finite loss, logits or weights; core's DivergenceError): 'fail' ends the run
+         * as failed, naming the peer and the step; 'rollback' takes every peer back to the last committed
+         * checkpoint once, and fails if the run diverges again at the same step. */
+        onDivergence: z.enum(['fail', 'rollback']).default('fail'),
       })
       .strict()
       .prefault({}),

@@ -52,6 +52,16 @@ export interface RunSummary {
   seconds: number;
   imagesPerSecond: number;
   final?: EvalEvent;
+  /** Why the run failed (a peer diverged, an evaluation could not be done); absent when it did not. */
+  error?: string;
+  /** Scheduled evaluations that could not be done, with the reason; absent when every one was. */
+  missingEvaluations?: MissingEvaluation[];
+}
+
+export interface MissingEvaluation {
+  peer: number;
+  step: number;
+  reason: string;
 }
 
 /** One peer's report of one step, as a worker process sends it (the aggregator's input). */
@@ -79,6 +89,8 @@ export function runSummary(opts: {
   /** Adversarial training images processed in `seconds`, over all peers. */
   images: number;
   final?: EvalEvent;
+  error?: string;
+  missingEvaluations?: MissingEvaluation[];
 }): RunSummary {
   const { seconds } = opts;
   return {
@@ -90,6 +102,8 @@ export function runSummary(opts: {
     seconds,
     imagesPerSecond: seconds > 0 ? opts.images / seconds : 0,
     final: opts.final,
+    ...(opts.error !== undefined && { error: opts.error }),
+    ...(opts.missingEvaluations?.length && { missingEvaluations: opts.missingEvaluations }),
   };
 }
 
@@ -103,4 +117,15 @@ export function compactMetricsLines(lines: readonly MetricsLine[]): MetricsLine[
   // A step's line first, then its evaluation, the final one last.
   const rank = (l: MetricsLine) => (l.type === 'step' ? 0 : l.final ? 2 : 1);
   return [...latest.values()].sort((a, b) => a.step - b.step || rank(a) - rank(b));
+}
+
+/** A run that ended as failed (a peer diverged, an evaluation could not be done): summary.json says why. */
+export class RunFailedError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly summary?: RunSummary,
+  ) {
+    super(`the run failed: ${reason}`);
+    this.name = 'RunFailedError';
+  }
 }

@@ -9,6 +9,7 @@ export * from './teacher-plan';
 export * from './mat-step';
 export * from './evaluate';
 export * from './finite-outputs';
+export * from './divergence';
 export * from './checkpoint';
 export * from './trainer';
 export * from './checkpoint-model';

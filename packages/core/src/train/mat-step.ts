@@ -4,6 +4,7 @@ import { peerLoss, type PeerLossInputs } from './mat-loss-terms';
 import type { Peer } from './peer';
 import { TEACHER_MODE } from './peer';
 import { craftPerturbations } from './perturbations';
+import { assertFiniteMetrics, assertFinitePeer, assertFiniteTensor } from './divergence';
 import { labelRowsOf, teacherPlan } from './teacher-plan';
 
 export interface PeerStepMetrics {
@@ -87,42 +88,56 @@ export function matStep(
 ): PeerStepMetrics[] {
   const { config, step, lr } = ctx;
   const plan = teacherPlan(config, step);
+  // Divergence is caught where it arises, named by peer and step (1-based, as in metrics.jsonl): the
+  // distributed step checks the same quantities before it publishes them (DivergenceError).
+  const number = step + 1;
+  const owned: tf.Tensor[] = [];
+  try {
+    // 1. Attack: each peer crafts x_i' from the same clean batch, against itself.
+    const advs = peers.map((peer) => {
+      const adv = craftAdversarial(peer, batch, config, step);
+      owned.push(adv);
+      assertFiniteTensor(adv, peer.index, number, 'adversarial examples');
+      return adv;
+    });
 
-  // 1. Attack: each peer crafts x_i' from the same clean batch, against itself.
-  const advs = peers.map((peer) => craftAdversarial(peer, batch, config, step));
+    // 2. Teacher outputs: label(j, k) = f_j(x_k'), detached, all before any update — only the pairs some
+    //    student of j needs (all pairs without peer sampling).
+    const labels = peers.map((peer, j) => {
+      const rows = labelRowsOf(plan, j);
+      const outputs = teacherOutputs(
+        peer,
+        rows.map((k) => advs[k]),
+      );
+      owned.push(...outputs);
+      for (const t of outputs) assertFiniteTensor(t, peer.index, number, 'teacher logits');
+      return new Map(rows.map((k, r) => [k, outputs[r]]));
+    });
+    const label = (j: number, k: number) => labels[j].get(k)!;
 
-  // 2. Teacher outputs: label(j, k) = f_j(x_k'), detached, all before any update — only the pairs some
-  //    student of j needs (all pairs without peer sampling).
-  const labels = peers.map((peer, j) => {
-    const rows = labelRowsOf(plan, j);
-    const outputs = teacherOutputs(
-      peer,
-      rows.map((k) => advs[k]),
-    );
-    return new Map(rows.map((k, r) => [k, outputs[r]]));
-  });
-  const label = (j: number, k: number) => labels[j].get(k)!;
-
-  // 3. Loss and update, peer by peer.
-  const metrics = peers.map((peer, i) => {
-    const teachers = plan.teachers[i];
-    return updatePeer(
-      peer,
-      {
-        x: batch.x,
-        y: batch.y,
-        ownAdv: advs[i],
-        peerAdvs: teachers.map((j) => advs[j]),
-        ownTeachers: teachers.map((j) => label(j, i)),
-        peerTeachers: teachers.map((j) => label(j, j)),
-      },
-      methodAtStep(config.method, step),
-      lr,
-    );
-  });
-
-  tf.dispose([...advs, ...labels.flatMap((m) => [...m.values()])]);
-  return metrics;
+    // 3. Loss and update, peer by peer.
+    return peers.map((peer, i) => {
+      const teachers = plan.teachers[i];
+      const metrics = updatePeer(
+        peer,
+        {
+          x: batch.x,
+          y: batch.y,
+          ownAdv: advs[i],
+          peerAdvs: teachers.map((j) => advs[j]),
+          ownTeachers: teachers.map((j) => label(j, i)),
+          peerTeachers: teachers.map((j) => label(j, j)),
+        },
+        methodAtStep(config.method, step),
+        lr,
+      );
+      assertFiniteMetrics(metrics, peer.index, number);
+      assertFinitePeer(peer, number);
+      return metrics;
+    });
+  } finally {
+    tf.dispose(owned);
+  }
 }
 
 function correctFraction(logits: tf.Tensor2D, y: tf.Tensor1D): tf.Scalar {

@@ -1,3 +1,4 @@
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, type RunConfig } from '../config/schema';
 import { Batcher, loadDataset, subset, type Dataset } from '../data';
@@ -5,11 +6,18 @@ import { createModel } from '../models';
 import { evalAttackSpec } from './attack-config';
 import { openRunDirectory, type OpenRunOptions } from '../run/open-run';
 import type { RunDirectory } from '../run/run-directory';
-import { runSummary, type EvalEvent, type RunSummary, type StepEvent } from '../run/run-records';
+import {
+  RunFailedError,
+  runSummary,
+  type EvalEvent,
+  type RunSummary,
+  type StepEvent,
+} from '../run/run-records';
 import { RunSchedule } from '../run/run-schedule';
 import { StepAggregator } from '../run/step-aggregator';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { loadCheckpoint, saveCheckpoint, stepDirName } from './checkpoint';
 import { evaluateModel } from './evaluate';
+import { decideOnDivergence, DivergenceError } from './divergence';
 import { matStep } from './mat-step';
 import type { Peer } from './peer';
 import { Sgd } from './sgd';
@@ -20,6 +28,10 @@ export interface RunEvents {
   onEval?(e: EvalEvent): void;
   onEvalProgress?(peer: number, done: number, total: number): void;
   onCheckpoint?(e: { step: number; dir: string }): void;
+  /** A peer diverged and the run (train.onDivergence 'rollback') goes back to the checkpoint at `toStep`. */
+  onRollback?(e: { reason: string; toStep: number }): void;
+  /** Something the user should know that is not an error (e.g. a stop that could not wait for every peer). */
+  onWarning?(message: string): void;
 }
 
 /** Builds peer `index` freshly initialised; its weights depend only on (seed, index). */
@@ -96,7 +108,7 @@ export class InProcessTrainer {
     readonly config: RunConfig,
     private readonly dir: RunDirectory,
     readonly schedule: RunSchedule,
-    readonly peers: Peer[],
+    private peerList: Peer[],
     private readonly batcher: Batcher,
     private readonly test: Dataset,
     /** Recorded in summary.json, e.g. the backend in use. */
@@ -144,6 +156,11 @@ export class InProcessTrainer {
     return this.dir.path;
   }
 
+  /** The peers as trained (a rollback to the initial state replaces them). */
+  get peers(): Peer[] {
+    return this.peerList;
+  }
+
   get stepsDone(): number {
     return this.step;
   }
@@ -164,14 +181,37 @@ export class InProcessTrainer {
     const started = Date.now();
     const firstStep = this.step;
     let final: EvalEvent | undefined;
+    let error: string | undefined;
+    /** The step of the divergence that caused the last rollback (decideOnDivergence). */
+    let rolledBackFrom: number | undefined;
     try {
       while (this.step < schedule.lastStep && !this.stopRequested) {
         const t0 = Date.now();
         const index = this.step;
         const lr = schedule.learningRate(index);
         const batch = this.batchTensors(index);
-        const peers = matStep(this.peers, batch, { config, step: index, lr });
-        tf.dispose([batch.x, batch.y]);
+        let peers;
+        try {
+          peers = matStep(this.peerList, batch, { config, step: index, lr });
+        } catch (err) {
+          if (!(err instanceof DivergenceError)) throw err;
+          const decision = decideOnDivergence({
+            policy: config.train.onDivergence,
+            divergence: { peer: err.peer, step: err.step, reason: err.message },
+            previous: rolledBackFrom,
+            checkpointStep: Math.max(this.checkpointed, 0),
+          });
+          if (decision.action === 'fail') {
+            error = decision.reason;
+            break;
+          }
+          events.onRollback?.({ reason: decision.reason, toStep: decision.toStep });
+          rolledBackFrom = err.step;
+          this.rollBack();
+          continue;
+        } finally {
+          tf.dispose([batch.x, batch.y]);
+        }
         this.step++;
         const seconds = (Date.now() - t0) / 1000;
         let line: StepEvent | undefined;
@@ -184,13 +224,17 @@ export class InProcessTrainer {
         // Let signal handlers and I/O run between steps.
         await new Promise((resolve) => setImmediate(resolve));
       }
-      // A stopped run ends with a checkpoint where it stopped.
-      if (this.checkpointed !== this.step) this.checkpoint(events);
-      final = this.evaluate(lines, true, events);
-      metrics.append({ type: 'eval', ...final });
+      if (error === undefined) {
+        // A stopped run ends with a checkpoint where it stopped.
+        if (this.checkpointed !== this.step) this.checkpoint(events);
+        final = this.evaluate(lines, true, events);
+        metrics.append({ type: 'eval', ...final });
+      }
     } finally {
       metrics.close();
     }
+    // Steps re-taken after a rollback were appended again: one line per step, the last one kept.
+    if (rolledBackFrom !== undefined) this.dir.keepMetricsUpTo(this.step);
     const summary = runSummary({
       metadata: this.metadata,
       runDir: this.dir.path,
@@ -199,9 +243,23 @@ export class InProcessTrainer {
       seconds: (Date.now() - started) / 1000,
       images: (this.step - firstStep) * config.train.batchSize * config.peers,
       final,
+      error,
     });
     this.dir.writeSummary(summary);
+    if (error !== undefined) throw new RunFailedError(error, summary);
     return summary;
+  }
+
+  /** Every peer back to the last committed checkpoint of this run, or to the initial state without one. */
+  private rollBack(): void {
+    if (this.checkpointed > 0) {
+      const dir = path.join(this.dir.path, 'checkpoints', stepDirName(this.checkpointed));
+      this.step = loadCheckpoint(dir, this.peerList).step;
+      return;
+    }
+    this.disposePeers();
+    this.peerList = createPeers(this.config, this.test);
+    this.step = 0;
   }
 
   /** The clean batch of the step with 0-based index `index` (the same for every peer). */
@@ -213,7 +271,7 @@ export class InProcessTrainer {
   }
 
   private checkpoint(events: RunEvents): void {
-    const dir = saveCheckpoint(this.dir.path, this.peers, { step: this.step, seed: this.config.seed });
+    const dir = saveCheckpoint(this.dir.path, this.peerList, { step: this.step, seed: this.config.seed });
     this.checkpointed = this.step;
     events.onCheckpoint?.({ step: this.step, dir });
   }
@@ -221,7 +279,7 @@ export class InProcessTrainer {
   private evaluate(lines: StepAggregator, final: boolean, events: RunEvents): EvalEvent {
     const { eval: ev, seed } = this.config;
     let event: EvalEvent | undefined;
-    for (const peer of this.peers) {
+    for (const peer of this.peerList) {
       const result = evaluateModel(peer.model, this.test, {
         attack: evalAttackSpec(ev.attack),
         batchSize: ev.batchSize,
@@ -235,7 +293,11 @@ export class InProcessTrainer {
   }
 
   dispose(): void {
-    for (const peer of this.peers) {
+    this.disposePeers();
+  }
+
+  private disposePeers(): void {
+    for (const peer of this.peerList) {
       peer.model.dispose();
       peer.optimizer.dispose();
     }

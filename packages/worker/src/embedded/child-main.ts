@@ -1,5 +1,5 @@
-import { selectBackend } from '@mat/core';
-import { IpcPeerExchange } from '@mat/exchange';
+import { divergenceReport, DivergenceError, selectBackend } from '@mat/core';
+import { exchangeSecretFromEnv, IpcPeerExchange } from '@mat/exchange';
 import { PeerRunner } from '../peer-runner';
 import { trainLoop } from '../train-loop';
 import type { ChildMessage, ParentMessage } from './protocol';
@@ -18,7 +18,7 @@ async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<vo
   const backend = await selectBackend(config.backend);
   const runner = await PeerRunner.open(config, index, runDir);
   runner.restore(startStep);
-  const exchange = new IpcPeerExchange(index, runner.exchangeRules(runId), {
+  const exchange = new IpcPeerExchange(index, runner.exchangeRules(runId, exchangeSecretFromEnv()), {
     startStep,
     maxStaleness: config.train.maxStaleness,
   });
@@ -63,13 +63,15 @@ process.on('message', (m: ParentMessage) => {
     // When done, the child waits for the parent to disconnect it (so every report is delivered).
     run(m).catch((err: Error) => {
       process.exitCode = 1;
-      send({ type: 'error', peer: m.peer, message: err.message, stack: err.stack });
+      const divergence = err instanceof DivergenceError ? divergenceReport(err) : undefined;
+      send({ type: 'error', peer: m.peer, message: err.message, stack: err.stack, divergence });
     });
   }
 });
 // Ctrl-C reaches the whole process group: the parent alone decides (it pauses every peer at a common step).
-process.on('SIGINT', () => {});
-process.on('SIGTERM', () => {});
+// Ignored on purpose: handlers that do nothing keep node's default (exit) from killing the peer mid-step.
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => undefined);
 send({ type: 'listening' });
 // The parent is gone: nobody to train for.
 process.on('disconnect', () => setTimeout(() => process.exit(), 50));

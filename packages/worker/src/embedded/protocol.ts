@@ -1,4 +1,4 @@
-import type { EvalResult, RunConfig } from '@mat/core';
+import type { DivergenceReport, EvalResult, RunConfig } from '@mat/core';
 import type { StepReport } from '../train-loop';
 
 /**
@@ -20,7 +20,8 @@ export type ChildMessage =
   | { type: 'eval'; peer: number; step: number; final: boolean; result: EvalResult }
   | { type: 'eval-progress'; peer: number; done: number; total: number }
   | { type: 'done'; peer: number; step: number; rejectedMessages: number }
-  | { type: 'error'; peer: number; message: string; stack?: string };
+  /** The child's run ended with an error; `divergence` when its peer diverged (core's DivergenceError). */
+  | { type: 'error'; peer: number; message: string; stack?: string; divergence?: DivergenceReport };
 
 export function isChildMessage(m: unknown): m is ChildMessage {
   return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';

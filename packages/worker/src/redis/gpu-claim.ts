@@ -88,7 +88,12 @@ export class GpuClaim {
     if (this.released) return;
     this.released = true;
     clearInterval(this.timer);
-    await this.pool.release(this.gpu.id, this.opts.holder.holder).catch(() => {});
+    // Not given back (Redis unreachable): the lease runs out by itself, as a killed worker's does.
+    await this.pool
+      .release(this.gpu.id, this.opts.holder.holder)
+      .catch((err: Error) =>
+        this.opts.log?.(`giving GPU ${this.gpu.id} back: ${err.message} (its lease runs out)`),
+      );
     this.redis.disconnect();
   }
 }

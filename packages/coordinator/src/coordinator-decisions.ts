@@ -1,0 +1,104 @@
+import { decideOnDivergence, type DivergencePolicy } from '@mat/core';
+import type { RunState } from '@mat/exchange';
+
+/**
+ * The coordinator's decisions, as a pure function of what it sees (run status × slots × time): the
+ * coordinator (./coordinator.ts) reads the run, calls decideCoordinator and carries the actions out, in
+ * order. Table-tested without Redis or processes (test/coordinator/coordinator-decisions.test.ts).
+ */
+
+/** One look at the run, as the coordinator's tick reads it. */
+export interface RunView {
+  /** The run's state in Redis; undefined when Redis lost it. */
+  state: RunState | undefined;
+  /** Slots held by a live lease (expired ones were removed first). */
+  held: number;
+  /**
+   * Workers whose lease this tick found run out. A lost worker ends its generation even when a spare (or
+   * the same container, restarted) already claimed the freed slot between the expiry and the read of the
+   * slots: the spare starts from the last committed checkpoint, so every peer must roll back with it.
+   */
+  lost?: number;
+  /** Steps done by the peers of the held slots (-1 before a peer's first step). */
+  slotSteps: readonly number[];
+  /** Some holder of a slot is leaving (SIGTERM: its status is 'stopping'). */
+  holderLeaving: boolean;
+  /** The coordinator's clock (ms epoch). */
+  now: number;
+}
+
+export interface CoordinatorPolicy {
+  /** How long a stop may wait for every peer to reach a common step before it is forced. */
+  stopGraceMs: number;
+  onDivergence: DivergencePolicy;
+}
+
+export type CoordinatorAction =
+  /** Redis lost the run (restart without persistence): register it again from the run directory. */
+  | { type: 'register' }
+  /** The run has ended (whoever ended it): stop watching it. */
+  | { type: 'end'; status: 'finished' | 'stopped' | 'failed' }
+  /** End the run as failed: summary.json and the run's state give the reason. */
+  | { type: 'fail'; reason: string }
+  /** A peer diverged: every peer starts again from the last committed checkpoint. */
+  | { type: 'rollback'; reason: string; divergedAt: number }
+  /** A slot is free (a worker was lost or left): the run waits for a worker to take it. */
+  | { type: 'wait-for-workers' }
+  /** Every slot is held: all peers start together from the newest committed checkpoint. */
+  | { type: 'next-generation' }
+  /** The slowest peer's step, for `mat status`. */
+  | { type: 'record-step'; step: number }
+  /** End the run as stopped at its last committed checkpoint; `forced` when the peers did not get there. */
+  | { type: 'stop'; forced: boolean }
+  /** Training is over: collect the final evaluations. */
+  | { type: 'check-evaluations' };
+
+const TERMINAL = ['finished', 'stopped', 'failed'] as const;
+
+export function decideCoordinator(view: RunView, policy: CoordinatorPolicy): CoordinatorAction[] {
+  const { state } = view;
+  if (!state) return [{ type: 'register' }];
+  const terminal = TERMINAL.find((t) => t === state.status);
+  if (terminal) return [{ type: 'end', status: terminal }];
+
+  // A divergence of the current generation (an older one's was already acted on).
+  const d = state.divergence;
+  if (d && (d.generation === state.generation || d.generation < 0) && state.status !== 'evaluating') {
+    const decision = decideOnDivergence({
+      policy: d.generation < 0 ? 'fail' : policy.onDivergence,
+      divergence: d,
+      previous: state.rolledBackFrom,
+      checkpointStep: state.checkpointStep,
+    });
+    return decision.action === 'fail'
+      ? [{ type: 'fail', reason: decision.reason }]
+      : [{ type: 'rollback', reason: decision.reason, divergedAt: d.step }];
+  }
+
+  if (state.stopRequested && state.status !== 'evaluating') {
+    // Nobody trains (a slot is free, or between generations): the last committed checkpoint is where it stops.
+    if (state.status !== 'running') return [{ type: 'stop', forced: false }];
+    if (state.pauseAt !== undefined && state.checkpointStep >= state.pauseAt)
+      return [{ type: 'stop', forced: false }];
+    const since = state.stopRequestedAt ?? state.updatedAt;
+    if (view.now - since > policy.stopGraceMs) return [{ type: 'stop', forced: true }];
+  }
+
+  const active = state.status === 'running' || state.status === 'paused';
+  if (active && ((view.lost ?? 0) > 0 || view.held < state.peers)) return [{ type: 'wait-for-workers' }];
+  if (state.status === 'waiting') return view.held >= state.peers ? [{ type: 'next-generation' }] : [];
+  if (state.status === 'running') {
+    // A pause (a worker left) whose checkpoint is committed, every slot held by a worker that stays.
+    const pauseSettled =
+      state.pauseAt !== undefined &&
+      !state.stopRequested &&
+      state.checkpointStep >= state.pauseAt &&
+      !view.holderLeaving;
+    if (pauseSettled) return [{ type: 'next-generation' }];
+    const steps = view.slotSteps.filter((s) => s >= 0);
+    const step = steps.length === state.peers ? Math.min(...steps) : state.step;
+    return step !== state.step ? [{ type: 'record-step', step }] : [];
+  }
+  if (state.status === 'evaluating') return [{ type: 'check-evaluations' }];
+  return [];
+}

@@ -1,0 +1,137 @@
+import type { RunState } from '@mat/exchange';
+import { decideCoordinator, type RunView } from '../../packages/coordinator/src/coordinator-decisions';
+
+const NOW = 1_000_000;
+const policy = { stopGraceMs: 60000, onDivergence: 'fail' as const };
+
+function state(fields: Partial<RunState> = {}): RunState {
+  return {
+    status: 'running',
+    generation: 3,
+    resumeStep: 8,
+    lastStep: 20,
+    totalSteps: 20,
+    step: 10,
+    peers: 2,
+    checkpointStep: 8,
+    runDir: '/runs/r',
+    createdAt: 0,
+    updatedAt: NOW - 1000,
+    ...fields,
+  };
+}
+
+function view(s: RunState | undefined, fields: Partial<RunView> = {}): RunView {
+  return { state: s, held: 2, slotSteps: [10, 10], holderLeaving: false, now: NOW, ...fields };
+}
+
+const divergence = { peer: 1, step: 12, generation: 3, reason: 'peer 1 diverged at step 12: its weights …' };
+
+/** Run status × slots × events → what the coordinator does (no Redis, no processes, no wall clock). */
+describe('decideCoordinator', () => {
+  it.each<[string, RunView, unknown]>([
+    ['Redis lost the run', view(undefined), [{ type: 'register' }]],
+    ['finished', view(state({ status: 'finished' })), [{ type: 'end', status: 'finished' }]],
+    ['failed by someone else', view(state({ status: 'failed' })), [{ type: 'end', status: 'failed' }]],
+    ['stopped', view(state({ status: 'stopped' })), [{ type: 'end', status: 'stopped' }]],
+    ['waiting, a slot free', view(state({ status: 'waiting' }), { held: 1 }), []],
+    ['waiting, every slot held', view(state({ status: 'waiting' })), [{ type: 'next-generation' }]],
+    ['running, a worker lost', view(state(), { held: 1, slotSteps: [10] }), [{ type: 'wait-for-workers' }]],
+    [
+      'running, a worker lost and its slot claimed again before the slots were read',
+      view(state(), { lost: 1 }),
+      [{ type: 'wait-for-workers' }],
+    ],
+    [
+      'running, peers at 11 and 12',
+      view(state(), { slotSteps: [12, 11] }),
+      [{ type: 'record-step', step: 11 }],
+    ],
+    ['running, nothing new', view(state()), []],
+    ['running, a peer before its first step', view(state(), { slotSteps: [-1, 12] }), []],
+    [
+      'running, a pause committed, the leaver replaced',
+      view(state({ pauseAt: 8, checkpointStep: 8 })),
+      [{ type: 'next-generation' }],
+    ],
+    [
+      'running, a pause committed, the leaver still there',
+      view(state({ pauseAt: 8 }), { holderLeaving: true }),
+      [],
+    ],
+    ['running, a pause not yet committed', view(state({ pauseAt: 12 })), []],
+    ['evaluating', view(state({ status: 'evaluating' })), [{ type: 'check-evaluations' }]],
+    [
+      'divergence of this generation (onDivergence fail)',
+      view(state({ divergence })),
+      [{ type: 'fail', reason: divergence.reason }],
+    ],
+    [
+      'divergence of an older generation (acted on already)',
+      view(state({ divergence: { ...divergence, generation: 2 } })),
+      [],
+    ],
+    [
+      'a malformed divergence report',
+      view(
+        state({
+          divergence: { peer: -1, step: -1, generation: -1, reason: 'a malformed divergence report: x' },
+        }),
+      ),
+      [{ type: 'fail', reason: 'a malformed divergence report: x' }],
+    ],
+  ])('%s', (_, v, actions) => {
+    expect(decideCoordinator(v, policy)).toEqual(actions);
+  });
+
+  it('onDivergence rollback: rolls back once, fails when the same step diverges again', () => {
+    const rollback = { ...policy, onDivergence: 'rollback' as const };
+    expect(decideCoordinator(view(state({ divergence })), rollback)).toEqual([
+      {
+        type: 'rollback',
+        divergedAt: 12,
+        reason: expect.stringContaining('rolling back to the checkpoint at step 8'),
+      },
+    ]);
+    const again = decideCoordinator(view(state({ divergence, rolledBackFrom: 12 })), rollback);
+    expect(again).toEqual([
+      { type: 'fail', reason: expect.stringMatching(/diverged again after a rollback from step 12/) },
+    ]);
+  });
+
+  describe('stop (mat status --stop)', () => {
+    const stop = { stopRequested: true, stopRequestedAt: NOW - 5000 };
+    it.each<[string, RunView, unknown]>([
+      [
+        'while nobody trains (a slot free)',
+        view(state({ ...stop, status: 'waiting' }), { held: 1 }),
+        [{ type: 'stop', forced: false }],
+      ],
+      [
+        'the pause checkpoint committed',
+        view(state({ ...stop, pauseAt: 8 })),
+        [{ type: 'stop', forced: false }],
+      ],
+      ['the peers still on their way to the pause', view(state({ ...stop, pauseAt: 12 })), []],
+      // A peer waits for a partner that hangs: nobody reaches a step boundary, so nobody sets a pause.
+      ['no pause set, within the grace', view(state(stop)), []],
+      [
+        'no pause set, past the grace',
+        view(state(stop), { now: NOW + 60000 }),
+        [{ type: 'stop', forced: true }],
+      ],
+      [
+        'a pause never reached, past the grace',
+        view(state({ ...stop, pauseAt: 12 }), { now: NOW + 60000 }),
+        [{ type: 'stop', forced: true }],
+      ],
+      [
+        'during the final evaluation (it finishes)',
+        view(state({ ...stop, status: 'evaluating' })),
+        [{ type: 'check-evaluations' }],
+      ],
+    ])('%s', (_, v, actions) => {
+      expect(decideCoordinator(v, policy)).toEqual(actions);
+    });
+  });
+});
