@@ -48,6 +48,8 @@ export interface CoordinatorOptions {
   /** The clock stop requests are timed with (tests inject one). @defaultValue Date.now */
   clock?: () => number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** One progress line per this interval (step, losses, pace, ETA). @defaultValue DEFAULT_PROGRESS_MS */
+  progressEveryMs?: number;
 }
 
 export interface CoordinatorOutcome {
@@ -95,7 +97,9 @@ export class Coordinator {
   ) {
     this.log = opts.log ?? (() => {});
     this.clock = opts.clock ?? Date.now;
-    this.metrics = new LiveMetrics(store, dir.path, { peers: config.peers, schedule }, this.log);
+    this.metrics = new LiveMetrics(store, dir.path, { peers: config.peers, schedule }, this.log, {
+      progressEveryMs: opts.progressEveryMs,
+    });
     this.evaluations = new Evaluations(queues.evaluations, opts.runId);
   }
 

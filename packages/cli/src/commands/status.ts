@@ -10,8 +10,8 @@ import {
   RUNS_INDEX_KEY,
   RunStore,
 } from '@mat/exchange';
-import { formatMetric } from '../format-metric';
 import { redisConnection, redisOptions, type RedisArgs } from './redis-options';
+import { statusLines } from './status-view';
 
 interface StatusArgs extends RedisArgs {
   run?: string;
@@ -100,31 +100,7 @@ export function statusCommand(yargs: Argv): Argv {
             ),
           );
         }
-        out(
-          `run ${a.run}: ${state.status}, step ${state.step}/${state.lastStep}, generation ${state.generation}`,
-        );
-        out(`  checkpoint: step ${state.checkpointStep} in ${state.runDir}`);
-        if (state.pauseAt !== undefined)
-          out(`  pausing at step ${state.pauseAt}${state.stopRequested ? ' (stop)' : ''}`);
-        if (state.error) out(`  error: ${state.error}`);
-        for (let peer = 0; peer < state.peers; peer++) {
-          const s = slots.get(peer);
-          const m = latest.get(peer);
-          const lease = s
-            ? `${s.workerId}, lease ${((s.leaseUntil - now) / 1000).toFixed(1)} s, step ${s.step}`
-            : 'free';
-          const metrics = m
-            ? ` | loss ${formatMetric(m.loss, 3)} adv ${formatMetric(m.advAccuracy, 1, 100)}% ` +
-              `${formatMetric(m.stepSeconds, 2)} s/step (exchange ${formatMetric(m.exchangeSeconds, 3)} s)`
-            : '';
-          out(`  peer ${peer}: ${lease}${metrics}`);
-        }
-        for (const w of workers) {
-          const age = w.lastHeartbeat ? `${((now - w.lastHeartbeat) / 1000).toFixed(1)} s ago` : 'never';
-          out(
-            `  worker ${w.workerId} (${w.host} pid ${w.pid}, ${w.backend}${w.gpu === undefined ? '' : `, CUDA_VISIBLE_DEVICES=${w.gpu}`}): ${w.peer === null ? 'spare' : `peer ${w.peer}`}, ${w.status}, heartbeat ${age}`,
-          );
-        }
+        for (const line of statusLines({ id: a.run, state, slots, workers, latest, now })) out(line);
       } finally {
         redis.disconnect();
       }

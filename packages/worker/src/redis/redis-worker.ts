@@ -22,7 +22,7 @@ import { trainGeneration } from './generation';
 import { Heartbeat } from './heartbeat';
 import { findActiveRun, newWorkerId, sleep, waitFor, waitForRun } from './join';
 import { RunStatePoller } from './run-state-poller';
-import { decideWorker, type WorkerOutcome, type WorkerSelf } from './worker-decisions';
+import { decideWorker, slotClaimEvent, type WorkerOutcome, type WorkerSelf } from './worker-decisions';
 
 export { newWorkerId } from './join';
 
@@ -243,8 +243,9 @@ export class RedisWorker {
         },
       );
     }
-    this.log(`claimed peer ${peer}`);
-    await this.store.addMetric({ type: 'worker', workerId: this.workerId, event: 'took-over', peer });
+    const event = slotClaimEvent(state);
+    this.log(event === 'claimed' ? `claimed peer ${peer}` : `took over peer ${peer}`);
+    await this.store.addMetric({ type: 'worker', workerId: this.workerId, event, peer });
   }
 
   private dropSlot(): void {
