@@ -15,6 +15,7 @@ import {
   JOBS,
   QUEUES,
   redisOptions,
+  redisOutage,
   RunStore,
   type RedisConnection,
   type RunState,
@@ -143,14 +144,16 @@ export class Coordinator {
           lockDuration: 15000,
         }),
       ];
+      // A Redis outage is one line when it starts and one when it ends, not one per client and retry.
+      const outage = redisOutage(opts.conn, log);
       for (const w of workers) {
-        w.on('error', (err) => log(`queue ${w.name}: ${err.message}`));
+        w.on('error', outage.listener(`queue ${w.name}`, log));
         // A failed job is retried by nobody: say so (a commit that failed leaves the run at its last checkpoint).
         w.on('failed', (job, err) =>
           log(`queue ${w.name}: job ${job?.name ?? '?'} (${job?.id ?? '?'}) failed: ${err.message}`),
         );
       }
-      for (const q of Object.values(queues)) q.on('error', (err) => log(`queue ${q.name}: ${err.message}`));
+      for (const q of Object.values(queues)) q.on('error', outage.listener(`queue ${q.name}`, log));
       return new Coordinator(opts, redis, store, config, dir, schedule, queues, workers);
     } catch (err) {
       redis.disconnect();

@@ -10,7 +10,7 @@ import {
   type EvalResult,
   type RunConfig,
 } from '@mat/core';
-import { QUEUES, redisOptions, RunStore, type RedisConnection } from '@mat/exchange';
+import { QUEUES, redisOptions, redisOutage, RunStore, type RedisConnection } from '@mat/exchange';
 import type { Redis } from 'ioredis';
 
 export interface EvaluationJobData {
@@ -51,7 +51,7 @@ export class EvaluationJobs {
       stalledInterval: 60 * 1000,
       autorun: false,
     });
-    this.bull.on('error', (err) => log(`evaluation queue: ${err.message}`));
+    this.bull.on('error', redisOutage(conn, log).listener('evaluation queue', log));
     this.bull.startStalledCheckTimer().catch((err: Error) => log(`evaluation queue: ${err.message}`));
   }
 

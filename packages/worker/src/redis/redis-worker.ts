@@ -10,6 +10,7 @@ import {
   QUEUES,
   RedisPeerExchange,
   redisOptions,
+  redisOutage,
   RunStore,
   type RedisConnection,
   type RunState,
@@ -143,7 +144,7 @@ export class RedisWorker {
         connection: redisOptions(opts.conn),
         prefix: opts.queuePrefix,
       });
-      checkpoints.on('error', (err) => log(`checkpoint queue: ${err.message}`));
+      checkpoints.on('error', redisOutage(opts.conn, log).listener('checkpoint queue', log));
       worker.self = new RedisWorker(
         opts,
         redis,
