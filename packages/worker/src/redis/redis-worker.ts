@@ -4,6 +4,7 @@ import { parseRunConfig, selectBackend, type RunConfig } from '@mat/core';
 import {
   connectRedis,
   DEFAULT_QUEUE_PREFIX,
+  encodePeerSavedJob,
   exchangeSecretFromEnv,
   JOBS,
   jobIds,
@@ -303,7 +304,7 @@ export class RedisWorker {
   /** Tells the coordinator (checkpoint queue) that this peer's file of the checkpoint at `step` is written. */
   private async reportSaved(generation: number, step: number): Promise<void> {
     const peer = this.self.peer!;
-    const data = { runId: this.store.runId, generation, step, peer };
+    const data = encodePeerSavedJob({ runId: this.store.runId, generation, step, peer });
     await this.checkpoints.add(JOBS.peerSaved, data, {
       jobId: jobIds.peerSaved(this.store.runId, generation, step, peer),
       removeOnComplete: 1000,
