@@ -21,7 +21,7 @@ import { PeerRunner } from '../peer-runner';
 import { EvaluationJobs } from './evaluation-jobs';
 import { trainGeneration } from './generation';
 import { Heartbeat } from './heartbeat';
-import { findActiveRun, newWorkerId, sleep, waitFor, waitForRun } from './join';
+import { checkExchangeSecret, findActiveRun, newWorkerId, sleep, waitFor, waitForRun } from './join';
 import { RunStatePoller } from './run-state-poller';
 import { decideWorker, type WorkerOutcome, type WorkerSelf } from './worker-decisions';
 
@@ -116,6 +116,7 @@ export class RedisWorker {
       };
       const store = new RunStore(redis, runId);
       const raw = await waitForRun(store, { timeoutMs: joinTimeoutMs, pollMs, clock });
+      await checkExchangeSecret(store, exchangeSecretFromEnv());
       const config = parseRunConfig(raw, `config of run ${runId}`);
       const record: WorkerRecord = {
         workerId,
@@ -196,6 +197,7 @@ export class RedisWorker {
             this.dropSlot();
             break;
           case 'claim': {
+            await checkExchangeSecret(this.store, exchangeSecretFromEnv());
             const peer = await this.store.claimSlot(this.workerId, this.opts.leaseMs, this.config.peers);
             if (peer === undefined) await this.idle();
             else await this.takeSlot(peer, state!);
