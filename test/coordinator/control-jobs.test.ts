@@ -192,6 +192,21 @@ describe('control jobs: forged and malformed jobs are refused, never acted on', 
     );
   });
 
+  it('a malformed checkpoint job, or one of a peer the run does not have, is refused before anything is counted', async () => {
+    await store.create(configOf(runId), stateOf('running'));
+    const saved = (data: unknown) => jobOf(JOBS.peerSaved, '40', JSON.stringify(data));
+    await expect(jobs.onPeerSaved(saved({ runId, generation: 3, step: '4', peer: 0 }))).rejects.toThrow(
+      /^refused checkpoint peer-saved job 40: malformed data: step: /,
+    );
+    await expect(jobs.onPeerSaved(saved({ runId, generation: 3, step: 4, peer: 2 }))).rejects.toThrow(
+      `refused checkpoint peer-saved job 40 (run ${runId}): peer 2 of a run of 2 peers`,
+    );
+    expect(await redis.exists(store.keys.checkpointPeers(3, 4))).toBe(0);
+    await expect(jobs.onPeerSaved(saved({ runId, generation: 3, step: 4, peer: 1 }))).resolves.toEqual({
+      saved: 1,
+    });
+  });
+
   it('a stop of a run that has ended changes nothing', async () => {
     await store.create(configOf(runId), stateOf('finished'));
     await expect(jobs.onControl(jobOf(JOBS.stop, '30', JSON.stringify({ runId })))).resolves.toEqual({

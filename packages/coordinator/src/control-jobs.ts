@@ -17,9 +17,9 @@ const ENDED: readonly RunStatus[] = ['finished', 'stopped', 'failed'];
 /** A create / resume is accepted for a run that is not in Redis or that stopped or failed (Coordinator.run). */
 const REGISTRABLE: readonly RunStatus[] = ['stopped', 'failed'];
 
-/** What a control job is called in errors and logs: `control create job 12 (run r1)`. */
+/** What a job is called in errors and logs: `control create job 12 (run r1)`, `checkpoint peer-saved job …`. */
 const jobName = (job: Job<unknown>, runId?: string) =>
-  `control ${job.name} job ${job.id ?? '?'}${runId === undefined ? '' : ` (run ${runId})`}`;
+  `${job.name === JOBS.peerSaved ? 'checkpoint' : 'control'} ${job.name} job ${job.id ?? '?'}${runId === undefined ? '' : ` (run ${runId})`}`;
 
 /**
  * A control job that is refused: it fails for good (no retry) with a message naming the job and why, which
