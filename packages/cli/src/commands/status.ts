@@ -11,6 +11,7 @@ import {
   RUNS_INDEX_KEY,
   RunStore,
 } from '@mat/exchange';
+import { checkRunName } from '@mat/core';
 import { formatMetric } from '../format-metric';
 import { redisConnection, redisOptions, type RedisArgs } from './redis-options';
 
@@ -37,6 +38,7 @@ export function statusCommand(yargs: Argv): Argv {
         .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
         .option('stop', { type: 'boolean', default: false, describe: 'Stop the run (checkpoint first)' }),
     async (a) => {
+      if (a.run !== undefined) checkRunName(a.run, 'the run id');
       const conn = redisConnection(a);
       const redis = await connectRedis(conn);
       const out = (text: string): void => void process.stdout.write(text + '\n');
