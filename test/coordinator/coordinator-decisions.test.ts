@@ -22,7 +22,7 @@ function state(fields: Partial<RunState> = {}): RunState {
 }
 
 function view(s: RunState | undefined, fields: Partial<RunView> = {}): RunView {
-  return { state: s, held: 2, slotSteps: [10, 10], holderLeaving: false, now: NOW, ...fields };
+  return { state: s, held: 2, lost: 0, slotSteps: [10, 10], holderLeaving: false, now: NOW, ...fields };
 }
 
 const divergence = { peer: 1, step: 12, generation: 3, reason: 'peer 1 diverged at step 12: its weights …' };
@@ -38,7 +38,7 @@ describe('decideCoordinator', () => {
     ['waiting, every slot held', view(state({ status: 'waiting' })), [{ type: 'next-generation' }]],
     ['running, a worker lost', view(state(), { held: 1, slotSteps: [10] }), [{ type: 'wait-for-workers' }]],
     [
-      'running, a worker lost and its slot claimed again before the slots were read',
+      'running, a worker lost and its slot already claimed again by a spare',
       view(state(), { lost: 1 }),
       [{ type: 'wait-for-workers' }],
     ],

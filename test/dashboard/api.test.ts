@@ -257,7 +257,7 @@ describe('dashboard API', () => {
 
   it('fails clearly when Redis is unreachable, without showing the password', async () => {
     await expect(createDashboard({ redisUrl: 'redis://:hunter2@127.0.0.1:1', port: 0 })).rejects.toThrow(
-      /^cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1: .*ECONNREFUSED/,
+      /^cannot reach Redis at redis:\/\/127\.0\.0\.1:1\/0 \(password set\): .*ECONNREFUSED/,
     );
     await expect(createDashboard({ redisUrl: 'http://x', port: 0 })).rejects.toThrow(
       /redis:\/\/ or rediss:\/\//,

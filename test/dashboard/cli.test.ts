@@ -49,7 +49,7 @@ describe('mat dashboard', () => {
     });
     d.url.catch(() => undefined);
     expect(await d.exited).toBe(1);
-    expect(d.output()).toMatch(/error: cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
+    expect(d.output()).toMatch(/error: cannot reach Redis at redis:\/\/127\.0\.0\.1:1\/0 \(password set\)/);
     expect(d.output()).not.toContain('hunter2');
   });
 

@@ -15,7 +15,16 @@ describe('Redis connection options', () => {
     expect(redisOptions({ url: 'rediss://h:6380', password: 'p' })).toMatchObject({ tls: {}, password: 'p' });
     expect(redisOptions({ url: 'redis://h', tls: true }).tls).toEqual({});
     const text = describeRedis({ url: 'redis://user:s3cret@redis.example:6390/2', password: 'other-secret' });
-    expect(text).toBe('redis://redis.example:6390/2 (password set)');
+    expect(text).toBe('redis://user@redis.example:6390/2 (password set)');
+    // An ACL user name in the URL with the password apart (as the multi-host recipe does it).
+    expect(redisOptions({ url: 'rediss://mat-worker@10.0.0.1:6379', password: 'p' })).toMatchObject({
+      username: 'mat-worker',
+      password: 'p',
+      tls: {},
+    });
+    expect(describeRedis({ url: 'rediss://mat-worker@10.0.0.1:6379', password: 'p' })).toBe(
+      'rediss://mat-worker@10.0.0.1:6379/0 (password set)',
+    );
     expect(() => redisOptions({ url: 'http://h' })).toThrow(/must start with redis:\/\/ or rediss:\/\//);
     expect(() => redisOptions({ url: 'not a url' })).toThrow(/not a valid URL/);
     expect(() => redisOptions({ url: 'redis://h', caFile: '/nonexistent/ca.pem' })).toThrow(

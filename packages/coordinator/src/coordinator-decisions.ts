@@ -13,12 +13,8 @@ export interface RunView {
   state: RunState | undefined;
   /** Slots held by a live lease (expired ones were removed first). */
   held: number;
-  /**
-   * Workers whose lease this tick found run out. A lost worker ends its generation even when a spare (or
-   * the same container, restarted) already claimed the freed slot between the expiry and the read of the
-   * slots: the spare starts from the last committed checkpoint, so every peer must roll back with it.
-   */
-  lost?: number;
+  /** Workers found lost (lease run out) at this look; their slots may already be held again by a spare. */
+  lost: number;
   /** Steps done by the peers of the held slots (-1 before a peer's first step). */
   slotSteps: readonly number[];
   /** Some holder of a slot is leaving (SIGTERM: its status is 'stopping'). */
@@ -85,7 +81,10 @@ export function decideCoordinator(view: RunView, policy: CoordinatorPolicy): Coo
   }
 
   const active = state.status === 'running' || state.status === 'paused';
-  if (active && ((view.lost ?? 0) > 0 || view.held < state.peers)) return [{ type: 'wait-for-workers' }];
+  // A lost worker ends its generation even when a spare (or the same container, restarted) claimed the
+  // freed slot between the expiry and the read of the slots: the spare starts from the last committed
+  // checkpoint, so every peer must roll back with it.
+  if (active && (view.lost > 0 || view.held < state.peers)) return [{ type: 'wait-for-workers' }];
   if (state.status === 'waiting') return view.held >= state.peers ? [{ type: 'next-generation' }] : [];
   if (state.status === 'running') {
     // A pause (a worker left) whose checkpoint is committed, every slot held by a worker that stays.

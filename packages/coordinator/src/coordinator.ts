@@ -12,16 +12,17 @@ import {
 import {
   connectRedis,
   DEFAULT_QUEUE_PREFIX,
+  encodeRegisterJob,
   JOBS,
   QUEUES,
   redisOptions,
   redisOutage,
   RunStore,
+  type EvaluationJobResult,
   type RedisConnection,
   type RunState,
 } from '@mat/exchange';
-import type { EvaluationJobResult } from '@mat/worker';
-import { ControlJobs, type ControlJobData, type PeerSavedJobData } from './control-jobs';
+import { ControlJobs } from './control-jobs';
 import { decideCoordinator, type CoordinatorAction } from './coordinator-decisions';
 import { Evaluations } from './evaluations';
 import { LiveMetrics } from './live-metrics';
@@ -134,11 +135,11 @@ export class Coordinator {
         opts.clock ?? Date.now,
       );
       const workers = [
-        new BullWorker<ControlJobData>(QUEUES.control, (job) => jobs.onControl(job), {
+        new BullWorker<unknown>(QUEUES.control, (job) => jobs.onControl(job), {
           connection,
           prefix: opts.queuePrefix,
         }),
-        new BullWorker<PeerSavedJobData>(QUEUES.checkpoints, (job) => jobs.onPeerSaved(job), {
+        new BullWorker<unknown>(QUEUES.checkpoints, (job) => jobs.onPeerSaved(job), {
           connection,
           prefix: opts.queuePrefix,
           lockDuration: 15000,
@@ -215,7 +216,7 @@ export class Coordinator {
     const name = latest ? JOBS.resume : JOBS.create;
     await this.queues.control.add(
       name,
-      { runId: this.runId, config: this.config, state },
+      encodeRegisterJob({ runId: this.runId, config: { ...this.config }, state }),
       { removeOnComplete: 100 },
     );
     const until = Date.now() + 30000;
@@ -254,6 +255,7 @@ export class Coordinator {
     let lost = 0;
     if (state && !['finished', 'stopped', 'failed'].includes(state.status)) {
       for (const { peer, workerId } of await this.store.expireLeases(this.opts.graceMs ?? 0)) {
+        lost++;
         this.log(`worker ${workerId} lost (no heartbeat): peer ${peer} is free for a spare`);
         await this.store.addMetric({ type: 'worker', workerId, event: 'lost', peer });
         lost++;

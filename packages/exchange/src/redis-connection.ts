@@ -3,7 +3,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 
 /**
  * Redis connection settings shared by the coordinator, the workers and the Redis exchange:
- *   --redis-url redis://[user[:password]@]host:port[/db]   (rediss:// = TLS)
+ *   --redis-url redis://[user[:password]@]host:port[/db]   (rediss:// = TLS; user = a Redis ACL user)
  *   --redis-password / MAT_REDIS_PASSWORD                    (kept out of the URL, so out of `ps`)
  *   --redis-tls, --redis-ca <file>
  * Secrets never reach a log line or an error message: everything printed uses describeRedis().
@@ -67,7 +67,10 @@ export function redisOptions(conn: RedisConnection): RedisOptions {
   };
 }
 
-/** e.g. "rediss://127.0.0.1:6380/0 (password set)": safe to print. */
+/**
+ * e.g. "rediss://mat-worker@10.0.0.1:6380/0 (password set)": safe to print. The ACL user name is shown (it
+ * is no secret, and says which user a NOPERM error is about); the password never is.
+ */
 export function describeRedis(conn: RedisConnection): string {
   let o: RedisOptions;
   try {
@@ -76,8 +79,9 @@ export function describeRedis(conn: RedisConnection): string {
     return `(${(err as Error).message})`;
   }
   const scheme = o.tls ? 'rediss' : 'redis';
+  const user = o.username ? `${encodeURIComponent(o.username)}@` : '';
   const auth = o.password ? ' (password set)' : '';
-  return `${scheme}://${o.host}:${o.port}/${o.db ?? 0}${auth}`;
+  return `${scheme}://${user}${o.host}:${o.port}/${o.db ?? 0}${auth}`;
 }
 
 /**
@@ -86,10 +90,23 @@ export function describeRedis(conn: RedisConnection): string {
  */
 export async function connectRedis(
   conn: RedisConnection,
-  opts: { timeoutMs?: number; log?: (line: string) => void; name?: string } = {},
+  opts: {
+    timeoutMs?: number;
+    log?: (line: string) => void;
+    name?: string;
+    /** How often a command is retried through reconnects before it fails; null (the default) = it waits
+     * for Redis to come back, as BullMQ's blocking connections require. A reader that must answer while
+     * Redis is down (the dashboard) sets a number. */
+    maxRetriesPerRequest?: number | null;
+  } = {},
 ): Promise<Redis> {
   const safe = describeRedis(conn);
-  const redis = new Redis({ ...redisOptions(conn), lazyConnect: true, connectionName: opts.name });
+  const redis = new Redis({
+    ...redisOptions(conn),
+    lazyConnect: true,
+    connectionName: opts.name,
+    ...(opts.maxRetriesPerRequest !== undefined ? { maxRetriesPerRequest: opts.maxRetriesPerRequest } : {}),
+  });
   const outage = redisOutage(conn, opts.log);
   let connected = false;
   let lastError = 'no answer';

@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { Coordinator } from '@mat/coordinator';
 import { describeRedis } from '@mat/exchange';
-import { describeAttack } from '@mat/core';
+import { checkRunName, describeAttack } from '@mat/core';
 import { rollbackNote } from './rollback-note';
 import { resolveConfig, runConfigOptions, type TrainArgs } from './train';
 import { lineLogger, redisConnection, redisOptions, type RedisArgs } from './redis-options';
@@ -52,6 +52,8 @@ export function coordinatorCommand(yargs: Argv): Argv {
       const stopGrace = a['stop-grace'] ?? 60;
       if (!(stopGrace >= 0))
         throw new Error(`--stop-grace must be a number of seconds >= 0, not ${a['stop-grace']}`);
+      // Before anything else: the id names Redis keys and BullMQ jobs (an empty one or braces are refused).
+      if (a['run-id'] !== undefined) checkRunName(a['run-id'], '--run-id');
       const { config } = resolveConfig(a);
       const conn = redisConnection(a);
       const log = lineLogger(a['log-format'], 'coordinator');

@@ -4,12 +4,14 @@ import {
   ContractError,
   decodeMetricsRow,
   connectRedis,
+  encodeStopJob,
   JOBS,
   QUEUES,
   redisOptions as ioredisOptions,
   RUNS_INDEX_KEY,
   RunStore,
 } from '@mat/exchange';
+import { checkRunName } from '@mat/core';
 import { redisConnection, redisOptions, type RedisArgs } from './redis-options';
 import { statusLines } from './status-view';
 
@@ -36,6 +38,7 @@ export function statusCommand(yargs: Argv): Argv {
         .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
         .option('stop', { type: 'boolean', default: false, describe: 'Stop the run (checkpoint first)' }),
     async (a) => {
+      if (a.run !== undefined) checkRunName(a.run, 'the run id');
       const conn = redisConnection(a);
       const redis = await connectRedis(conn);
       const out = (text: string): void => void process.stdout.write(text + '\n');
@@ -60,7 +63,7 @@ export function statusCommand(yargs: Argv): Argv {
             prefix: a['queue-prefix'],
           });
           queue.on('error', (err) => process.stderr.write(`control queue: ${err.message}\n`));
-          await queue.add(JOBS.stop, { runId: a.run }, { removeOnComplete: 100 });
+          await queue.add(JOBS.stop, encodeStopJob({ runId: a.run }), { removeOnComplete: 100 });
           await queue.close();
           out(`asked run ${a.run} to stop (the coordinator checkpoints every peer at a common step)`);
           return;

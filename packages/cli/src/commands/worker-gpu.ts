@@ -2,6 +2,7 @@ import * as os from 'os';
 import type { Argv } from 'yargs';
 import { findVisibleGpus, GpuClaim, type VisibleGpus } from '@mat/worker';
 import type { RedisConnection } from '@mat/exchange';
+import { libtensorflowLoaded } from '@mat/core';
 
 /** The GPU flags of `mat worker`; the defaults come from the environment (docker-compose.yml sets them). */
 export interface GpuArgs {
@@ -93,6 +94,13 @@ export async function applyGpuChoice(
   },
 ): Promise<GpuClaim | undefined> {
   if (choice.kind === 'none') return undefined;
+  // tfjs-node(-gpu) registers its backend when it loads, and libtensorflow has then read
+  // CUDA_VISIBLE_DEVICES: a GPU chosen after that would not be the one used (every GPU would be).
+  if (libtensorflowLoaded())
+    throw new Error(
+      'the GPU must be chosen before libtensorflow loads, but the tensorflow backend is already loaded ' +
+        '(a bug: report it)',
+    );
   if (choice.kind === 'index') {
     process.env.CUDA_VISIBLE_DEVICES = String(choice.index);
     return undefined;
