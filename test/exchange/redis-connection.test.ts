@@ -1,4 +1,11 @@
-import { connectRedis, describeRedis, isConnectionError, RedisOutage, redisOptions } from '@mat/exchange';
+import {
+  connectRedis,
+  describeRedis,
+  explainRedisError,
+  isConnectionError,
+  RedisOutage,
+  redisOptions,
+} from '@mat/exchange';
 import { freePort } from './redis-helpers';
 
 describe('Redis connection options', () => {
@@ -42,6 +49,17 @@ describe('Redis connection options', () => {
       new RegExp(`^cannot reach Redis at redis://127.0.0.1:${port}/0 \\(password set\\): .*ECONNREFUSED`),
     );
     expect((err as Error).message).not.toContain('hunter2');
+  });
+
+  it('a refusal for want of ACL rights says what to do; other errors stay as they are', () => {
+    for (const refusal of [
+      "NOPERM this user has no permissions to run the 'set' command",
+      "ERR The user executing the script can't run this command or subcommand script: 80862, on @user_script:507.",
+    ])
+      expect(explainRedisError(refusal)).toMatch(
+        /^.* \(Redis refused this for the ACL user: a read-only user/,
+      );
+    expect(explainRedisError('connect ECONNREFUSED 127.0.0.1:1')).toBe('connect ECONNREFUSED 127.0.0.1:1');
   });
 });
 

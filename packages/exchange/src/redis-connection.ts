@@ -251,3 +251,17 @@ function safeUrlPassword(url?: string): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * An error message, with what to do added when Redis refused a command for the ACL user's lack of rights
+ * ("NOPERM …", or a script's "The user executing the script can't run this command …"): the user is
+ * probably the read-only one, or the ACL file is not the one of scripts/redis-acl.sh.
+ */
+export function explainRedisError(message: string): string {
+  if (!/\bNOPERM\b|user executing the script can't run this command/.test(message)) return message;
+  return (
+    `${message} (Redis refused this for the ACL user: a read-only user such as mat-dashboard cannot ` +
+    'write, e.g. mat status --stop; use the role that may, such as mat-coordinator; the roles and their ' +
+    'rights: docs/multi-host.md)'
+  );
+}
