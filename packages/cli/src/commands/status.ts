@@ -9,6 +9,7 @@ import {
   redisOptions as ioredisOptions,
   RUNS_INDEX_KEY,
   RunStore,
+  type RunState,
 } from '@mat/exchange';
 import { formatMetric } from '../format-metric';
 import { redisConnection, redisOptions, type RedisArgs } from './redis-options';
@@ -44,11 +45,20 @@ export function statusCommand(yargs: Argv): Argv {
           const runs = [];
           for (const id of (await redis.smembers(RUNS_INDEX_KEY)).sort()) {
             const s = await new RunStore(redis, id).readState();
-            runs.push({ id, status: s?.status ?? 'unknown', step: s?.step, lastStep: s?.lastStep });
+            runs.push({
+              id,
+              status: s?.status ?? 'unknown',
+              step: s?.step,
+              lastStep: s?.lastStep,
+              ...(s?.divergence && { divergence: s.divergence }),
+            });
           }
           if (a.json) return out(JSON.stringify({ runs }, null, 2));
           if (runs.length === 0) return out('no runs in Redis (start one with mat coordinator)');
-          for (const r of runs) out(`${r.id}  ${r.status}  step ${r.step ?? '?'}/${r.lastStep ?? '?'}`);
+          for (const r of runs) {
+            const d = r.divergence && `  ${describeDivergence(r.divergence)}`;
+            out(`${r.id}  ${r.status}  step ${r.step ?? '?'}/${r.lastStep ?? '?'}${d ?? ''}`);
+          }
           return;
         }
         const store = new RunStore(redis, a.run);
@@ -100,13 +110,7 @@ export function statusCommand(yargs: Argv): Argv {
             ),
           );
         }
-        out(
-          `run ${a.run}: ${state.status}, step ${state.step}/${state.lastStep}, generation ${state.generation}`,
-        );
-        out(`  checkpoint: step ${state.checkpointStep} in ${state.runDir}`);
-        if (state.pauseAt !== undefined)
-          out(`  pausing at step ${state.pauseAt}${state.stopRequested ? ' (stop)' : ''}`);
-        if (state.error) out(`  error: ${state.error}`);
+        for (const line of runStateLines(a.run, state, now)) out(line);
         for (let peer = 0; peer < state.peers; peer++) {
           const s = slots.get(peer);
           const m = latest.get(peer);
@@ -130,4 +134,38 @@ export function statusCommand(yargs: Argv): Argv {
       }
     },
   );
+}
+
+/**
+ * The head of `mat status RUN`: status, step, checkpoint, and what is pending — a pause or stop, and a
+ * divergence a worker reported that the coordinator has not acted on yet (the run still shows `running`
+ * until it fails or rolls back).
+ */
+export function runStateLines(runId: string, state: RunState, now: number): string[] {
+  const lines = [
+    `run ${runId}: ${state.status}, step ${state.step}/${state.lastStep}, generation ${state.generation}`,
+    `  checkpoint: step ${state.checkpointStep} in ${state.runDir}`,
+  ];
+  if (state.pauseAt !== undefined)
+    lines.push(`  pausing at step ${state.pauseAt}${state.stopRequested ? ' (stop)' : ''}`);
+  if (state.stopRequested && state.stopRequestedAt !== undefined)
+    lines.push(`  stop requested ${((now - state.stopRequestedAt) / 1000).toFixed(1)} s ago`);
+  const d = state.divergence;
+  if (d) {
+    const acted = ['failed', 'finished', 'stopped'].includes(state.status);
+    lines.push(
+      `  ${describeDivergence(d)}: ${d.reason}` +
+        (acted ? '' : ' (reported; the coordinator has not acted on it yet)'),
+    );
+  }
+  if (state.rolledBackFrom !== undefined)
+    lines.push(`  rolled back to the last checkpoint after a divergence at step ${state.rolledBackFrom}`);
+  if (state.error) lines.push(`  error: ${state.error}`);
+  return lines;
+}
+
+function describeDivergence(d: NonNullable<RunState['divergence']>): string {
+  const who = d.peer < 0 ? 'an unknown peer' : `peer ${d.peer}`;
+  const at = d.step < 0 ? '' : ` at step ${d.step}`;
+  return `divergence: ${who}${at}${d.generation >= 0 ? ` (generation ${d.generation})` : ''}`;
 }
