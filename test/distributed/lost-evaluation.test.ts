@@ -68,4 +68,49 @@ describe('evaluations of a distributed run', () => {
     expect(summary.final?.peers).toHaveLength(2);
     expect(summary.final?.peers).toEqual(reference.final?.peers);
   });
+
+  it('no idle worker during training: epoch evaluations run after it, their checkpoint kept until then', async () => {
+    // Two epochs of 20 steps, an evaluation after the first; checkpoints every 4 steps, of which the newest
+    // three are kept — the one at step 20 would be pruned at step 32, long before a worker is free.
+    const config = tinyConfig(dir, uniqueRunId('epocheval'), 2, {
+      train: { epochs: 2, batchSize: 8, checkpointEvery: 4 },
+      eval: { everyEpoch: true, batchSize: 16, attack: { eps: 0.1, stepSize: 0.05, steps: 1 } },
+    });
+    topology = new Topology(config, REDIS_URL);
+    const coordinator = topology.startCoordinator();
+    topology.startWorker();
+    topology.startWorker();
+    const code = await coordinator.exited;
+    expect({ code, logs: code === 0 ? '' : topology.logs() }).toEqual({ code: 0, logs: '' });
+
+    const runDir = path.join(dir, config.name);
+    await referenceState(config);
+    const refDir = path.join(dir, `${config.name}-reference`);
+    const summary = summaryOf(runDir);
+    expect(summary.stepsDone).toBe(40);
+    expect(summary.missingEvaluations).toBeUndefined();
+    expect(summary.final?.peers).toEqual(summaryOf(refDir).final?.peers);
+    // The epoch evaluation is in metrics.jsonl, with the numbers of the in-process run's.
+    const evals = evalLines(runDir);
+    expect(evals.map((e) => [e.step, e.final])).toEqual([
+      [20, false],
+      [40, true],
+    ]);
+    expect(evals[0].peers).toEqual(evalLines(refDir)[0].peers);
+    // Once evaluated, the checkpoint kept for it is pruned like the others.
+    expect(fs.readdirSync(path.join(runDir, 'checkpoints')).filter((d) => d.startsWith('step-'))).toEqual([
+      'step-00000032',
+      'step-00000036',
+      'step-00000040',
+    ]);
+  });
 });
+
+function evalLines(runDir: string): Array<{ step: number; final: boolean; peers: unknown[] }> {
+  return fs
+    .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; step: number; final: boolean; peers: unknown[] })
+    .filter((l) => l.type === 'eval');
+}

@@ -41,12 +41,20 @@ export class LiveMetrics {
   constructor(
     private readonly store: RunStore,
     runDir: string,
-    shape: RunShape,
+    private readonly shape: RunShape,
     private readonly log: (message: string) => void = () => {},
   ) {
     this.dir = new RunDirectory(runDir);
     this.lines = new StepAggregator(shape.schedule, shape.peers);
     this.skips = new SkipCounter((message) => this.log(`metrics stream: ${message}`));
+  }
+
+  /** Steps whose evaluation line (not the final one), of every peer, is in metrics.jsonl. */
+  evaluatedSteps(): Set<number> {
+    const done = this.readFile().filter(
+      (l) => l.type === 'eval' && !l.final && l.peers.length === this.shape.peers,
+    );
+    return new Set(done.map((l) => l.step));
   }
 
   get file(): string {

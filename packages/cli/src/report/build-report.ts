@@ -2,6 +2,7 @@ import {
   describeMethod,
   describePerturbations,
   parseRunConfig,
+  type MissingEvaluation,
   type ModelEvalResult,
   type Norm,
 } from '@mat/core';
@@ -64,6 +65,10 @@ export interface RunReport {
     seconds?: number;
     imagesPerSecond?: number;
     backend?: string;
+    /** Why the run failed (summary.json). */
+    error?: string;
+    /** Scheduled evaluations that could not be done (summary.json). */
+    missingEvaluations?: MissingEvaluation[];
   };
   /** The last evaluation during training, per peer. */
   finalEval?: {
@@ -73,7 +78,7 @@ export interface RunReport {
   /** One section per eval-*.json file, oldest step first. */
   robustness: RobustnessSection[];
   charts: { lines: LineChartSpec[]; bars: BarChartSpec[] };
-  /** Why a chart is missing, for the reader. */
+  /** Why a chart is missing, evaluations not done, a failed run: for the reader. */
   notes: string[];
 }
 
@@ -170,6 +175,11 @@ export function buildReport(data: RunData, now = new Date()): RunReport {
     );
   }
 
+  // A failed run and evaluations that could not be done are said, never left out silently.
+  if (data.summary?.error !== undefined) notes.push(`The run failed: ${data.summary.error}`);
+  for (const m of data.summary?.missingEvaluations ?? [])
+    notes.push(`The evaluation of peer ${m.peer} at step ${m.step} was not done: ${m.reason}`);
+
   return {
     kind: 'mat-report',
     version: 1,
@@ -187,6 +197,8 @@ export function buildReport(data: RunData, now = new Date()): RunReport {
       seconds: data.summary?.seconds,
       imagesPerSecond: data.summary?.imagesPerSecond,
       backend,
+      ...(data.summary?.error !== undefined && { error: data.summary.error }),
+      ...(data.summary?.missingEvaluations && { missingEvaluations: data.summary.missingEvaluations }),
     },
     finalEval: lastFinal ? { step: lastFinal.step, peers: lastFinal.peers } : undefined,
     robustness,

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { ConfigError, type RunConfig } from '../config/schema';
 import { checkpointToResume } from '../train/checkpoint';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write';
-import { compactMetricsLines, type MetricsLine, type RunSummary } from './run-records';
+import { compactMetricsLines, runSummarySchema, type MetricsLine, type RunSummary } from './run-records';
 
 /** What the coordinator of a distributed run keeps in its run directory (coordinator.json). */
 export interface CoordinatorRecord {
@@ -94,8 +94,14 @@ export class RunDirectory {
     return readJson(this.configFile);
   }
 
+  /** summary.json, checked against its schema first: a writer never leaves a file its readers refuse. */
   writeSummary(summary: RunSummary): void {
-    writeJsonAtomic(this.summaryFile, summary);
+    const checked = runSummarySchema.safeParse(summary);
+    if (!checked.success) {
+      const problems = checked.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+      throw new Error(`${this.summaryFile}: not written, the summary is malformed (${problems.join('; ')})`);
+    }
+    writeJsonAtomic(this.summaryFile, checked.data);
   }
 
   readCoordinatorRecord(): CoordinatorRecord | undefined {

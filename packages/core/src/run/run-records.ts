@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { EvalResult } from '../train/evaluate';
 import type { PeerStepMetrics } from '../train/mat-step';
 
@@ -40,29 +41,50 @@ export interface EvalEvent {
 /** One line of metrics.jsonl. */
 export type MetricsLine = ({ type: 'step' } & StepEvent) | ({ type: 'eval' } & EvalEvent);
 
-/** summary.json. */
-export interface RunSummary {
-  /** Where and how the run ran: `runtime`, `backend`, and the distributed run's `runId`, `generation`. */
-  metadata: Record<string, unknown>;
-  runDir: string;
-  stepsDone: number;
-  /** Steps of the whole schedule (epochs × steps per epoch), even when train.maxSteps ends the run sooner. */
-  totalSteps: number;
-  stoppedEarly: boolean;
-  seconds: number;
-  imagesPerSecond: number;
-  final?: EvalEvent;
-  /** Why the run failed (a peer diverged, an evaluation could not be done); absent when it did not. */
-  error?: string;
-  /** Scheduled evaluations that could not be done, with the reason; absent when every one was. */
-  missingEvaluations?: MissingEvaluation[];
-}
+const fraction = z.number().min(0).max(1);
+const count = z.number().int().nonnegative();
 
-export interface MissingEvaluation {
-  peer: number;
-  step: number;
-  reason: string;
-}
+/** A scheduled evaluation that could not be done (summary.json's missingEvaluations). */
+export const missingEvaluationSchema = z.object({
+  peer: count,
+  step: count,
+  reason: z.string().max(64 * 1024),
+});
+export type MissingEvaluation = z.output<typeof missingEvaluationSchema>;
+
+/**
+ * summary.json: written at the end of a run by every runtime (RunDirectory.writeSummary checks it first),
+ * read by `mat report` and other tools through the same schema (@mat/exchange's decodeRunSummary).
+ */
+export const runSummarySchema = z.object({
+  /** Where and how the run ran: `runtime`, `backend`, and the distributed run's `runId`, `generation`. */
+  metadata: z.record(z.string(), z.unknown()),
+  runDir: z.string().min(1).max(4096),
+  stepsDone: count,
+  /** Steps of the whole schedule (epochs × steps per epoch), even when train.maxSteps ends the run sooner. */
+  totalSteps: count,
+  stoppedEarly: z.boolean(),
+  seconds: z.number().nonnegative(),
+  imagesPerSecond: z.number().nonnegative(),
+  final: z
+    .object({
+      step: count,
+      epoch: z.number().int().min(-1),
+      final: z.boolean(),
+      peers: z.array(z.object({ peer: count, count, cleanAccuracy: fraction, robustAccuracy: fraction })),
+    })
+    .optional(),
+  /** Why the run failed (a peer diverged, an evaluation could not be done); absent when it did not. */
+  error: z
+    .string()
+    .max(64 * 1024)
+    .optional(),
+  /** Scheduled evaluations that could not be done, with the reason; absent when every one was. */
+  missingEvaluations: z.array(missingEvaluationSchema).optional(),
+});
+
+/** summary.json. */
+export type RunSummary = z.output<typeof runSummarySchema>;
 
 /** One peer's report of one step, as a worker process sends it (the aggregator's input). */
 export interface PeerStepReport extends StepLinePeer {
