@@ -112,4 +112,24 @@ describe('Evaluations', () => {
     await runJobs(() => false);
     expect(await evaluations.check(run())).toMatchObject({ type: 'ended', missing: [] });
   });
+
+  it('a stopped run: the evaluations up to its last checkpoint not yet done are listed, left queued for a resume', async () => {
+    await evaluations.enqueue(2, 20, dir(20), false);
+    fs.mkdirSync(dir(40), { recursive: true });
+    fs.writeFileSync(path.join(dir(40), 'manifest.json'), '{}');
+    const stopped = { ...run(), epochSteps: [20, 40], lastStep: 60, stoppedAt: 44 };
+    const notDone = 'not done when the run stopped at step 44; resuming the run does it';
+    expect(await evaluations.check(stopped)).toEqual({
+      type: 'ended',
+      final: [],
+      missing: [
+        { peer: 0, step: 20, reason: notDone },
+        { peer: 1, step: 20, reason: notDone },
+        { peer: 0, step: 40, reason: notDone },
+        { peer: 1, step: 40, reason: notDone },
+      ],
+    });
+    // Nothing was queued for step 40 (the resumed run does that), and step 20's jobs are still waiting.
+    expect(await evaluations.pinnedSteps()).toEqual(new Set([20]));
+  });
 });

@@ -313,7 +313,7 @@ export class Coordinator {
         }
         await this.store.writeState({ status: 'stopped' });
         await this.store.addMetric({ type: 'run', event: 'stopped', step: state.checkpointStep });
-        await this.writeRecords(state, false);
+        await this.writeRecords(state, false, [], undefined, await this.evaluationsNotDone(state));
         return this.end('stopped');
       }
       case 'check-evaluations':
@@ -345,20 +345,45 @@ export class Coordinator {
     this.log(`generation ${generation}: all ${state.peers} peers start from step ${resumeStep}`);
   }
 
+  /** A stopped run: the evaluations scheduled up to its last checkpoint that have not been done (summary.json). */
+  private async evaluationsNotDone(state: RunState): Promise<MissingEvaluation[]> {
+    try {
+      const outcome = await this.evaluations.check({
+        ...this.scheduledEvaluations(state),
+        stoppedAt: state.checkpointStep,
+      });
+      const missing = outcome.type === 'ended' ? outcome.missing : [];
+      if (missing.length > 0)
+        this.log(
+          `${missing.length} scheduled evaluation(s) not done when the run stopped (summary.json lists them); ` +
+            'resuming the run does them',
+        );
+      return missing;
+    } catch (err) {
+      // The run stops anyway; its summary then does not list them, and the log says why.
+      this.log(`error: the evaluations of the stopped run could not be read: ${(err as Error).message}`);
+      return [];
+    }
+  }
+
+  private scheduledEvaluations(state: RunState) {
+    let evaluated: Set<number> | undefined;
+    return {
+      runDir: this.runDir,
+      peers: state.peers,
+      epochSteps: this.schedule.epochEvalSteps(),
+      lastStep: state.lastStep,
+      evaluated: (step: number) => (evaluated ??= this.metrics.evaluatedSteps()).has(step),
+    };
+  }
+
   /**
    * Training is over: once every scheduled evaluation has ended, the run finishes — or fails when the final
    * evaluation could not be done. An epoch evaluation that could not be done is an error in the log, the
    * metrics stream and summary.json (missingEvaluations), never left out silently.
    */
   private async checkEvaluations(state: RunState): Promise<void> {
-    let evaluated: Set<number> | undefined;
-    const outcome = await this.evaluations.check({
-      runDir: this.runDir,
-      peers: state.peers,
-      epochSteps: this.schedule.epochEvalSteps(),
-      lastStep: state.lastStep,
-      evaluated: (step) => (evaluated ??= this.metrics.evaluatedSteps()).has(step),
-    });
+    const outcome = await this.evaluations.check(this.scheduledEvaluations(state));
     if (outcome.type === 'pending') return;
     const { final, missing } = outcome;
     const describe = (m: MissingEvaluation[]) =>

@@ -62,11 +62,24 @@ export class Evaluations {
     epochSteps: readonly number[];
     lastStep: number;
     evaluated: (step: number) => boolean;
+    /**
+     * The run stopped after this many steps: the evaluations scheduled up to there that have not ended are
+     * reported as not done (their jobs stay queued and their checkpoints kept, for a resumed run).
+     */
+    stoppedAt?: number;
   }): Promise<EvaluationsCheck> {
     const final: EvaluationJobResult[] = [];
     const missing: MissingEvaluation[] = [];
     let pending = false;
-    for (const step of [...run.epochSteps, run.lastStep]) {
+    const { stoppedAt } = run;
+    const steps = [...run.epochSteps, run.lastStep].filter((s) => stoppedAt === undefined || s <= stoppedAt);
+    const notYet = (peer: number, step: number) =>
+      missing.push({
+        peer,
+        step,
+        reason: `not done when the run stopped at step ${stoppedAt}; resuming the run does it`,
+      });
+    for (const step of steps) {
       const isFinal = step === run.lastStep;
       const dir = path.join(run.runDir, 'checkpoints', stepDirName(step));
       for (let peer = 0; peer < run.peers; peer++) {
@@ -75,6 +88,10 @@ export class Evaluations {
         if (!job) {
           if (!isFinal && run.evaluated(step)) continue;
           if (fs.existsSync(path.join(dir, 'manifest.json'))) {
+            if (stoppedAt !== undefined) {
+              notYet(peer, step);
+              continue;
+            }
             await this.enqueueOne(peer, step, dir, isFinal);
             pending = true;
           } else {
@@ -87,7 +104,8 @@ export class Evaluations {
           continue;
         }
         if (!(await job.isCompleted())) {
-          pending = true;
+          if (stoppedAt !== undefined) notYet(peer, step);
+          else pending = true;
           continue;
         }
         if (!isFinal) continue;
