@@ -13,15 +13,16 @@ import {
 import {
   connectRedis,
   DEFAULT_QUEUE_PREFIX,
+  encodeRegisterJob,
   JOBS,
   QUEUES,
   redisOptions,
   RunStore,
+  type EvaluationJobResult,
   type RedisConnection,
   type RunState,
 } from '@mat/exchange';
-import type { EvaluationJobResult } from '@mat/worker';
-import { ControlJobs, type ControlJobData, type PeerSavedJobData } from './control-jobs';
+import { ControlJobs } from './control-jobs';
 import { decideCoordinator, type CoordinatorAction } from './coordinator-decisions';
 import { Evaluations } from './evaluations';
 import { LiveMetrics } from './live-metrics';
@@ -130,11 +131,11 @@ export class Coordinator {
         opts.clock ?? Date.now,
       );
       const workers = [
-        new BullWorker<ControlJobData>(QUEUES.control, (job) => jobs.onControl(job), {
+        new BullWorker<unknown>(QUEUES.control, (job) => jobs.onControl(job), {
           connection,
           prefix: opts.queuePrefix,
         }),
-        new BullWorker<PeerSavedJobData>(QUEUES.checkpoints, (job) => jobs.onPeerSaved(job), {
+        new BullWorker<unknown>(QUEUES.checkpoints, (job) => jobs.onPeerSaved(job), {
           connection,
           prefix: opts.queuePrefix,
           lockDuration: 15000,
@@ -209,7 +210,7 @@ export class Coordinator {
     const name = latest ? JOBS.resume : JOBS.create;
     await this.queues.control.add(
       name,
-      { runId: this.runId, config: this.config, state },
+      encodeRegisterJob({ runId: this.runId, config: { ...this.config }, state }),
       { removeOnComplete: 100 },
     );
     const until = Date.now() + 30000;

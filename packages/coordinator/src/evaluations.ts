@@ -2,8 +2,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Job, type JobType, type Queue } from 'bullmq';
 import { stepDirName, type MissingEvaluation } from '@mat/core';
-import { JOBS, jobIds } from '@mat/exchange';
-import type { EvaluationJobData, EvaluationJobResult } from '@mat/worker';
+import {
+  ContractError,
+  decodeEvaluationJob,
+  decodeEvaluationResult,
+  encodeEvaluationJob,
+  JOBS,
+  jobIds,
+  type EvaluationJobResult,
+} from '@mat/exchange';
 
 /** Where the scheduled evaluations of a run stand (Evaluations.check). */
 export type EvaluationsCheck =
@@ -34,7 +41,7 @@ export class Evaluations {
   }
 
   private async enqueueOne(peer: number, step: number, dir: string, final: boolean): Promise<void> {
-    const data: EvaluationJobData = { runId: this.runId, step, peer, dir, final };
+    const data = encodeEvaluationJob({ runId: this.runId, step, peer, dir, final });
     await this.queue.add(JOBS.evaluate, data, {
       jobId: jobIds.evaluate(this.runId, step, peer),
       attempts: 2,
@@ -43,12 +50,18 @@ export class Evaluations {
 
   /** The steps whose checkpoint an evaluation job of this run has yet to read: not to be pruned. */
   async pinnedSteps(): Promise<Set<number>> {
-    const jobs = await this.queue.getJobs(UNFINISHED);
-    return new Set(
-      jobs
-        .filter((j) => (j?.data as EvaluationJobData | undefined)?.runId === this.runId)
-        .map((j) => j.data.step),
-    );
+    const steps = new Set<number>();
+    for (const job of await this.queue.getJobs(UNFINISHED)) {
+      if (!job) continue;
+      try {
+        const data = decodeEvaluationJob(job.data, job.id);
+        if (data.runId === this.runId) steps.add(data.step);
+      } catch (err) {
+        // A malformed job reads nothing (it fails when a worker takes it): it pins no checkpoint.
+        if (!(err instanceof ContractError)) throw err;
+      }
+    }
+    return steps;
   }
 
   /**
@@ -84,7 +97,7 @@ export class Evaluations {
       const dir = path.join(run.runDir, 'checkpoints', stepDirName(step));
       for (let peer = 0; peer < run.peers; peer++) {
         const id = jobIds.evaluate(this.runId, step, peer);
-        const job = await Job.fromId<EvaluationJobData, EvaluationJobResult>(this.queue, id);
+        const job = await Job.fromId<unknown, unknown>(this.queue, id);
         if (!job) {
           if (!isFinal && run.evaluated(step)) continue;
           if (fs.existsSync(path.join(dir, 'manifest.json'))) {
@@ -110,10 +123,28 @@ export class Evaluations {
         }
         if (!isFinal) continue;
         // The job may have completed after it was read above (its result was null then): read it again.
-        const completed = await Job.fromId<EvaluationJobData, EvaluationJobResult>(this.queue, id);
-        final.push(completed!.returnvalue);
+        const completed = await Job.fromId<unknown, unknown>(this.queue, id);
+        const result = this.resultOf(completed?.returnvalue, id, peer, step);
+        if (typeof result === 'string') missing.push({ peer, step, reason: result });
+        else final.push(result);
       }
     }
     return pending ? { type: 'pending' } : { type: 'ended', final, missing };
+  }
+
+  /**
+   * A completed job's return value through the result contract: the result, or why it is not one (a
+   * malformed value, or one of another peer or step, is a missing evaluation, never a reported accuracy).
+   */
+  private resultOf(value: unknown, id: string, peer: number, step: number): EvaluationJobResult | string {
+    try {
+      const result = decodeEvaluationResult(value, id);
+      if (result.peer !== peer || result.step !== step)
+        return `evaluation job ${id} returned the result of peer ${result.peer} at step ${result.step}`;
+      return result;
+    } catch (err) {
+      if (err instanceof ContractError) return err.message;
+      throw err;
+    }
   }
 }

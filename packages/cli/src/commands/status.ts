@@ -4,6 +4,7 @@ import {
   ContractError,
   decodeMetricsRow,
   connectRedis,
+  encodeStopJob,
   JOBS,
   QUEUES,
   redisOptions as ioredisOptions,
@@ -70,7 +71,7 @@ export function statusCommand(yargs: Argv): Argv {
             prefix: a['queue-prefix'],
           });
           queue.on('error', (err) => process.stderr.write(`control queue: ${err.message}\n`));
-          await queue.add(JOBS.stop, { runId: a.run }, { removeOnComplete: 100 });
+          await queue.add(JOBS.stop, encodeStopJob({ runId: a.run }), { removeOnComplete: 100 });
           await queue.close();
           out(`asked run ${a.run} to stop (the coordinator checkpoints every peer at a common step)`);
           return;

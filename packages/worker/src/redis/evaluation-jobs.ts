@@ -7,23 +7,20 @@ import {
   loadRunData,
   parseRunConfig,
   type Dataset,
-  type EvalResult,
   type RunConfig,
 } from '@mat/core';
-import { QUEUES, redisOptions, RunStore, type RedisConnection } from '@mat/exchange';
+import {
+  decodeEvaluationJob,
+  encodeEvaluationResult,
+  QUEUES,
+  redisOptions,
+  RunStore,
+  type EvaluationJobData,
+  type EvaluationJobResult,
+  type RedisConnection,
+} from '@mat/exchange';
 import type { Redis } from 'ioredis';
 import type { EvaluationLock } from './heartbeat';
-
-export interface EvaluationJobData {
-  runId: string;
-  step: number;
-  peer: number;
-  /** The committed checkpoint directory. */
-  dir: string;
-  final: boolean;
-}
-
-export type EvaluationJobResult = EvalResult & { peer: number; step: number };
 
 /**
  * Evaluation jobs (QUEUES.evaluations), taken by idle workers — hot spares during training, every worker
@@ -32,7 +29,7 @@ export type EvaluationJobResult = EvalResult & { peer: number; step: number };
  * value, which the coordinator collects for summary.json.
  */
 export class EvaluationJobs {
-  private readonly bull: BullWorker<EvaluationJobData, EvaluationJobResult>;
+  private readonly bull: BullWorker<unknown, EvaluationJobResult>;
   private cached?: { runId: string; config: RunConfig; test: Dataset };
 
   constructor(
@@ -66,13 +63,14 @@ export class EvaluationJobs {
   /** Runs one waiting job, if any; returns whether there was one. */
   async runOne(): Promise<boolean> {
     const token = `${this.workerId}-${Date.now()}`;
-    const job = (await this.bull.getNextJob(token, { block: false })) as Job<EvaluationJobData> | undefined;
+    const job = (await this.bull.getNextJob(token, { block: false })) as Job<unknown> | undefined;
     if (!job) return false;
     this.opts.holdLock({ jobId: job.id!, token });
     try {
       let result: EvaluationJobResult;
       try {
-        result = await this.evaluate(job.data);
+        // Through the job contract: a malformed job fails naming its bad fields, before any file is read.
+        result = await this.evaluate(decodeEvaluationJob(job.data, job.id));
       } catch (err) {
         this.opts.log(`evaluation job ${job.id} failed: ${(err as Error).message}`);
         await job.moveToFailed(err as Error, token, false);
@@ -104,7 +102,7 @@ export class EvaluationJobs {
         seed: config.seed,
       });
       await store.addMetric({ type: 'eval', peer: data.peer, step: data.step, ...result, final: data.final });
-      return { ...result, peer: data.peer, step: data.step };
+      return encodeEvaluationResult({ ...result, peer: data.peer, step: data.step });
     } finally {
       peer.model.dispose();
       peer.optimizer.dispose();

@@ -4,6 +4,7 @@ import { parseRunConfig, selectBackend, type RunConfig } from '@mat/core';
 import {
   connectRedis,
   DEFAULT_QUEUE_PREFIX,
+  encodePeerSavedJob,
   exchangeSecretFromEnv,
   JOBS,
   jobIds,
@@ -20,7 +21,7 @@ import { PeerRunner } from '../peer-runner';
 import { EvaluationJobs } from './evaluation-jobs';
 import { trainGeneration } from './generation';
 import { Heartbeat } from './heartbeat';
-import { findActiveRun, newWorkerId, sleep, waitFor, waitForRun } from './join';
+import { checkExchangeSecret, findActiveRun, newWorkerId, sleep, waitFor, waitForRun } from './join';
 import { RunStatePoller } from './run-state-poller';
 import { decideWorker, type WorkerOutcome, type WorkerSelf } from './worker-decisions';
 
@@ -115,6 +116,7 @@ export class RedisWorker {
       };
       const store = new RunStore(redis, runId);
       const raw = await waitForRun(store, { timeoutMs: joinTimeoutMs, pollMs, clock });
+      await checkExchangeSecret(store, exchangeSecretFromEnv());
       const config = parseRunConfig(raw, `config of run ${runId}`);
       const record: WorkerRecord = {
         workerId,
@@ -207,6 +209,7 @@ export class RedisWorker {
             this.dropSlot();
             break;
           case 'claim': {
+            await checkExchangeSecret(this.store, exchangeSecretFromEnv());
             const peer = await this.store.claimSlot(this.workerId, this.opts.leaseMs, this.config.peers);
             if (peer === undefined) await this.idle();
             else await this.takeSlot(peer, state!);
@@ -315,7 +318,7 @@ export class RedisWorker {
   /** Tells the coordinator (checkpoint queue) that this peer's file of the checkpoint at `step` is written. */
   private async reportSaved(generation: number, step: number): Promise<void> {
     const peer = this.self.peer!;
-    const data = { runId: this.store.runId, generation, step, peer };
+    const data = encodePeerSavedJob({ runId: this.store.runId, generation, step, peer });
     await this.checkpoints.add(JOBS.peerSaved, data, {
       jobId: jobIds.peerSaved(this.store.runId, generation, step, peer),
       removeOnComplete: 1000,
