@@ -159,6 +159,33 @@ describe('mat report (data, Markdown, HTML)', () => {
     expect(renderMarkdown(report)).toContain('| wall-clock time (not split) | 120 s |');
   });
 
+  it('a failed run and evaluations that were not done are in the report, never left out', () => {
+    const failed = path.join(dir, 'failed');
+    fs.mkdirSync(failed);
+    for (const f of ['config.json', 'metrics.jsonl'])
+      fs.copyFileSync(path.join(runDir, f), path.join(failed, f));
+    const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8'));
+    const missingEvaluations = [
+      { peer: 1, step: 200, reason: 'its checkpoint was gone before it was evaluated' },
+    ];
+    fs.writeFileSync(
+      path.join(failed, 'summary.json'),
+      JSON.stringify({ ...summary, error: 'peer 0 diverged at step 300', missingEvaluations }),
+    );
+    const report = buildReport(loadRunData(failed));
+    expect(report.run).toMatchObject({ error: 'peer 0 diverged at step 300', missingEvaluations });
+    expect(report.notes).toEqual(
+      expect.arrayContaining([
+        'The run failed: peer 0 diverged at step 300',
+        'The evaluation of peer 1 at step 200 was not done: its checkpoint was gone before it was evaluated',
+      ]),
+    );
+    expect(renderMarkdown(report)).toMatch(/- The evaluation of peer 1 at step 200 was not done/);
+    // A summary.json that breaks its schema is an error naming the file and the field.
+    fs.writeFileSync(path.join(failed, 'summary.json'), JSON.stringify({ ...summary, stepsDone: 'many' }));
+    expect(() => loadRunData(failed)).toThrow(/failed[/\\]summary\.json: stepsDone: /);
+  });
+
   it('rejects a corrupt metrics line and a foreign eval file, naming the file', () => {
     const bad = path.join(dir, 'bad');
     fs.mkdirSync(bad);

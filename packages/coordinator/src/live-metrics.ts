@@ -53,7 +53,7 @@ export class LiveMetrics {
   constructor(
     readonly store: RunStore,
     runDir: string,
-    shape: RunShape,
+    private readonly shape: RunShape,
     private readonly log: ProgressLog = () => {},
     opts: { progressEveryMs?: number } = {},
   ) {
@@ -62,6 +62,14 @@ export class LiveMetrics {
     this.skips = new SkipCounter((message) => this.log(`metrics stream: ${message}`));
     this.timeline = new RunTimeline(shape.schedule.lastStep);
     this.progress = new RunProgress(log, opts.progressEveryMs);
+  }
+
+  /** Steps whose evaluation line (not the final one), of every peer, is in metrics.jsonl. */
+  evaluatedSteps(): Set<number> {
+    const done = this.readFile().filter(
+      (l) => l.type === 'eval' && !l.final && l.peers.length === this.shape.peers,
+    );
+    return new Set(done.map((l) => l.step));
   }
 
   get file(): string {

@@ -37,20 +37,7 @@ export function describeLease(leaseUntil: number, now: number): string {
 export function statusLines(view: RunView): string[] {
   const { state, slots, workers, latest, now } = view;
   const ended = ENDED.has(state.status);
-  const out: string[] = [];
-  const step = currentStep(view);
-  out.push(`run ${view.id}: ${state.status}, step ${step}/${state.lastStep}, generation ${state.generation}`);
-  if (state.status === 'running' && step !== state.step) {
-    // The coordinator records the step on each look at the run; it has not for a while (is it running?).
-    out.push(
-      `  (the coordinator last recorded step ${state.step}, ${formatDuration((now - state.updatedAt) / 1000)} ago: ` +
-        'is it running? the step above is from the workers)',
-    );
-  }
-  out.push(`  checkpoint: step ${state.checkpointStep} in ${state.runDir}`);
-  if (state.pauseAt !== undefined && !ended)
-    out.push(`  pausing at step ${state.pauseAt}${state.stopRequested ? ' (stop)' : ''}`);
-  if (state.error) out.push(`  error: ${state.error}`);
+  const out = runStateLines(view);
   for (let peer = 0; peer < state.peers; peer++) {
     const s = slots.get(peer);
     const m = latest.get(peer);
@@ -73,4 +60,43 @@ export function statusLines(view: RunView): string[] {
     );
   }
   return out;
+}
+
+/** The run's own lines: status, step, checkpoint, a pending pause or stop, a divergence, a rollback, an error. */
+function runStateLines(view: RunView): string[] {
+  const { state, now } = view;
+  const ended = ENDED.has(state.status);
+  const step = currentStep(view);
+  const lines = [
+    `run ${view.id}: ${state.status}, step ${step}/${state.lastStep}, generation ${state.generation}`,
+  ];
+  if (state.status === 'running' && step !== state.step) {
+    // The coordinator records the step on each look at the run; it has not for a while (is it running?).
+    lines.push(
+      `  (the coordinator last recorded step ${state.step}, ${formatDuration((now - state.updatedAt) / 1000)} ago: ` +
+        'is it running? the step above is from the workers)',
+    );
+  }
+  lines.push(`  checkpoint: step ${state.checkpointStep} in ${state.runDir}`);
+  if (state.pauseAt !== undefined && !ended)
+    lines.push(`  pausing at step ${state.pauseAt}${state.stopRequested ? ' (stop)' : ''}`);
+  if (state.stopRequested && state.stopRequestedAt !== undefined && !ended)
+    lines.push(`  stop requested ${formatDuration((now - state.stopRequestedAt) / 1000)} ago`);
+  const d = state.divergence;
+  if (d) {
+    lines.push(
+      `  ${describeDivergence(d)}: ${d.reason}` +
+        (ended ? '' : ' (reported; the coordinator has not acted on it yet)'),
+    );
+  }
+  if (state.rolledBackFrom !== undefined)
+    lines.push(`  rolled back to the last checkpoint after a divergence at step ${state.rolledBackFrom}`);
+  if (state.error) lines.push(`  error: ${state.error}`);
+  return lines;
+}
+
+export function describeDivergence(d: NonNullable<RunState['divergence']>): string {
+  const who = d.peer < 0 ? 'an unknown peer' : `peer ${d.peer}`;
+  const at = d.step < 0 ? '' : ` at step ${d.step}`;
+  return `divergence: ${who}${at}${d.generation >= 0 ? ` (generation ${d.generation})` : ''}`;
 }

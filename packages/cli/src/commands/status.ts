@@ -13,7 +13,7 @@ import {
 } from '@mat/exchange';
 import { checkRunName } from '@mat/core';
 import { redisConnection, redisOptions, type RedisArgs } from './redis-options';
-import { statusLines } from './status-view';
+import { describeDivergence, statusLines } from './status-view';
 
 interface StatusArgs extends RedisArgs {
   run?: string;
@@ -47,11 +47,20 @@ export function statusCommand(yargs: Argv): Argv {
           const runs = [];
           for (const id of (await redis.smembers(RUNS_INDEX_KEY)).sort()) {
             const s = await new RunStore(redis, id).readState();
-            runs.push({ id, status: s?.status ?? 'unknown', step: s?.step, lastStep: s?.lastStep });
+            runs.push({
+              id,
+              status: s?.status ?? 'unknown',
+              step: s?.step,
+              lastStep: s?.lastStep,
+              ...(s?.divergence && { divergence: s.divergence }),
+            });
           }
           if (a.json) return out(JSON.stringify({ runs }, null, 2));
           if (runs.length === 0) return out('no runs in Redis (start one with mat coordinator)');
-          for (const r of runs) out(`${r.id}  ${r.status}  step ${r.step ?? '?'}/${r.lastStep ?? '?'}`);
+          for (const r of runs) {
+            const d = r.divergence && `  ${describeDivergence(r.divergence)}`;
+            out(`${r.id}  ${r.status}  step ${r.step ?? '?'}/${r.lastStep ?? '?'}${d ?? ''}`);
+          }
           return;
         }
         const store = new RunStore(redis, a.run);
@@ -110,3 +119,9 @@ export function statusCommand(yargs: Argv): Argv {
     },
   );
 }
+
+/**
+ * The head of `mat status RUN`: status, step, checkpoint, and what is pending — a pause or stop, and a
+ * divergence a worker reported that the coordinator has not acted on yet (the run still shows `running`
+ * until it fails or rolls back).
+ */

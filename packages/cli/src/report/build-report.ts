@@ -3,6 +3,7 @@ import {
   describePerturbations,
   parseRunConfig,
   type EvalEvent,
+  type MissingEvaluation,
   type ModelEvalResult,
   type Norm,
   type RunHistory,
@@ -72,6 +73,10 @@ export interface RunReport {
     /** Generations, rollbacks, lost workers, steps redone (summary.json of runs that record it). */
     history?: RunHistory;
     backend?: string;
+    /** Why the run failed (summary.json). */
+    error?: string;
+    /** Scheduled evaluations that could not be done (summary.json). */
+    missingEvaluations?: MissingEvaluation[];
   };
   /** The last evaluation during training, per peer. */
   finalEval?: {
@@ -181,6 +186,11 @@ export function buildReport(data: RunData, now = new Date()): RunReport {
     );
   }
 
+  // A failed run and evaluations that could not be done are said, never left out silently.
+  if (data.summary?.error !== undefined) notes.push(`The run failed: ${data.summary.error}`);
+  for (const m of data.summary?.missingEvaluations ?? [])
+    notes.push(`The evaluation of peer ${m.peer} at step ${m.step} was not done: ${m.reason}`);
+
   return {
     kind: 'mat-report',
     version: 1,
@@ -200,6 +210,8 @@ export function buildReport(data: RunData, now = new Date()): RunReport {
       timing: data.summary?.timing,
       history: data.summary?.history,
       backend,
+      ...(data.summary?.error !== undefined && { error: data.summary.error }),
+      ...(data.summary?.missingEvaluations && { missingEvaluations: data.summary.missingEvaluations }),
     },
     finalEval: lastFinal ? { step: lastFinal.step, peers: lastFinal.peers } : undefined,
     robustness,

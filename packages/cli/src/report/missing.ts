@@ -15,11 +15,9 @@ export function findMissing(data: RunData, config: RunConfig): string[] {
       'summary.json is missing: the run has not ended, or its process was killed; no times, no final result.',
     );
   } else {
-    if (summary.error !== undefined) out.push(`the run failed: ${summary.error}`);
+    // A failed run and evaluations not done are in the report's notes (build-report.ts).
     if (!summary.timing || !summary.history)
       out.push('summary.json has no time breakdown or recovery history (written by an older version).');
-    for (const m of summary.missingEvaluations ?? [])
-      out.push(`no evaluation of peer ${m.peer} at step ${m.step}: ${m.reason}`);
   }
 
   const lastStep = summary?.stepsDone ?? data.steps[data.steps.length - 1]?.step ?? 0;

@@ -4,7 +4,7 @@ import { ConfigError, type RunConfig } from '../config/schema';
 import { checkpointToResume } from '../train/checkpoint';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write';
 import { compactMetricsLines, type MetricsLine, type RunSummary } from './run-records';
-import { NO_HISTORY, NO_TIME, parseRunSummary, type EarlierSessions } from './run-summary';
+import { NO_HISTORY, NO_TIME, parseRunSummary, runSummarySchema, type EarlierSessions } from './run-summary';
 
 /** What the coordinator of a distributed run keeps in its run directory (coordinator.json). */
 export interface CoordinatorRecord {
@@ -95,8 +95,14 @@ export class RunDirectory {
     return readJson(this.configFile);
   }
 
+  /** summary.json, checked against its schema first: a writer never leaves a file its readers refuse. */
   writeSummary(summary: RunSummary): void {
-    writeJsonAtomic(this.summaryFile, summary);
+    const checked = runSummarySchema.safeParse(summary);
+    if (!checked.success) {
+      const problems = checked.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+      throw new Error(`${this.summaryFile}: not written, the summary is malformed (${problems.join('; ')})`);
+    }
+    writeJsonAtomic(this.summaryFile, checked.data);
   }
 
   /** summary.json through its contract; undefined when there is none. */

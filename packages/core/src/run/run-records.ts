@@ -1,7 +1,13 @@
 import type { EvalResult } from '../train/evaluate';
 import type { PeerStepMetrics } from '../train/mat-step';
 import type { z } from 'zod';
-import { totalSeconds, type RunHistory, type RunTiming, type runSummarySchema } from './run-summary';
+import {
+  totalSeconds,
+  type missingEvaluationSchema,
+  type RunHistory,
+  type RunTiming,
+  type runSummarySchema,
+} from './run-summary';
 
 /**
  * What a run records, the same for every runtime: the lines of metrics.jsonl (one per step, one per
@@ -45,7 +51,7 @@ export type MetricsLine = ({ type: 'step' } & StepEvent) | ({ type: 'eval' } & E
 /** summary.json (its contract: ./run-summary.ts). */
 export type RunSummary = z.output<typeof runSummarySchema>;
 
-export type MissingEvaluation = NonNullable<RunSummary['missingEvaluations']>[number];
+export type MissingEvaluation = z.output<typeof missingEvaluationSchema>;
 
 /** One peer's report of one step, as a worker process sends it (the aggregator's input). */
 export interface PeerStepReport extends StepLinePeer {

@@ -2,8 +2,8 @@ import { z } from 'zod';
 
 /**
  * summary.json: one contract for its writers (the in-process trainer, the parent of `--runtime processes`,
- * the coordinator) and its readers (mat report, the dashboard). Written through runSummary()
- * (./run-records.ts), read through parseRunSummary.
+ * the coordinator; RunDirectory.writeSummary checks it first) and its readers (mat report, the dashboard;
+ * parseRunSummary here, @mat/exchange's decodeRunSummary). Written through runSummary() (./run-records.ts).
  */
 
 const count = z.number().int().nonnegative();
@@ -35,9 +35,16 @@ export const runHistorySchema = z.object({
   stepsRedone: count,
 });
 
+/** A scheduled evaluation that could not be done (summary.json's missingEvaluations). */
+export const missingEvaluationSchema = z.object({
+  peer: count,
+  step: count,
+  reason: z.string().max(64 * 1024),
+});
+
 const evalEventSchema = z.object({
   step: count,
-  epoch: count,
+  epoch: z.number().int().min(-1),
   final: z.boolean(),
   peers: z.array(z.object({ peer: count, count, cleanAccuracy: fraction, robustAccuracy: fraction })),
 });
@@ -45,7 +52,7 @@ const evalEventSchema = z.object({
 export const runSummarySchema = z.object({
   /** Where and how the run ran: `runtime`, `backend`, and the distributed run's `runId`, `generation`. */
   metadata: z.record(z.string(), z.unknown()),
-  runDir: z.string(),
+  runDir: z.string().min(1).max(4096),
   stepsDone: count,
   /** Steps of the whole schedule (epochs × steps per epoch), even when train.maxSteps ends the run sooner. */
   totalSteps: count,
@@ -60,9 +67,12 @@ export const runSummarySchema = z.object({
   history: runHistorySchema.optional(),
   final: evalEventSchema.optional(),
   /** Why the run failed (a peer diverged, an evaluation could not be done); absent when it did not. */
-  error: z.string().optional(),
+  error: z
+    .string()
+    .max(64 * 1024)
+    .optional(),
   /** Scheduled evaluations that could not be done, with the reason; absent when every one was. */
-  missingEvaluations: z.array(z.object({ peer: count, step: count, reason: z.string() })).optional(),
+  missingEvaluations: z.array(missingEvaluationSchema).optional(),
 });
 
 export type RunTiming = z.output<typeof runTimingSchema>;

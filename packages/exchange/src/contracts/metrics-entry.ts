@@ -57,6 +57,8 @@ export const RUN_EVENTS = [
   'stopped',
   'finished',
   'failed',
+  /** A scheduled evaluation that could not be done (its reason names the peer). */
+  'evaluation-missing',
 ] as const;
 
 export const runEntrySchema = z.object({

@@ -133,7 +133,14 @@ export class RedisWorker {
       // Beating before the backend loads: loading a GPU backend can block this thread for longer than a
       // lease, and the GPU lease must not lapse meanwhile.
       heartbeat = new Heartbeat(
-        { conn: opts.conn, runId, leaseMs: opts.leaseMs, worker: record, gpu: opts.gpu },
+        {
+          conn: opts.conn,
+          runId,
+          leaseMs: opts.leaseMs,
+          worker: record,
+          queuePrefix: opts.queuePrefix,
+          gpu: opts.gpu,
+        },
         (e) => {
           if (e.type === 'lost') worker.self?.onSlotLost(e.peer);
           else log(`heartbeat: ${e.message}`);
@@ -141,7 +148,12 @@ export class RedisWorker {
       );
       const backend = await selectBackend(config.backend);
       heartbeat.update({ worker: { backend: backend.name } });
-      const evaluations = new EvaluationJobs(opts.conn, opts.queuePrefix, redis, workerId, log);
+      const beat = heartbeat;
+      const evaluations = new EvaluationJobs(opts.conn, opts.queuePrefix, redis, workerId, {
+        leaseMs: opts.leaseMs,
+        holdLock: (lock) => beat.update({ evaluation: lock }),
+        log,
+      });
       const checkpoints = new Queue(QUEUES.checkpoints, {
         connection: redisOptions(opts.conn),
         prefix: opts.queuePrefix,
