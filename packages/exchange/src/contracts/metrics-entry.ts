@@ -90,6 +90,7 @@ export type StepEntry = z.output<typeof stepEntrySchema>;
 export type EvalEntry = z.output<typeof evalEntrySchema>;
 export type WorkerEntry = z.output<typeof workerEntrySchema>;
 export type RunEntry = z.output<typeof runEntrySchema>;
+export type CheckpointEntry = z.output<typeof checkpointEntrySchema>;
 
 /** The stream field that holds the entry. */
 export const METRICS_FIELD = 'm';
