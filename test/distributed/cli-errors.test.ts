@@ -1,7 +1,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { freePort, REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
+import { parseRunConfig } from '@mat/core';
+import { exchangeSecretFingerprint, RunStore } from '@mat/exchange';
+import { deleteRun, freePort, newRedis, REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
 import { assertBuilt, runMat, tinyConfig, writeConfig } from './helpers';
 
 describe('mat coordinator / worker / status: bad input is one clear error', () => {
@@ -48,7 +50,11 @@ describe('mat coordinator / worker / status: bad input is one clear error', () =
       [['--gpu', 'fast'], {}, /error: --gpu must be a GPU index \(0, 1, …\) or auto \(got "fast"\)/],
       [['--gpu', '0.5'], {}, /error: --gpu must be a GPU index .*\(got "0\.5"\)/],
       [[], { MAT_GPU: 'any' }, /error: MAT_GPU must be a GPU index .*\(got "any"\)/],
-      [['--gpu', 'auto', '--gpu-count', '0'], {}, /error: --gpu-count must be a positive integer \(got 0\)/],
+      [
+        ['--gpu', 'auto', '--gpu-count', '0'],
+        {},
+        /error: --gpu-count must be an integer >= 1 and <= 1024 \(got "0"\)/,
+      ],
       [['--gpu', '1', '--gpu-count', '2'], {}, /error: --gpu-pool and --gpu-count go with --gpu auto/],
       [['--gpu', 'auto', '--gpu-pool', 'a/b'], {}, /error: the GPU pool name .*\(got "a\/b"\)/],
     ] as Array<[string[], Record<string, string>, RegExp]>) {
@@ -70,5 +76,75 @@ describe('mat coordinator / worker / status: bad input is one clear error', () =
     );
     r = await runMat(['status', uniqueRunId('absent'), '--redis-url', REDIS_URL]);
     expect(r.output).toMatch(/error: run "test-absent-.*" is not in Redis/);
+  });
+
+  it('a run id that is not one (empty, braces, a path) is an error naming the flag, before Redis is touched', async () => {
+    const config = writeConfig(tinyConfig(dir, 'bad-ids', 2));
+    const rule =
+      'is not a valid run name: use 1 to 128 letters, digits, ".", "_" or "-", starting with a letter or a digit';
+    for (const [args, message] of [
+      [['coordinator', '--config', config, '--run-id', ''], `error: --run-id "" ${rule}`],
+      [['coordinator', '--config', config, '--run-id', 'a{b}'], `error: --run-id "a{b}" ${rule}`],
+      [['worker', '--run', '../x'], `error: --run "../x" ${rule}`],
+      [['status', '{r}', '--stop'], `error: the run id "{r}" ${rule}`],
+    ] as Array<[string[], string]>) {
+      // An unreachable Redis: the id is refused before any connection is tried.
+      const r = await runMat([...args, '--redis-url', `redis://127.0.0.1:${await freePort()}`]);
+      expect({ code: r.code, output: r.output }).toEqual({
+        code: 1,
+        output: expect.stringContaining(message),
+      });
+      expect(r.output).not.toMatch(/cannot reach Redis/);
+    }
+  });
+
+  it('a worker whose MAT_EXCHANGE_SECRET is not that of the run exits naming the mismatch, never the secrets', async () => {
+    const redis = newRedis();
+    const runId = uniqueRunId('secret-mismatch');
+    const theirs = 'the-run-secret-0123456789';
+    const mine = 'another-secret-0123456789';
+    try {
+      const store = new RunStore(redis, runId);
+      await store.create(parseRunConfig({ name: runId, peers: 2 }), {
+        status: 'running',
+        generation: 0,
+        resumeStep: 0,
+        lastStep: 4,
+        totalSteps: 4,
+        step: 0,
+        peers: 2,
+        checkpointStep: 0,
+        runDir: path.join(dir, runId),
+        createdAt: 1,
+        updatedAt: 1,
+      });
+      // The run's first worker joined with `theirs`.
+      await store.agreeSecretFingerprint(exchangeSecretFingerprint(theirs));
+      const prefix = `error: MAT_EXCHANGE_SECRET mismatch with the workers of run ${runId}`;
+      for (const [secret, message] of [
+        [
+          mine,
+          `${prefix}: this worker's secret has fingerprint ${exchangeSecretFingerprint(mine)}, theirs ${exchangeSecretFingerprint(theirs)}`,
+        ],
+        [
+          '',
+          `${prefix}: they have one (fingerprint ${exchangeSecretFingerprint(theirs)}) and this worker has none`,
+        ],
+      ]) {
+        const r = await runMat(['worker', '--run', runId, '--redis-url', REDIS_URL], {
+          MAT_EXCHANGE_SECRET: secret,
+        });
+        expect({ code: r.code, output: r.output }).toEqual({
+          code: 1,
+          output: expect.stringContaining(message),
+        });
+        expect(r.output).not.toContain(theirs);
+        if (secret) expect(r.output).not.toContain(secret);
+      }
+      expect(await store.readWorkers()).toEqual([]);
+    } finally {
+      await deleteRun(redis, runId);
+      redis.disconnect();
+    }
   });
 });

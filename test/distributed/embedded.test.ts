@@ -15,6 +15,31 @@ import {
   stepLines,
 } from './helpers';
 
+/** The processes whose parent is `pid` (from /proc/<child>/stat: pid (comm) state ppid ...). */
+function childrenOf(pid: number): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false; // exited meanwhile
+      }
+    })
+    .map(Number);
+}
+
+/** A process's argv and environment as /proc has them (NUL-separated). */
+function procOf(pid: number): { argv: string[]; env: Map<string, string> } {
+  const split = (file: string) => fs.readFileSync(`/proc/${pid}/${file}`, 'utf8').split('\0').filter(Boolean);
+  const env = new Map(
+    split('environ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  return { argv: split('cmdline'), env };
+}
+
 // Several processes per test: generous under a loaded CI machine (times are never asserted).
 jest.setTimeout(300000);
 
@@ -87,6 +112,38 @@ describe('embedded runtime (one process per peer, no Redis)', () => {
     const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8'));
     expect(summary).toMatchObject({ stepsDone: 20, metadata: { runtime: 'processes' } });
     expect(summary.final.peers).toHaveLength(3);
+  });
+
+  it('the peer processes get the exchange secret and the Redis password by environment, never in argv', async () => {
+    const config = tinyConfig(dir, 'embedded-env', 2);
+    const password = `redis-password-${process.pid}-${Date.now()}`;
+    const run = spawnMat(
+      ['train', '--config', writeConfig(config), '--runtime', 'processes', '--log-format', 'json'],
+      { MAT_REDIS_PASSWORD: password },
+    );
+    try {
+      await waitFor(() => /"type":"step","step":[1-9]/.test(run.output()), 'step 1');
+      // While the run trains: the children of `mat train` are its two peer processes.
+      const children = childrenOf(run.child.pid!).map(procOf);
+      expect(children).toHaveLength(2);
+      const secrets = children.map((c) => c.env.get('MAT_EXCHANGE_SECRET'));
+      expect(secrets[0]).toMatch(/^[0-9a-f]{64}$/);
+      expect(secrets[1]).toBe(secrets[0]);
+      for (const child of children) {
+        expect(child.argv.join(' ')).toMatch(/child-main\.js/);
+        expect(child.env.get('MAT_REDIS_PASSWORD')).toBe(password);
+      }
+      for (const { argv } of [...children, procOf(run.child.pid!)]) {
+        for (const arg of argv) {
+          expect(arg).not.toContain(secrets[0]);
+          expect(arg).not.toContain(password);
+          expect(arg).not.toMatch(/^--.*(password|secret)/i);
+        }
+      }
+    } finally {
+      run.child.kill('SIGINT');
+      expect(await run.exited).toBe(0);
+    }
   });
 
   it('Ctrl-C stops every peer at a common step with a checkpoint; --resume then ends with the uninterrupted weights', async () => {

@@ -17,6 +17,8 @@
  * (rate-limited) reason and never handed to training.
  */
 
+import { createHmac } from 'crypto';
+
 export const MESSAGE_KINDS = ['adv', 'labels'] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
@@ -96,6 +98,23 @@ export function exchangeSecretFromEnv(env: NodeJS.ProcessEnv = process.env): str
       `${EXCHANGE_SECRET_ENV} is too short (${secret.length} characters): use at least 16, e.g. openssl rand -hex 32`,
     );
   return secret;
+}
+
+/** What a fingerprint is the HMAC of: a fixed text, so that it tells secrets apart without revealing one. */
+const FINGERPRINT_TEXT = 'mat exchange secret fingerprint v1';
+
+/** The fingerprint of a worker without an exchange secret. */
+export const NO_SECRET_FINGERPRINT = 'none';
+
+/**
+ * A short fingerprint of an exchange secret (HMAC-SHA256 of a fixed text keyed by it, 128 bits in hex; the
+ * secret is not recoverable from it), or NO_SECRET_FINGERPRINT without one. Workers of a run compare
+ * fingerprints when they join (RunStore.agreeSecretFingerprint): one with another secret would only ever
+ * see its messages refused and refuse the others', so it exits naming the mismatch instead.
+ */
+export function exchangeSecretFingerprint(secret: string | undefined): string {
+  if (secret === undefined || secret === '') return NO_SECRET_FINGERPRINT;
+  return createHmac('sha256', secret).update(FINGERPRINT_TEXT, 'utf8').digest('hex').slice(0, 32);
 }
 
 /** Where rejected messages are reported. */

@@ -89,6 +89,12 @@ const COUNT_SAVED = `redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return redis.call('SCARD', KEYS[1])`;
 
+/** KEYS: state; ARGV: fingerprint. Sets the run's secret fingerprint unless it has one; returns the run's
+ * (false for a run without a state). */
+const AGREE_FINGERPRINT = `if redis.call('HEXISTS', KEYS[1], 'status') == 0 then return false end
+redis.call('HSETNX', KEYS[1], 'secretFingerprint', ARGV[1])
+return redis.call('HGET', KEYS[1], 'secretFingerprint')`;
+
 /** KEYS: state; ARGV: divergence JSON. Records the first divergence of a run only (HSETNX). */
 const REPORT_DIVERGENCE = `return redis.call('HSETNX', KEYS[1], 'divergence', ARGV[1])`;
 
@@ -207,6 +213,17 @@ export class RunStore {
     return (
       Number(await this.redis.eval(REPORT_DIVERGENCE, 1, this.keys.state, encodeDivergence(divergence))) === 1
     );
+  }
+
+  /**
+   * The fingerprint of the exchange secret the run's workers use (exchangeSecretFingerprint): `mine` when
+   * this worker is the first to tell, else the one already there, which a worker with another one must
+   * not join with. Undefined when the run has no state.
+   */
+  async agreeSecretFingerprint(mine: string): Promise<string | undefined> {
+    encodeStateUpdate({ secretFingerprint: mine }, `secret fingerprint of run ${this.runId}`);
+    const theirs = (await this.redis.eval(AGREE_FINGERPRINT, 1, this.keys.state, mine)) as string | null;
+    return theirs ?? undefined;
   }
 
   /** Asks every peer to stop after `step` steps (an earlier pending pause wins). */

@@ -3,6 +3,7 @@ import { newWorkerId, RedisWorker, type WorkerOptions } from '@mat/worker';
 import { describeRedis, EXCHANGE_SECRET_ENV, exchangeSecretFromEnv } from '@mat/exchange';
 import { lineLogger, redisConnection, redisOptions, type RedisArgs } from './redis-options';
 import { applyGpuChoice, gpuOptions, parseGpuChoice, type GpuArgs } from './worker-gpu';
+import { checkRunName } from '@mat/core';
 import { resolveConfig } from './train';
 
 interface WorkerArgs extends RedisArgs, GpuArgs {
@@ -11,6 +12,7 @@ interface WorkerArgs extends RedisArgs, GpuArgs {
   config?: string;
   'lease-ms': number;
   'join-timeout': number;
+  'leave-grace': number;
   'log-format': 'text' | 'json';
 }
 
@@ -49,6 +51,12 @@ export function workerCommand(yargs: Argv): Argv {
             describe: 'Slot lease (and GPU lease with --gpu auto): a worker silent this long is replaced',
           })
           .option('join-timeout', { type: 'number', default: 60, describe: 'Seconds to wait for the run' })
+          .option('leave-grace', {
+            type: 'number',
+            default: 30,
+            describe:
+              'Leaving (SIGTERM) while a step waits for its peers: seconds before the slot is given back without a checkpoint',
+          })
           .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const }),
       ),
     async (a) => {
@@ -58,6 +66,7 @@ export function workerCommand(yargs: Argv): Argv {
       const signals = new WorkerSignals();
       const gpuChoice = parseGpuChoice(a);
       if (!(a['lease-ms'] >= 300)) throw new Error('--lease-ms must be at least 300');
+      if (a.run !== undefined) checkRunName(a.run, '--run');
       const runId = a.run ?? runIdOfConfig(a);
       const conn = redisConnection(a);
       const log = lineLogger(a['log-format'], 'worker');
@@ -134,6 +143,17 @@ class WorkerSignals {
   }
 }
 
+/** The worker's leases and timeouts from its flags (range-checked before: numeric-flags.ts). */
+export function workerTimings(
+  a: Pick<WorkerArgs, 'lease-ms' | 'join-timeout' | 'leave-grace'>,
+): Pick<WorkerOptions, 'leaseMs' | 'joinTimeoutMs' | 'leaveGraceMs'> {
+  return {
+    leaseMs: a['lease-ms'],
+    joinTimeoutMs: a['join-timeout'] * 1000,
+    leaveGraceMs: a['leave-grace'] * 1000,
+  };
+}
+
 /** Joins the run, trains until it ends or a signal asks this worker to leave. */
 async function trainAsWorker(
   a: WorkerArgs,
@@ -143,10 +163,9 @@ async function trainAsWorker(
   const { log } = ctx;
   const worker = await RedisWorker.join({
     ...ctx,
+    ...workerTimings(a),
     runId: a.run,
     queuePrefix: a['queue-prefix'],
-    leaseMs: a['lease-ms'],
-    joinTimeoutMs: a['join-timeout'] * 1000,
   });
   signals.leave = () => {
     log('stopping: finishing the step, checkpointing with the other peers, then leaving');

@@ -67,6 +67,14 @@ export const runStateSchema = z.object({
   divergence: divergenceSchema.optional(),
   /** The step of the divergence that caused the run's last rollback (train.onDivergence 'rollback'). */
   rolledBackFrom: indexField.optional(),
+  /**
+   * The fingerprint of the exchange secret of the run's workers (exchangeSecretFingerprint: 32 hex digits,
+   * or 'none'), set by the first worker that joins; a worker with another one refuses to join.
+   */
+  secretFingerprint: z
+    .string()
+    .regex(/^([0-9a-f]{32}|none)$/, "32 hex digits or 'none'")
+    .optional(),
 });
 
 export type RunState = z.output<typeof runStateSchema>;

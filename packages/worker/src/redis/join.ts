@@ -1,7 +1,14 @@
 import * as os from 'os';
 import { randomBytes } from 'crypto';
 import type { Redis } from 'ioredis';
-import { RUNS_INDEX_KEY, runKeys, type RunStore } from '@mat/exchange';
+import {
+  EXCHANGE_SECRET_ENV,
+  exchangeSecretFingerprint,
+  NO_SECRET_FINGERPRINT,
+  RUNS_INDEX_KEY,
+  runKeys,
+  type RunStore,
+} from '@mat/exchange';
 
 const TERMINAL = new Set(['finished', 'stopped', 'failed']);
 
@@ -53,6 +60,26 @@ export async function waitForRun(
     () => new Error(`run "${store.runId}" is stopped: start its coordinator again to resume it`),
   );
   return raw;
+}
+
+/**
+ * Checks that this worker's exchange secret is the one the run's workers use (by fingerprint, set in the
+ * run state by the first worker: the secret itself never goes to Redis). A worker with another secret
+ * would refuse every message of the others and they its, and the run would wait on it: it is an error
+ * naming the mismatch instead. Checked at join and before each slot claim (a re-registered run starts
+ * without a fingerprint).
+ */
+export async function checkExchangeSecret(store: RunStore, secret: string | undefined): Promise<void> {
+  const mine = exchangeSecretFingerprint(secret);
+  const theirs = await store.agreeSecretFingerprint(mine);
+  if (theirs === undefined || theirs === mine) return;
+  const advice = `every worker of a run needs the same ${EXCHANGE_SECRET_ENV}, or none`;
+  const prefix = `${EXCHANGE_SECRET_ENV} mismatch with the workers of run ${store.runId}`;
+  if (theirs === NO_SECRET_FINGERPRINT)
+    throw new Error(`${prefix}: they have none and this worker has one (fingerprint ${mine}); ${advice}`);
+  if (mine === NO_SECRET_FINGERPRINT)
+    throw new Error(`${prefix}: they have one (fingerprint ${theirs}) and this worker has none; ${advice}`);
+  throw new Error(`${prefix}: this worker's secret has fingerprint ${mine}, theirs ${theirs}; ${advice}`);
 }
 
 /** Polls `probe` until it returns a value other than undefined, or throws `onTimeout()`. */

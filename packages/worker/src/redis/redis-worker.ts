@@ -4,12 +4,14 @@ import { parseRunConfig, selectBackend, type RunConfig } from '@mat/core';
 import {
   connectRedis,
   DEFAULT_QUEUE_PREFIX,
+  encodePeerSavedJob,
   exchangeSecretFromEnv,
   JOBS,
   jobIds,
   QUEUES,
   RedisPeerExchange,
   redisOptions,
+  redisOutage,
   RunStore,
   type RedisConnection,
   type RunState,
@@ -20,9 +22,9 @@ import { PeerRunner } from '../peer-runner';
 import { EvaluationJobs } from './evaluation-jobs';
 import { trainGeneration } from './generation';
 import { Heartbeat } from './heartbeat';
-import { findActiveRun, newWorkerId, sleep, waitFor, waitForRun } from './join';
+import { checkExchangeSecret, findActiveRun, newWorkerId, sleep, waitFor, waitForRun } from './join';
 import { RunStatePoller } from './run-state-poller';
-import { decideWorker, type WorkerOutcome, type WorkerSelf } from './worker-decisions';
+import { decideWorker, slotClaimEvent, type WorkerOutcome, type WorkerSelf } from './worker-decisions';
 
 export { newWorkerId } from './join';
 
@@ -115,6 +117,7 @@ export class RedisWorker {
       };
       const store = new RunStore(redis, runId);
       const raw = await waitForRun(store, { timeoutMs: joinTimeoutMs, pollMs, clock });
+      await checkExchangeSecret(store, exchangeSecretFromEnv());
       const config = parseRunConfig(raw, `config of run ${runId}`);
       const record: WorkerRecord = {
         workerId,
@@ -130,7 +133,14 @@ export class RedisWorker {
       // Beating before the backend loads: loading a GPU backend can block this thread for longer than a
       // lease, and the GPU lease must not lapse meanwhile.
       heartbeat = new Heartbeat(
-        { conn: opts.conn, runId, leaseMs: opts.leaseMs, worker: record, gpu: opts.gpu },
+        {
+          conn: opts.conn,
+          runId,
+          leaseMs: opts.leaseMs,
+          worker: record,
+          queuePrefix: opts.queuePrefix,
+          gpu: opts.gpu,
+        },
         (e) => {
           if (e.type === 'lost') worker.self?.onSlotLost(e.peer);
           else log(`heartbeat: ${e.message}`);
@@ -138,12 +148,17 @@ export class RedisWorker {
       );
       const backend = await selectBackend(config.backend);
       heartbeat.update({ worker: { backend: backend.name } });
-      const evaluations = new EvaluationJobs(opts.conn, opts.queuePrefix, redis, workerId, log);
+      const beat = heartbeat;
+      const evaluations = new EvaluationJobs(opts.conn, opts.queuePrefix, redis, workerId, {
+        leaseMs: opts.leaseMs,
+        holdLock: (lock) => beat.update({ evaluation: lock }),
+        log,
+      });
       const checkpoints = new Queue(QUEUES.checkpoints, {
         connection: redisOptions(opts.conn),
         prefix: opts.queuePrefix,
       });
-      checkpoints.on('error', (err) => log(`checkpoint queue: ${err.message}`));
+      checkpoints.on('error', redisOutage(opts.conn, log).listener('checkpoint queue', log));
       worker.self = new RedisWorker(
         opts,
         redis,
@@ -195,6 +210,7 @@ export class RedisWorker {
             this.dropSlot();
             break;
           case 'claim': {
+            await checkExchangeSecret(this.store, exchangeSecretFromEnv());
             const peer = await this.store.claimSlot(this.workerId, this.opts.leaseMs, this.config.peers);
             if (peer === undefined) await this.idle();
             else await this.takeSlot(peer, state!);
@@ -243,8 +259,9 @@ export class RedisWorker {
         },
       );
     }
-    this.log(`claimed peer ${peer}`);
-    await this.store.addMetric({ type: 'worker', workerId: this.workerId, event: 'took-over', peer });
+    const event = slotClaimEvent(state);
+    this.log(event === 'claimed' ? `claimed peer ${peer}` : `took over peer ${peer}`);
+    await this.store.addMetric({ type: 'worker', workerId: this.workerId, event, peer });
   }
 
   private dropSlot(): void {
@@ -303,7 +320,7 @@ export class RedisWorker {
   /** Tells the coordinator (checkpoint queue) that this peer's file of the checkpoint at `step` is written. */
   private async reportSaved(generation: number, step: number): Promise<void> {
     const peer = this.self.peer!;
-    const data = { runId: this.store.runId, generation, step, peer };
+    const data = encodePeerSavedJob({ runId: this.store.runId, generation, step, peer });
     await this.checkpoints.add(JOBS.peerSaved, data, {
       jobId: jobIds.peerSaved(this.store.runId, generation, step, peer),
       removeOnComplete: 1000,
