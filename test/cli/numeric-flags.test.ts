@@ -1,5 +1,6 @@
 import { main } from '../../packages/cli/src/main';
 import { checkNumericFlag } from '../../packages/cli/src/numeric-flags';
+import { workerTimings } from '../../packages/cli/src/commands/worker';
 
 // In-process: main() rejects before any command runs, so nothing connects to Redis or waits.
 async function errorOf(args: string[]): Promise<string> {
@@ -28,6 +29,22 @@ describe('numeric flags', () => {
     expect(await errorOf(['worker', '--join-timeout', '5', '--join-timeout', '6', ...redis])).toBe(
       '--join-timeout was given 2 times: give it once',
     );
+  });
+
+  it('mat worker --leave-grace: seconds >= 0, checked like the others, given to the worker in ms', async () => {
+    const redis = ['--redis-url', 'redis://127.0.0.1:1', '--run', 'some-run'];
+    expect(await errorOf(['worker', '--leave-grace', 'abc', ...redis])).toBe(
+      '--leave-grace must be a number >= 0 and <= 86400 (seconds) (got "abc")',
+    );
+    expect(await errorOf(['worker', '--leave-grace=-1', ...redis])).toMatch(/^--leave-grace must be /);
+    expect(await errorOf(['worker', '--leave-grace', '1', '--leave-grace', '2', ...redis])).toBe(
+      '--leave-grace was given 2 times: give it once',
+    );
+    expect(workerTimings({ 'lease-ms': 1500, 'join-timeout': 2, 'leave-grace': 4.5 })).toEqual({
+      leaseMs: 1500,
+      joinTimeoutMs: 2000,
+      leaveGraceMs: 4500,
+    });
   });
 
   it('every command: any numeric flag must be one finite number, in range where it has one', async () => {

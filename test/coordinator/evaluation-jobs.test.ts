@@ -17,6 +17,15 @@ async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs
   }
 }
 
+/** A run whose only scheduled evaluation is the final one, at `lastStep`. */
+const finalOnly = (peers: number, lastStep: number) => ({
+  runDir: '/runs/r',
+  peers,
+  epochSteps: [],
+  lastStep,
+  evaluated: () => false,
+});
+
 // Needs Redis on 127.0.0.1:6379. Evaluation jobs go through the job contracts at both ends.
 describe('evaluation jobs through the contracts', () => {
   let redis: Redis;
@@ -68,12 +77,12 @@ describe('evaluation jobs through the contracts', () => {
       3,
     );
     const final = await until('the final evaluation', async () => {
-      const f = await evaluations.checkFinal('/runs/r', 3, 8);
+      const f = await evaluations.check(finalOnly(3, 8));
       return f.type === 'pending' ? undefined : f;
     });
-    expect(final.type).toBe('failed');
-    if (final.type !== 'failed') return;
-    expect(final.results).toEqual([good(0)]);
+    expect(final.type).toBe('ended');
+    if (final.type !== 'ended') return;
+    expect(final.final).toEqual([good(0)]);
     expect(final.missing.map((m) => m.peer)).toEqual([1, 2]);
     expect(final.missing[0]!.reason).toBe(
       `malformed evaluation result of job ${jobIds.evaluate(runId, 8, 1)}: cleanAccuracy: Too big: expected number to be <=1`,
@@ -89,15 +98,19 @@ describe('evaluation jobs through the contracts', () => {
     const good = (peer: number) => ({ peer, step: 4, count: 10, cleanAccuracy: 1, robustAccuracy: 0 });
     await completeWith(good, 2);
     const final = await until('the final evaluation', async () => {
-      const f = await evaluations.checkFinal('/runs/r', 2, 4);
+      const f = await evaluations.check(finalOnly(2, 4));
       return f.type === 'pending' ? undefined : f;
     });
-    expect(final).toEqual({ type: 'done', results: [good(0), good(1)] });
+    expect(final).toEqual({ type: 'ended', final: [good(0), good(1)], missing: [] });
   }, 60000);
 
   it('a worker fails a malformed job naming the job and the field, before reading anything', async () => {
     const lines: string[] = [];
-    const evaluator = new EvaluationJobs({ url: REDIS_URL }, prefix, redis, 'worker-x', (l) => lines.push(l));
+    const evaluator = new EvaluationJobs({ url: REDIS_URL }, prefix, redis, 'worker-x', {
+      leaseMs: 10000,
+      holdLock: () => {},
+      log: (l) => lines.push(l),
+    });
     try {
       const forged = await queue.add(JOBS.evaluate, { runId, step: 2, peer: -1, dir: '', final: 'yes' });
       expect(await evaluator.runOne()).toBe(true);

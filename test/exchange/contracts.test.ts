@@ -1,3 +1,7 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { RunDirectory, type RunSummary } from '@mat/core';
 import {
   ContractError,
   decodeEvaluationJob,
@@ -7,6 +11,7 @@ import {
   decodePeerSavedJob,
   decodeRegisterJob,
   decodeRunState,
+  decodeRunSummary,
   decodeSlotLease,
   decodeStopJob,
   decodeWorkerRecord,
@@ -68,6 +73,75 @@ describe('contracts', () => {
       clear: ['pauseAt'],
     });
     expect(problem(() => encodeStateUpdate({ step: NaN }, 'update of r'))).toMatch(/update of r: step: /);
+  });
+
+  it('run state: the stop, divergence and rollback fields round-trip through the contract; bad ones are named', () => {
+    const divergence = { peer: 1, step: 7, generation: 2, reason: 'loss is NaN' };
+    const { set } = encodeStateUpdate({ stopRequestedAt: 1700000000123, rolledBackFrom: 7, divergence }, 'u');
+    expect(set).toEqual({
+      stopRequestedAt: '1700000000123',
+      rolledBackFrom: '7',
+      divergence: JSON.stringify(divergence),
+    });
+    expect(decodeRunState({ ...state, ...set }, 's')).toMatchObject({
+      stopRequestedAt: 1700000000123,
+      rolledBackFrom: 7,
+      divergence,
+    });
+    expect(problem(() => decodeRunState({ ...state, stopRequestedAt: 'soon' }, 's'))).toMatch(
+      /stopRequestedAt: /,
+    );
+    expect(problem(() => decodeRunState({ ...state, rolledBackFrom: '-3' }, 's'))).toMatch(
+      /rolledBackFrom: /,
+    );
+    expect(problem(() => encodeStateUpdate({ rolledBackFrom: 1.5 }, 'u'))).toMatch(/rolledBackFrom: /);
+    expect(
+      problem(() => encodeStateUpdate({ divergence: { ...divergence, peer: 'x' as never } }, 'u')),
+    ).toMatch(/divergence\.peer: /);
+  });
+
+  it('summary.json: error and missingEvaluations through its schema, for the writer and the readers', () => {
+    const summary: RunSummary = {
+      metadata: { runtime: 'redis', runId: 'r1' },
+      runDir: '/runs/r1',
+      stepsDone: 40,
+      totalSteps: 40,
+      stoppedEarly: false,
+      seconds: 12.5,
+      imagesPerSecond: 51.2,
+      final: {
+        step: 40,
+        epoch: 1,
+        final: true,
+        peers: [{ peer: 0, count: 16, cleanAccuracy: 0.5, robustAccuracy: 0.25 }],
+      },
+      error: 'the final evaluation could not be done',
+      missingEvaluations: [{ peer: 1, step: 20, reason: 'its checkpoint was gone' }],
+    };
+    expect(decodeRunSummary(JSON.stringify(summary), 'summary.json')).toEqual(summary);
+    const bad = (patch: Record<string, unknown>) => JSON.stringify({ ...summary, ...patch });
+    expect(problem(() => decodeRunSummary(bad({ missingEvaluations: [{ peer: 'x' }] }), 'f'))).toMatch(
+      /^malformed f: missingEvaluations\.0\.peer: .*missingEvaluations\.0\.step: /,
+    );
+    expect(problem(() => decodeRunSummary(bad({ error: 42 }), 'f'))).toMatch(/error: /);
+    // A NaN result (written as null by JSON) is never read as a result.
+    const nan = { ...summary.final!, peers: [{ ...summary.final!.peers[0], cleanAccuracy: null }] };
+    expect(problem(() => decodeRunSummary(bad({ final: nan }), 'f'))).toMatch(
+      /final\.peers\.0\.cleanAccuracy: /,
+    );
+    // The writer checks first: a malformed summary is never written.
+    const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mat-summary-'));
+    try {
+      const dir = new RunDirectory(runDir);
+      dir.writeSummary(summary);
+      expect(decodeRunSummary(fs.readFileSync(dir.summaryFile, 'utf8'), dir.summaryFile)).toEqual(summary);
+      fs.rmSync(dir.summaryFile);
+      const malformed = { ...summary, missingEvaluations: [{ peer: -1, step: 20, reason: 'x' }] };
+      expect(() => dir.writeSummary(malformed)).toThrow(/not written.*missingEvaluations\.0\.peer/);
+      expect(fs.existsSync(dir.summaryFile)).toBe(false);
+    } finally {
+      fs.rmSync(runDir, { recursive: true, force: true });
+    }
   });
 
   it('slot leases and worker records', () => {

@@ -2,8 +2,8 @@ import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'chil
 import * as fs from 'fs';
 
 /**
- * Several "hosts" on one machine: one network namespace per host, each with its own interface (eth0) and
- * address on one private subnet, cabled by veth pairs to a bridge in a "switch" namespace. Nothing is
+ * Several "hosts" on one machine: one network namespace per host, each with its own interface (eth0),
+ * address on one private subnet and hostname (a UTS namespace per process), cabled by veth pairs to a bridge in a "switch" namespace. Nothing is
  * added to the machine's own network namespace (both ends of every veth pair are created inside the lab's
  * namespaces), so the lab cannot disturb the machine's routes or collide with its addresses. Processes
  * started on a host share the machine's filesystem (the stand-in for a shared or copied directory) but
@@ -11,7 +11,7 @@ import * as fs from 'fs';
  *
  * Names carry the creating process's pid and a random part (`matmh-<pid>-<rand>-<host>`), so a lab left
  * behind by a crashed run never collides with the next; `sweepStale()` removes those of dead processes.
- * Needs root (CAP_NET_ADMIN) and iproute2.
+ * Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN), iproute2 and util-linux's unshare.
  */
 export class NetnsLab {
   readonly id: string;
@@ -66,9 +66,16 @@ export class NetnsLab {
     return this.host(host).ns;
   }
 
+  /** The hostname processes on `host` see (each host has its own UTS namespace too). */
+  hostname(host: string): string {
+    return `${this.id}-${host}`.slice(-63);
+  }
+
   /** Starts a long-running process on a host; its output is collected. */
   start(host: string, command: string, args: string[], env: Record<string, string> = {}): LabProcess {
-    const child = spawn('ip', ['netns', 'exec', this.host(host).ns, command, ...args], {
+    // `unshare --uts` and `exec`: the process gets its host's hostname and keeps the pid spawn() reports.
+    const withHostname = ['unshare', '--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', this.hostname(host)];
+    const child = spawn('ip', ['netns', 'exec', this.host(host).ns, ...withHostname, command, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -76,8 +83,9 @@ export class NetnsLab {
     let text = '';
     child.stdout!.on('data', (d) => (text += d));
     child.stderr!.on('data', (d) => (text += d));
+    // 'close', not 'exit': the output is complete only once the pipes are closed too.
     const exited = new Promise<number | null>((resolve) =>
-      child.on('exit', (code) => {
+      child.on('close', (code) => {
         this.children.delete(child);
         resolve(code);
       }),
@@ -91,10 +99,10 @@ export class NetnsLab {
     command: string,
     args: string[],
     env: Record<string, string> = {},
-  ): Promise<{ code: number | null; output: string }> {
+  ): Promise<{ code: number | null; output: string; command: string }> {
     const p = this.start(host, command, args, env);
     const code = await p.exited;
-    return { code, output: p.output() };
+    return { code, output: p.output(), command: `${host}: ${command} ${args.join(' ')}` };
   }
 
   /**

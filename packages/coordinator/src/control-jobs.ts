@@ -111,12 +111,13 @@ export class ControlJobs {
     const saved = await store.countSaved(generation, step, peer);
     if (saved < state.peers) return { saved };
     const config = parseRunConfig(await store.readConfig(), `config of run ${runId}`);
-    const dir = commitCheckpoint(state.runDir, {
-      step,
-      seed: config.seed,
-      peers: state.peers,
-      arch: config.model.arch,
-    });
+    // Older checkpoints are pruned, but never one an evaluation job has yet to read.
+    const pinned = await this.evaluations(runId).pinnedSteps();
+    const dir = commitCheckpoint(
+      state.runDir,
+      { step, seed: config.seed, peers: state.peers, arch: config.model.arch },
+      { pinned },
+    );
     await store.writeState({ checkpointStep: Math.max(state.checkpointStep, step) });
     await store.addMetric({ type: 'checkpoint', step, dir });
     const schedule = new RunSchedule(config, state.totalSteps / config.train.epochs);

@@ -4,6 +4,7 @@ import { Queue, Worker as BullWorker } from 'bullmq';
 import {
   findLatestCheckpoint,
   loadRunData,
+  pruneCheckpoints,
   RunDirectory,
   RunSchedule,
   type MissingEvaluation,
@@ -16,6 +17,7 @@ import {
   JOBS,
   QUEUES,
   redisOptions,
+  redisOutage,
   RunStore,
   type EvaluationJobResult,
   type RedisConnection,
@@ -49,6 +51,8 @@ export interface CoordinatorOptions {
   /** The clock stop requests are timed with (tests inject one). @defaultValue Date.now */
   clock?: () => number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** One progress line per this interval (step, losses, pace, ETA). @defaultValue DEFAULT_PROGRESS_MS */
+  progressEveryMs?: number;
 }
 
 export interface CoordinatorOutcome {
@@ -96,7 +100,9 @@ export class Coordinator {
   ) {
     this.log = opts.log ?? (() => {});
     this.clock = opts.clock ?? Date.now;
-    this.metrics = new LiveMetrics(store, dir.path, { peers: config.peers, schedule }, this.log);
+    this.metrics = new LiveMetrics(store, dir.path, { peers: config.peers, schedule }, this.log, {
+      progressEveryMs: opts.progressEveryMs,
+    });
     this.evaluations = new Evaluations(queues.evaluations, opts.runId);
   }
 
@@ -140,14 +146,16 @@ export class Coordinator {
           lockDuration: 15000,
         }),
       ];
+      // A Redis outage is one line when it starts and one when it ends, not one per client and retry.
+      const outage = redisOutage(opts.conn, log);
       for (const w of workers) {
-        w.on('error', (err) => log(`queue ${w.name}: ${err.message}`));
+        w.on('error', outage.listener(`queue ${w.name}`, log));
         // A failed job is retried by nobody: say so (a commit that failed leaves the run at its last checkpoint).
         w.on('failed', (job, err) =>
           log(`queue ${w.name}: job ${job?.name ?? '?'} (${job?.id ?? '?'}) failed: ${err.message}`),
         );
       }
-      for (const q of Object.values(queues)) q.on('error', (err) => log(`queue ${q.name}: ${err.message}`));
+      for (const q of Object.values(queues)) q.on('error', outage.listener(`queue ${q.name}`, log));
       return new Coordinator(opts, redis, store, config, dir, schedule, queues, workers);
     } catch (err) {
       redis.disconnect();
@@ -251,6 +259,7 @@ export class Coordinator {
         lost++;
         this.log(`worker ${workerId} lost (no heartbeat): peer ${peer} is free for a spare`);
         await this.store.addMetric({ type: 'worker', workerId, event: 'lost', peer });
+        lost++;
       }
     }
     const slots = state ? await this.store.readSlots() : new Map();
@@ -313,7 +322,7 @@ export class Coordinator {
         }
         await this.store.writeState({ status: 'stopped' });
         await this.store.addMetric({ type: 'run', event: 'stopped', step: state.checkpointStep });
-        await this.writeRecords(state, false);
+        await this.writeRecords(state, false, [], undefined, await this.evaluationsNotDone(state));
         return this.end('stopped');
       }
       case 'check-evaluations':
@@ -345,19 +354,73 @@ export class Coordinator {
     this.log(`generation ${generation}: all ${state.peers} peers start from step ${resumeStep}`);
   }
 
+  /** A stopped run: the evaluations scheduled up to its last checkpoint that have not been done (summary.json). */
+  private async evaluationsNotDone(state: RunState): Promise<MissingEvaluation[]> {
+    try {
+      const outcome = await this.evaluations.check({
+        ...this.scheduledEvaluations(state),
+        stoppedAt: state.checkpointStep,
+      });
+      const missing = outcome.type === 'ended' ? outcome.missing : [];
+      if (missing.length > 0)
+        this.log(
+          `${missing.length} scheduled evaluation(s) not done when the run stopped (summary.json lists them); ` +
+            'resuming the run does them',
+        );
+      return missing;
+    } catch (err) {
+      // The run stops anyway; its summary then does not list them, and the log says why.
+      this.log(`error: the evaluations of the stopped run could not be read: ${(err as Error).message}`);
+      return [];
+    }
+  }
+
+  private scheduledEvaluations(state: RunState) {
+    let evaluated: Set<number> | undefined;
+    return {
+      runDir: this.runDir,
+      peers: state.peers,
+      epochSteps: this.schedule.epochEvalSteps(),
+      lastStep: state.lastStep,
+      evaluated: (step: number) => (evaluated ??= this.metrics.evaluatedSteps()).has(step),
+    };
+  }
+
+  /**
+   * Training is over: once every scheduled evaluation has ended, the run finishes — or fails when the final
+   * evaluation could not be done. An epoch evaluation that could not be done is an error in the log, the
+   * metrics stream and summary.json (missingEvaluations), never left out silently.
+   */
   private async checkEvaluations(state: RunState): Promise<void> {
-    const outcome = await this.evaluations.checkFinal(this.runDir, state.peers, state.lastStep);
+    const outcome = await this.evaluations.check(this.scheduledEvaluations(state));
     if (outcome.type === 'pending') return;
-    if (outcome.type === 'failed') {
-      const what = outcome.missing.map((m) => `peer ${m.peer} at step ${m.step}: ${m.reason}`).join('; ');
+    const { final, missing } = outcome;
+    const describe = (m: MissingEvaluation[]) =>
+      m.map((e) => `peer ${e.peer} at step ${e.step}: ${e.reason}`).join('; ');
+    const finalMissing = missing.filter((m) => m.step === state.lastStep);
+    if (finalMissing.length > 0)
       return this.fail(
         state,
-        `the final evaluation could not be done (${what})`,
-        outcome.results,
-        outcome.missing,
+        `the final evaluation could not be done (${describe(finalMissing)})`,
+        final,
+        missing,
       );
+    if (missing.length > 0) {
+      this.log(
+        `error: run ${this.runId}: ${missing.length} scheduled evaluation(s) could not be done ` +
+          `(${describe(missing)}); summary.json lists them (missingEvaluations)`,
+      );
+      for (const m of missing)
+        await this.store.addMetric({
+          type: 'run',
+          event: 'evaluation-missing',
+          step: m.step,
+          reason: `peer ${m.peer}: ${m.reason}`,
+        });
     }
-    await this.writeRecords(state, true, outcome.results);
+    await this.writeRecords(state, true, final, undefined, missing);
+    // Checkpoints kept for their evaluation (pinned) are not needed any more.
+    pruneCheckpoints(this.runDir);
     await this.store.writeState({ status: 'finished', step: state.lastStep });
     await this.store.addMetric({ type: 'run', event: 'finished', step: state.lastStep });
     this.log(`run ${this.runId} finished: ${this.runDir}`);

@@ -107,16 +107,17 @@ export async function connectRedis(
     connectionName: opts.name,
     ...(opts.maxRetriesPerRequest !== undefined ? { maxRetriesPerRequest: opts.maxRetriesPerRequest } : {}),
   });
+  const outage = redisOutage(conn, opts.log);
+  let connected = false;
   let lastError = 'no answer';
-  let reported = false;
   redis.on('error', (err: Error) => {
     lastError = redactSecret(err.message, conn);
-    if (!reported) opts.log?.(`redis ${safe}: ${lastError} (reconnecting)`);
-    reported = true;
+    // Before the first connection the error is thrown below; afterwards, one line per outage.
+    if (connected) outage.lost(lastError);
   });
   redis.on('ready', () => {
-    if (reported) opts.log?.(`redis ${safe}: connected again`);
-    reported = false;
+    connected = true;
+    outage.back();
   });
   const timeoutMs = opts.timeoutMs ?? 5000;
   let timer: NodeJS.Timeout | undefined;
@@ -137,6 +138,107 @@ export async function connectRedis(
   return redis;
 }
 
+/**
+ * A second connection like `redis` (for blocking commands), whose errors go where `redis`'s go (connectRedis
+ * reports them once per outage): a client without an error listener prints a stack trace per retry.
+ */
+export function duplicateRedis(redis: Redis, name: string): Redis {
+  const copy = redis.duplicate({ connectionName: name });
+  // The commands on the copy fail with the error too; the event only feeds the outage report.
+  copy.on('error', (err: Error) => {
+    if (redis.listenerCount('error') > 0) redis.emit('error', err);
+  });
+  return copy;
+}
+
+/**
+ * A Redis outage as the log tells it: one line when the connection is lost, one when it is back — for every
+ * client of the process (the run store's, each BullMQ queue's and worker's), however many times each one
+ * retries meanwhile. One per Redis server (as described by describeRedis) and process.
+ */
+export class RedisOutage {
+  private since: number | undefined;
+  private errors = 0;
+  private logs = new Set<(line: string) => void>();
+
+  constructor(
+    private readonly safe: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Where the two lines go (several loggers of one process: each gets them once). */
+  addLog(log: ((line: string) => void) | undefined): this {
+    if (log) this.logs.add(log);
+    return this;
+  }
+
+  get down(): boolean {
+    return this.since !== undefined;
+  }
+
+  /** A client's connection error: the first of an outage is logged, the others only counted. */
+  lost(reason: string): void {
+    this.errors++;
+    if (this.since !== undefined) return;
+    this.since = this.now();
+    this.emit(`redis ${this.safe}: connection lost (${reason}); retrying quietly until it is back`);
+  }
+
+  /** A client is connected (again): ends the outage, if there was one. */
+  back(): void {
+    if (this.since === undefined) return;
+    const seconds = ((this.now() - this.since) / 1000).toFixed(1);
+    this.emit(`redis ${this.safe}: connected again after ${seconds} s (${this.errors} failed attempts)`);
+    this.since = undefined;
+    this.errors = 0;
+  }
+
+  /**
+   * The 'error' listener of a BullMQ queue or worker on this server: connection errors count towards the
+   * outage, anything else is logged as it is, named by `source`.
+   */
+  listener(source: string, log: (line: string) => void): (err: Error) => void {
+    return (err: Error) => {
+      if (isConnectionError(err)) this.lost(err.message);
+      else log(`${source}: ${err.message}`);
+    };
+  }
+
+  private emit(line: string): void {
+    for (const log of this.logs) log(line);
+  }
+}
+
+const outages = new Map<string, RedisOutage>();
+
+/** The process's outage record of this Redis server (one per server, shared by all its clients). */
+export function redisOutage(conn: RedisConnection, log?: (line: string) => void): RedisOutage {
+  const safe = describeRedis(conn);
+  let outage = outages.get(safe);
+  if (!outage) outages.set(safe, (outage = new RedisOutage(safe)));
+  return outage.addLog(log);
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/** An error of the connection itself (the server is gone or unreachable), not of a command. */
+export function isConnectionError(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code && CONNECTION_CODES.has(code)) return true;
+  return /^(connect )?(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE)\b|Connection is closed|Socket closed unexpectedly/.test(
+    err.message,
+  );
+}
+
 function redactSecret(text: string, conn: RedisConnection): string {
   const secrets = [conn.password, safeUrlPassword(conn.url)].filter((s): s is string => !!s);
   return secrets.reduce((t, s) => t.split(s).join('***'), text);
@@ -148,4 +250,18 @@ function safeUrlPassword(url?: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * An error message, with what to do added when Redis refused a command for the ACL user's lack of rights
+ * ("NOPERM …", or a script's "The user executing the script can't run this command …"): the user is
+ * probably the read-only one, or the ACL file is not the one of scripts/redis-acl.sh.
+ */
+export function explainRedisError(message: string): string {
+  if (!/\bNOPERM\b|user executing the script can't run this command/.test(message)) return message;
+  return (
+    `${message} (Redis refused this for the ACL user: a read-only user such as mat-dashboard cannot ` +
+    'write, e.g. mat status --stop; use the role that may, such as mat-coordinator; the roles and their ' +
+    'rights: docs/multi-host.md)'
+  );
 }

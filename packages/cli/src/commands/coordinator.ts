@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { Coordinator } from '@mat/coordinator';
 import { describeRedis } from '@mat/exchange';
 import { checkRunName, describeAttack } from '@mat/core';
+import { rollbackNote } from './rollback-note';
 import { resolveConfig, runConfigOptions, type TrainArgs } from './train';
 import { lineLogger, redisConnection, redisOptions, type RedisArgs } from './redis-options';
 
@@ -60,9 +61,8 @@ export function coordinatorCommand(yargs: Argv): Argv {
         `run ${config.name}: ${config.peers} peer(s) ${config.model.arch} on ${config.data.dataset}, ` +
           describeAttack(config.attack),
       );
-      if (config.train.checkpointEvery === 0) {
-        log('note: --checkpoint-every is 0, so a lost worker rolls every peer back to the start');
-      }
+      const note = rollbackNote(config);
+      if (note) log(note);
       log(`connecting to ${describeRedis(conn)}`);
       try {
         const coordinator = await Coordinator.start({

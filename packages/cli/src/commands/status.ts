@@ -13,8 +13,8 @@ import {
   RunStore,
 } from '@mat/exchange';
 import { checkRunName } from '@mat/core';
-import { formatMetric } from '../format-metric';
 import { redisConnection, redisOptions, type RedisArgs } from './redis-options';
+import { describeDivergence, statusLines } from './status-view';
 
 interface StatusArgs extends RedisArgs {
   run?: string;
@@ -54,7 +54,13 @@ export function statusCommand(yargs: Argv): Argv {
             }
             try {
               const s = await new RunStore(redis, id).readState();
-              runs.push({ id, status: s?.status ?? 'unknown', step: s?.step, lastStep: s?.lastStep });
+              runs.push({
+                id,
+                status: s?.status ?? 'unknown',
+                step: s?.step,
+                lastStep: s?.lastStep,
+                ...(s?.divergence && { divergence: s.divergence }),
+              });
             } catch (err) {
               if (!(err instanceof ContractError)) throw err;
               runs.push({ id, status: 'malformed', error: err.message });
@@ -62,12 +68,14 @@ export function statusCommand(yargs: Argv): Argv {
           }
           if (a.json) return out(JSON.stringify({ runs }, null, 2));
           if (runs.length === 0) return out('no runs in Redis (start one with mat coordinator)');
-          for (const r of runs)
-            out(
-              'error' in r
-                ? `${r.id}  malformed: ${r.error}`
-                : `${r.id}  ${r.status}  step ${r.step ?? '?'}/${r.lastStep ?? '?'}`,
-            );
+          for (const r of runs) {
+            if ('error' in r) {
+              out(`${r.id}  malformed: ${r.error}`);
+              continue;
+            }
+            const d = 'divergence' in r && r.divergence && `  ${describeDivergence(r.divergence)}`;
+            out(`${r.id}  ${r.status}  step ${r.step ?? '?'}/${r.lastStep ?? '?'}${d || ''}`);
+          }
           return;
         }
         const store = new RunStore(redis, a.run);
@@ -119,34 +127,16 @@ export function statusCommand(yargs: Argv): Argv {
             ),
           );
         }
-        out(
-          `run ${a.run}: ${state.status}, step ${state.step}/${state.lastStep}, generation ${state.generation}`,
-        );
-        out(`  checkpoint: step ${state.checkpointStep} in ${state.runDir}`);
-        if (state.pauseAt !== undefined)
-          out(`  pausing at step ${state.pauseAt}${state.stopRequested ? ' (stop)' : ''}`);
-        if (state.error) out(`  error: ${state.error}`);
-        for (let peer = 0; peer < state.peers; peer++) {
-          const s = slots.get(peer);
-          const m = latest.get(peer);
-          const lease = s
-            ? `${s.workerId}, lease ${((s.leaseUntil - now) / 1000).toFixed(1)} s, step ${s.step}`
-            : 'free';
-          const metrics = m
-            ? ` | loss ${formatMetric(m.loss, 3)} adv ${formatMetric(m.advAccuracy, 1, 100)}% ` +
-              `${formatMetric(m.stepSeconds, 2)} s/step (exchange ${formatMetric(m.exchangeSeconds, 3)} s)`
-            : '';
-          out(`  peer ${peer}: ${lease}${metrics}`);
-        }
-        for (const w of workers) {
-          const age = w.lastHeartbeat ? `${((now - w.lastHeartbeat) / 1000).toFixed(1)} s ago` : 'never';
-          out(
-            `  worker ${w.workerId} (${w.host} pid ${w.pid}, ${w.backend}${w.gpu === undefined ? '' : `, CUDA_VISIBLE_DEVICES=${w.gpu}`}): ${w.peer === null ? 'spare' : `peer ${w.peer}`}, ${w.status}, heartbeat ${age}`,
-          );
-        }
+        for (const line of statusLines({ id: a.run, state, slots, workers, latest, now })) out(line);
       } finally {
         redis.disconnect();
       }
     },
   );
 }
+
+/**
+ * The head of `mat status RUN`: status, step, checkpoint, and what is pending — a pause or stop, and a
+ * divergence a worker reported that the coordinator has not acted on yet (the run still shows `running`
+ * until it fails or rolls back).
+ */

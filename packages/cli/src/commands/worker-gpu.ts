@@ -107,10 +107,8 @@ export async function applyGpuChoice(
   }
   const { gpus, source } = (ctx.visible ?? (() => findVisibleGpus({ count: choice.count })))();
   if (gpus.length === 0) {
-    ctx.log(
-      `--gpu auto: no GPU visible (${source}; checked --gpu-count, CUDA_VISIBLE_DEVICES, ` +
-        'NVIDIA_VISIBLE_DEVICES and nvidia-smi -L): running without one (CUDA_VISIBLE_DEVICES=-1)',
-    );
+    // One short line: every worker of the machine prints it (mat worker --help names the ways to list GPUs).
+    ctx.log(`--gpu auto: no GPU found (${source}): running on the CPU`);
     process.env.CUDA_VISIBLE_DEVICES = '-1';
     return undefined;
   }

@@ -12,6 +12,7 @@ interface WorkerArgs extends RedisArgs, GpuArgs {
   config?: string;
   'lease-ms': number;
   'join-timeout': number;
+  'leave-grace': number;
   'log-format': 'text' | 'json';
 }
 
@@ -50,6 +51,12 @@ export function workerCommand(yargs: Argv): Argv {
             describe: 'Slot lease (and GPU lease with --gpu auto): a worker silent this long is replaced',
           })
           .option('join-timeout', { type: 'number', default: 60, describe: 'Seconds to wait for the run' })
+          .option('leave-grace', {
+            type: 'number',
+            default: 30,
+            describe:
+              'Leaving (SIGTERM) while a step waits for its peers: seconds before the slot is given back without a checkpoint',
+          })
           .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const }),
       ),
     async (a) => {
@@ -136,6 +143,17 @@ class WorkerSignals {
   }
 }
 
+/** The worker's leases and timeouts from its flags (range-checked before: numeric-flags.ts). */
+export function workerTimings(
+  a: Pick<WorkerArgs, 'lease-ms' | 'join-timeout' | 'leave-grace'>,
+): Pick<WorkerOptions, 'leaseMs' | 'joinTimeoutMs' | 'leaveGraceMs'> {
+  return {
+    leaseMs: a['lease-ms'],
+    joinTimeoutMs: a['join-timeout'] * 1000,
+    leaveGraceMs: a['leave-grace'] * 1000,
+  };
+}
+
 /** Joins the run, trains until it ends or a signal asks this worker to leave. */
 async function trainAsWorker(
   a: WorkerArgs,
@@ -145,10 +163,9 @@ async function trainAsWorker(
   const { log } = ctx;
   const worker = await RedisWorker.join({
     ...ctx,
+    ...workerTimings(a),
     runId: a.run,
     queuePrefix: a['queue-prefix'],
-    leaseMs: a['lease-ms'],
-    joinTimeoutMs: a['join-timeout'] * 1000,
   });
   signals.leave = () => {
     log('stopping: finishing the step, checkpointing with the other peers, then leaving');

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { EvalEvent, PeerStepMetrics, RunSummary } from '@mat/core';
+import { decodeRunSummary } from '@mat/exchange';
 import { readEvalFile, type EvalFile } from '../eval/eval-file';
 
 /** One training step as metrics.jsonl records it. */
@@ -55,7 +56,9 @@ export function loadRunData(runDir: string): RunData {
     });
   }
   const summaryFile = path.join(runDir, 'summary.json');
-  const summary = fs.existsSync(summaryFile) ? (readJson(summaryFile) as RunSummary) : undefined;
+  const summary = fs.existsSync(summaryFile)
+    ? decodeRunSummary(fs.readFileSync(summaryFile, 'utf8'), summaryFile)
+    : undefined;
   const evalFiles = fs
     .readdirSync(runDir)
     .filter((f) => /^eval-.*\.json$/.test(f))

@@ -1,9 +1,17 @@
 import type { EvalResult } from '../train/evaluate';
 import type { PeerStepMetrics } from '../train/mat-step';
+import type { z } from 'zod';
+import {
+  totalSeconds,
+  type missingEvaluationSchema,
+  type RunHistory,
+  type RunTiming,
+  type runSummarySchema,
+} from './run-summary';
 
 /**
  * What a run records, the same for every runtime: the lines of metrics.jsonl (one per step, one per
- * evaluation) and summary.json. Timing fields (`seconds`, `exchangeSeconds`, `imagesPerSecond`) and
+ * evaluation) and summary.json. Timing fields (`seconds`, `exchangeSeconds`, `imagesPerSecond`, `timing`) and
  * `metadata` (where it ran) are the only ones that may differ between runtimes for one config and seed.
  */
 
@@ -40,29 +48,10 @@ export interface EvalEvent {
 /** One line of metrics.jsonl. */
 export type MetricsLine = ({ type: 'step' } & StepEvent) | ({ type: 'eval' } & EvalEvent);
 
-/** summary.json. */
-export interface RunSummary {
-  /** Where and how the run ran: `runtime`, `backend`, and the distributed run's `runId`, `generation`. */
-  metadata: Record<string, unknown>;
-  runDir: string;
-  stepsDone: number;
-  /** Steps of the whole schedule (epochs × steps per epoch), even when train.maxSteps ends the run sooner. */
-  totalSteps: number;
-  stoppedEarly: boolean;
-  seconds: number;
-  imagesPerSecond: number;
-  final?: EvalEvent;
-  /** Why the run failed (a peer diverged, an evaluation could not be done); absent when it did not. */
-  error?: string;
-  /** Scheduled evaluations that could not be done, with the reason; absent when every one was. */
-  missingEvaluations?: MissingEvaluation[];
-}
+/** summary.json (its contract: ./run-summary.ts). */
+export type RunSummary = z.output<typeof runSummarySchema>;
 
-export interface MissingEvaluation {
-  peer: number;
-  step: number;
-  reason: string;
-}
+export type MissingEvaluation = z.output<typeof missingEvaluationSchema>;
 
 /** One peer's report of one step, as a worker process sends it (the aggregator's input). */
 export interface PeerStepReport extends StepLinePeer {
@@ -85,22 +74,26 @@ export function runSummary(opts: {
   runDir: string;
   stepsDone: number;
   totalSteps: number;
-  seconds: number;
-  /** Adversarial training images processed in `seconds`, over all peers. */
+  /** Where the run's time went; `seconds` is their sum. */
+  timing: RunTiming;
+  history: RunHistory;
+  /** Adversarial training images processed in timing.trainingSeconds, over all peers. */
   images: number;
   final?: EvalEvent;
   error?: string;
   missingEvaluations?: MissingEvaluation[];
 }): RunSummary {
-  const { seconds } = opts;
+  const { timing } = opts;
   return {
     metadata: opts.metadata,
     runDir: opts.runDir,
     stepsDone: opts.stepsDone,
     totalSteps: opts.totalSteps,
     stoppedEarly: opts.stepsDone < opts.totalSteps,
-    seconds,
-    imagesPerSecond: seconds > 0 ? opts.images / seconds : 0,
+    seconds: totalSeconds(timing),
+    imagesPerSecond: timing.trainingSeconds > 0 ? opts.images / timing.trainingSeconds : 0,
+    timing,
+    history: opts.history,
     final: opts.final,
     ...(opts.error !== undefined && { error: opts.error }),
     ...(opts.missingEvaluations?.length && { missingEvaluations: opts.missingEvaluations }),

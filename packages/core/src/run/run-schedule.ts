@@ -47,6 +47,14 @@ export class RunSchedule {
     return this.config.eval.everyEpoch && done > 0 && done % this.stepsPerEpoch === 0 && done < this.lastStep;
   }
 
+  /** Every step with an epoch evaluation (epochEvalDue), in order. */
+  epochEvalSteps(): number[] {
+    const steps = [];
+    for (let done = this.stepsPerEpoch; done < this.lastStep; done += this.stepsPerEpoch)
+      if (this.epochEvalDue(done)) steps.push(done);
+    return steps;
+  }
+
   /** Whether a checkpoint is taken after step `done`. */
   checkpointDue(done: number): boolean {
     const every = this.config.train.checkpointEvery;

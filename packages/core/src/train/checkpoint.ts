@@ -173,11 +173,14 @@ export function peerFileName(index: number): string {
   return `peer-${index}.safetensors`;
 }
 
-/** Makes the checkpoint at `step` complete: writes its manifest, moves `latest.json`, prunes old ones. */
+/**
+ * Makes the checkpoint at `step` complete: writes its manifest, moves `latest.json`, prunes old ones but
+ * the newest `keep` and the `pinned` steps (those an evaluation job still has to read).
+ */
 export function commitCheckpoint(
   runDir: string,
   meta: { step: number; seed: number; peers: number; arch: string },
-  keep = 3,
+  keep: number | { keep?: number; pinned?: ReadonlySet<number> } = 3,
 ): string {
   const root = path.join(runDir, 'checkpoints');
   const dir = path.join(root, stepDirName(meta.step));
@@ -204,7 +207,8 @@ export function commitCheckpoint(
       Buffer.from(JSON.stringify({ step: meta.step, dir: stepDirName(meta.step) })),
     );
   }
-  pruneCheckpoints(root, keep);
+  const opts = typeof keep === 'number' ? { keep } : keep;
+  pruneCheckpoints(runDir, opts.keep ?? 3, opts.pinned);
   return dir;
 }
 
@@ -236,10 +240,11 @@ function completeCheckpointDirs(root: string): Array<{ step: number; dir: string
     .map(({ step, dir }) => ({ step, dir }));
 }
 
-function pruneCheckpoints(root: string, keep: number): void {
-  const dirs = completeCheckpointDirs(root);
-  for (const { dir } of dirs.slice(0, Math.max(0, dirs.length - keep))) {
-    fs.rmSync(dir, { recursive: true, force: true });
+/** Removes the complete checkpoints of a run but the newest `keep` and the `pinned` steps. */
+export function pruneCheckpoints(runDir: string, keep = 3, pinned: ReadonlySet<number> = new Set()): void {
+  const dirs = completeCheckpointDirs(path.join(runDir, 'checkpoints'));
+  for (const { step, dir } of dirs.slice(0, Math.max(0, dirs.length - keep))) {
+    if (!pinned.has(step)) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

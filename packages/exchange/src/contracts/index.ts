@@ -6,3 +6,4 @@ export * from './slot-lease';
 export * from './worker-record';
 export * from './metrics-entry';
 export * from './jobs';
+export * from './run-summary';

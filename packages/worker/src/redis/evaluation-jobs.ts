@@ -14,12 +14,14 @@ import {
   encodeEvaluationResult,
   QUEUES,
   redisOptions,
+  redisOutage,
   RunStore,
   type EvaluationJobData,
   type EvaluationJobResult,
   type RedisConnection,
 } from '@mat/exchange';
 import type { Redis } from 'ioredis';
+import type { EvaluationLock } from './heartbeat';
 
 /**
  * Evaluation jobs (QUEUES.evaluations), taken by idle workers — hot spares during training, every worker
@@ -36,20 +38,27 @@ export class EvaluationJobs {
     prefix: string,
     private readonly redis: Redis,
     private readonly workerId: string,
-    private readonly log: (message: string) => void,
+    private readonly opts: {
+      /** The slot lease: a job's lock lasts as long, renewed by the worker's heartbeat thread. */
+      leaseMs: number;
+      /** Tells the heartbeat which job lock to renew (null: none). */
+      holdLock: (lock: EvaluationLock | null) => void;
+      log: (message: string) => void;
+    },
   ) {
-    // No processor: jobs are fetched by hand when the worker is idle. The lock must outlast an evaluation
-    // (the event loop is busy for all of it, so it cannot be extended); a job whose worker died is taken up
-    // again by the stalled-job check once its lock has run out.
+    // No processor: jobs are fetched by hand when the worker is idle. The main thread is busy for the
+    // whole evaluation, so the job's lock is renewed by the heartbeat thread (heartbeat-thread.ts), for a
+    // lease at a time: a job whose worker died is put back in the queue by the stalled-job check of any
+    // other worker within about two leases, and run again by an idle worker.
     this.bull = new BullWorker(QUEUES.evaluations, null, {
       connection: redisOptions(conn),
       prefix,
-      lockDuration: 10 * 60 * 1000,
-      stalledInterval: 60 * 1000,
+      lockDuration: opts.leaseMs,
+      stalledInterval: opts.leaseMs,
       autorun: false,
     });
-    this.bull.on('error', (err) => log(`evaluation queue: ${err.message}`));
-    this.bull.startStalledCheckTimer().catch((err: Error) => log(`evaluation queue: ${err.message}`));
+    this.bull.on('error', redisOutage(conn, opts.log).listener('evaluation queue', opts.log));
+    this.bull.startStalledCheckTimer().catch((err: Error) => opts.log(`evaluation queue: ${err.message}`));
   }
 
   /** Runs one waiting job, if any; returns whether there was one. */
@@ -57,13 +66,20 @@ export class EvaluationJobs {
     const token = `${this.workerId}-${Date.now()}`;
     const job = (await this.bull.getNextJob(token, { block: false })) as Job<unknown> | undefined;
     if (!job) return false;
+    this.opts.holdLock({ jobId: job.id!, token });
     try {
-      // Through the job contract: a malformed job fails naming its bad fields, before any file is read.
-      const result = await this.evaluate(decodeEvaluationJob(job.data, job.id));
+      let result: EvaluationJobResult;
+      try {
+        // Through the job contract: a malformed job fails naming its bad fields, before any file is read.
+        result = await this.evaluate(decodeEvaluationJob(job.data, job.id));
+      } catch (err) {
+        this.opts.log(`evaluation job ${job.id} failed: ${(err as Error).message}`);
+        await job.moveToFailed(err as Error, token, false);
+        return true;
+      }
       await job.moveToCompleted(result, token, false);
-    } catch (err) {
-      this.log(`evaluation job ${job.id} failed: ${(err as Error).message}`);
-      await job.moveToFailed(err as Error, token, false);
+    } finally {
+      this.opts.holdLock(null);
     }
     return true;
   }
@@ -77,7 +93,7 @@ export class EvaluationJobs {
       this.cached = { runId: data.runId, config, test: (await loadRunData(config)).test };
     }
     const { config, test } = this.cached;
-    this.log(`evaluating peer ${data.peer} of ${data.runId} at step ${data.step}`);
+    this.opts.log(`evaluating peer ${data.peer} of ${data.runId} at step ${data.step}`);
     const peer = createPeer(config, data.peer, test);
     try {
       loadPeerCheckpoint(data.dir, peer);

@@ -1,11 +1,22 @@
 import { parentPort, workerData } from 'worker_threads';
-import { connectRedis, GpuPool, RunStore, type RedisConnection, type WorkerRecord } from '@mat/exchange';
-import type { HeartbeatUpdate, HeartbeatEvent } from './heartbeat';
+import { Job, Queue } from 'bullmq';
+import {
+  connectRedis,
+  GpuPool,
+  JOBS,
+  QUEUES,
+  RunStore,
+  type RedisConnection,
+  type WorkerRecord,
+} from '@mat/exchange';
+import type { EvaluationLock, HeartbeatUpdate, HeartbeatEvent } from './heartbeat';
 
 /**
  * Runs in a worker thread of `mat worker`, so that leases are renewed while the main thread is busy in a
  * long synchronous computation (a big model's step, an evaluation). Renews every `intervalMs` with what
- * the main thread last told it, and the worker's GPU lease; reports a lost slot.
+ * the main thread last told it, the worker's GPU lease and the lock of the evaluation job it runs (for
+ * `leaseMs`, as the slot: a dead worker's job is taken up by another one within about a lease); reports
+ * a lost slot and a lost job lock.
  */
 interface Init {
   conn: RedisConnection;
@@ -13,6 +24,7 @@ interface Init {
   leaseMs: number;
   intervalMs: number;
   worker: WorkerRecord;
+  queuePrefix: string;
   gpu?: { pool: string; device: string };
 }
 
@@ -21,12 +33,14 @@ const port = parentPort!;
 let worker = init.worker;
 let slot = { peer: null as number | null, step: 0, status: 'idle' };
 let stopped = false;
+let evaluation: EvaluationLock | null = null;
 
 port.on('message', (u: HeartbeatUpdate) => {
   if (u.type === 'stop') stopped = true;
   if (u.type === 'update') {
     worker = { ...worker, ...u.worker };
     slot = { ...slot, ...u.slot };
+    if (u.evaluation !== undefined) evaluation = u.evaluation;
     void beat();
   }
 });
@@ -35,6 +49,7 @@ const post = (e: HeartbeatEvent) => port.postMessage(e);
 let store: RunStore | undefined;
 let gpuPool: GpuPool | undefined;
 let gpuLost = false;
+let evaluations: Queue | undefined;
 let beating = false;
 
 async function beat(): Promise<void> {
@@ -48,6 +63,7 @@ async function beat(): Promise<void> {
       post({ type: 'lost', peer });
     }
     if (gpuPool && init.gpu) await renewGpu(gpuPool, init.gpu.device);
+    if (evaluations && evaluation) await renewEvaluationLock(evaluations, evaluation);
   } catch (err) {
     post({ type: 'error', message: (err as Error).message });
   } finally {
@@ -65,15 +81,35 @@ async function renewGpu(pool: GpuPool, device: string): Promise<void> {
   gpuLost = !held;
 }
 
+/**
+ * Extends the evaluation job's lock (BullMQ's own script, which also takes the job off the stalled list).
+ * A lock already gone (the job was taken for stalled after a lapse) is reported once: the job's result
+ * will be refused and another worker runs it.
+ */
+async function renewEvaluationLock(queue: Queue, lock: EvaluationLock): Promise<void> {
+  const job = new Job(queue, JOBS.evaluate, {}, {}, lock.jobId);
+  const held = Number(await job.extendLock(lock.token, init.leaseMs)) === 1;
+  if (!held && evaluation === lock) {
+    evaluation = null;
+    post({
+      type: 'error',
+      message: `lost the lock of evaluation job ${lock.jobId}; another worker will run it`,
+    });
+  }
+}
+
 void (async () => {
   const redis = await connectRedis(init.conn, { name: `mat-heartbeat-${worker.workerId}` });
   store = new RunStore(redis, init.runId);
   if (init.gpu) gpuPool = new GpuPool(redis, init.gpu.pool);
+  evaluations = new Queue(QUEUES.evaluations, { connection: redis, prefix: init.queuePrefix });
+  evaluations.on('error', (err) => post({ type: 'error', message: `evaluation queue: ${err.message}` }));
   await beat();
   const timer = setInterval(() => void beat(), init.intervalMs);
   port.on('message', (u: HeartbeatUpdate) => {
     if (u.type === 'stop') {
       clearInterval(timer);
+      // The queue shares this connection (nothing of its own to close).
       redis.disconnect();
       port.close();
     }

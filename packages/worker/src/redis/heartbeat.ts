@@ -8,15 +8,24 @@ export type HeartbeatUpdate =
       type: 'update';
       worker?: Partial<WorkerRecord>;
       slot?: { peer?: number | null; step?: number; status?: string };
+      /** The evaluation job being run (its lock is renewed with the slot's lease), or null once it is done. */
+      evaluation?: EvaluationLock | null;
     }
   | { type: 'stop' };
+
+/** The BullMQ lock of an evaluation job this worker runs (evaluation-jobs.ts). */
+export interface EvaluationLock {
+  jobId: string;
+  token: string;
+}
 
 export type HeartbeatEvent = { type: 'lost'; peer: number } | { type: 'error'; message: string };
 
 /**
  * The worker's heartbeat, in a thread of its own (./heartbeat-thread.ts): every `leaseMs / 3` it renews
- * the lease of the slot held, the worker's record and the lease of its GPU (`mat worker --gpu auto`),
- * whatever the main thread is computing. `onLost` fires when the slot turns out to be someone else's (the
+ * the lease of the slot held, the worker's record, the lease of its GPU (`mat worker --gpu auto`) and the
+ * lock of the evaluation job it runs, whatever the main thread is computing: a worker that dies loses them
+ * all within one lease, and its slot goes to a spare, its evaluation to another idle worker. `onLost` fires when the slot turns out to be someone else's (the
  * coordinator gave it away after missed beats).
  */
 export class Heartbeat {
@@ -28,6 +37,8 @@ export class Heartbeat {
       runId: string;
       leaseMs: number;
       worker: WorkerRecord;
+      /** BullMQ key prefix of the evaluation queue (evaluation job locks). */
+      queuePrefix: string;
       /** The GPU lease to renew (GpuClaim.lease), if any. */
       gpu?: { pool: string; device: string };
     },

@@ -11,6 +11,7 @@ import {
   QUEUES,
   RedisPeerExchange,
   redisOptions,
+  redisOutage,
   RunStore,
   type RedisConnection,
   type RunState,
@@ -23,7 +24,7 @@ import { trainGeneration } from './generation';
 import { Heartbeat } from './heartbeat';
 import { checkExchangeSecret, findActiveRun, newWorkerId, sleep, waitFor, waitForRun } from './join';
 import { RunStatePoller } from './run-state-poller';
-import { decideWorker, type WorkerOutcome, type WorkerSelf } from './worker-decisions';
+import { decideWorker, slotClaimEvent, type WorkerOutcome, type WorkerSelf } from './worker-decisions';
 
 export { newWorkerId } from './join';
 
@@ -132,7 +133,14 @@ export class RedisWorker {
       // Beating before the backend loads: loading a GPU backend can block this thread for longer than a
       // lease, and the GPU lease must not lapse meanwhile.
       heartbeat = new Heartbeat(
-        { conn: opts.conn, runId, leaseMs: opts.leaseMs, worker: record, gpu: opts.gpu },
+        {
+          conn: opts.conn,
+          runId,
+          leaseMs: opts.leaseMs,
+          worker: record,
+          queuePrefix: opts.queuePrefix,
+          gpu: opts.gpu,
+        },
         (e) => {
           if (e.type === 'lost') worker.self?.onSlotLost(e.peer);
           else log(`heartbeat: ${e.message}`);
@@ -140,12 +148,17 @@ export class RedisWorker {
       );
       const backend = await selectBackend(config.backend);
       heartbeat.update({ worker: { backend: backend.name } });
-      const evaluations = new EvaluationJobs(opts.conn, opts.queuePrefix, redis, workerId, log);
+      const beat = heartbeat;
+      const evaluations = new EvaluationJobs(opts.conn, opts.queuePrefix, redis, workerId, {
+        leaseMs: opts.leaseMs,
+        holdLock: (lock) => beat.update({ evaluation: lock }),
+        log,
+      });
       const checkpoints = new Queue(QUEUES.checkpoints, {
         connection: redisOptions(opts.conn),
         prefix: opts.queuePrefix,
       });
-      checkpoints.on('error', (err) => log(`checkpoint queue: ${err.message}`));
+      checkpoints.on('error', redisOutage(opts.conn, log).listener('checkpoint queue', log));
       worker.self = new RedisWorker(
         opts,
         redis,
@@ -246,8 +259,9 @@ export class RedisWorker {
         },
       );
     }
-    this.log(`claimed peer ${peer}`);
-    await this.store.addMetric({ type: 'worker', workerId: this.workerId, event: 'took-over', peer });
+    const event = slotClaimEvent(state);
+    this.log(event === 'claimed' ? `claimed peer ${peer}` : `took over peer ${peer}`);
+    await this.store.addMetric({ type: 'worker', workerId: this.workerId, event, peer });
   }
 
   private dropSlot(): void {
