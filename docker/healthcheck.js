@@ -10,12 +10,13 @@
  *                                       $MAT_HEALTH_MAX_AGE_S seconds (default 30); $MAT_HEALTH_HOST
  *                                       replaces the hostname (tests)
  *
- * Redis: $MAT_REDIS_URL (rediss:// for TLS) and $MAT_REDIS_PASSWORD, as for the mat commands.
+ * Redis: $MAT_REDIS_URL (rediss:// for TLS), $MAT_REDIS_PASSWORD, $MAT_REDIS_TLS, $MAT_REDIS_CA, as for the
+ * mat commands (the same @mat/exchange redisOptions).
  * Exit 0 = healthy, 1 = not, with one line saying why. The Redis URL and password are never printed.
  */
 const os = require('os');
 const { Redis } = require('ioredis');
-const { RUNS_INDEX_KEY, runKeys } = require('@mat/exchange');
+const { RUNS_INDEX_KEY, redisConnectionFromEnv, redisOptions, runKeys } = require('@mat/exchange');
 
 async function workerIsBeating(redis, host, maxAgeMs) {
   const now = Date.now();
@@ -37,10 +38,9 @@ async function workerIsBeating(redis, host, maxAgeMs) {
 async function main() {
   const mode = process.argv[2];
   if (mode !== 'redis' && mode !== 'worker') throw new Error('usage: healthcheck.js redis|worker');
-  const url = process.env.MAT_REDIS_URL || 'redis://127.0.0.1:6379';
-  const password = process.env.MAT_REDIS_PASSWORD || undefined;
-  const redis = new Redis(url, {
-    ...(password ? { password } : {}),
+  // The connection settings of the mat commands (URL with an ACL user, password, TLS, CA file).
+  const redis = new Redis({
+    ...redisOptions(redisConnectionFromEnv()),
     lazyConnect: true,
     connectTimeout: 3000,
     maxRetriesPerRequest: 0,

@@ -16,7 +16,7 @@
  * not interfere; PyTorch runs right before the native run it is compared with (same minute: the machine is
  * shared, so only ratios measured together mean much). Prints a table and writes bench-results/engine.json.
  *
- * Options: --backends native,wasm,cpu  --threads 1,2 (native)  --steps 5 (fmnist timed steps)
+ * Options: --backends native,wasm,cpu,tensorflow  --threads 1,2 (native)  --steps 5 (fmnist timed steps)
  *   --cpu-steps 1  --resnet-steps 1  --no-resnet  --no-torch  --profile  --quick  --out <file>
  */
 const { spawnSync } = require('child_process');
@@ -76,7 +76,8 @@ function parseArgs(argv) {
     } else throw new Error(`bench: unknown option '${a}' (see the header of scripts/bench.js)`);
   }
   for (const b of opts.backends)
-    if (!['native', 'wasm', 'cpu'].includes(b)) throw new Error(`bench: unknown backend '${b}'`);
+    if (!['native', 'wasm', 'cpu', 'tensorflow'].includes(b))
+      throw new Error(`bench: unknown backend '${b}'`);
   return opts;
 }
 
@@ -382,6 +383,9 @@ function main() {
   if (!torchReason && !opts.backends.includes('native')) log((torch['fmnist-cnn'][1] = runTorch(1)));
   if (opts.backends.includes('wasm')) log(runChild(fm('wasm')));
   if (opts.backends.includes('cpu')) log(runChild(fm('cpu', { warmup: 0, steps: opts.cpuSteps })));
+  // libtensorflow (a GPU with tfjs-node-gpu; scripts/gpu-check.sh): the first steps pay for cuDNN's
+  // algorithm search and, on GPUs newer than its kernels, the PTX JIT; they are warm-up, not timed.
+  if (opts.backends.includes('tensorflow')) log(runChild(fm('tensorflow', { warmup: 3 })));
 
   if (opts.resnet) {
     const rn = (backend, extra) => ({
@@ -400,6 +404,7 @@ function main() {
     }
     if (!torchReason && !opts.backends.includes('native')) torchRn(1);
     if (opts.backends.includes('wasm')) log(runChild(rn('wasm')));
+    if (opts.backends.includes('tensorflow')) log(runChild(rn('tensorflow', { warmup: 2, steps: 5 })));
     // cpu is skipped: at ~1 img/s on fmnist-cnn, one ResNet-18 AT step would take about an hour.
   }
 

@@ -5,7 +5,8 @@
 #   bash scripts/setup-system.sh start    # `npm start`: the Fashion-MNIST files (Debian dataset-fashion-mnist)
 #   bash scripts/setup-system.sh test     # `npm test`: the above, a C++ toolchain, Chromium (dashboard browser
 #                                         #   test), Docker (docker.io, docker-compose, debootstrap: the Compose
-#                                         #   test), and a Redis server answering on 127.0.0.1:6379
+#                                         #   test), iproute2, iptables and openssl (the multi-host test),
+#                                         #   and a Redis server answering on 127.0.0.1:6379
 #   bash scripts/setup-system.sh docker   # the Docker engine, Compose v1 and debootstrap only
 #
 # `npm start` and `npm test` run it first (package.json prestart / pretest); .ci/run runs `test`.
@@ -56,6 +57,12 @@ need_docker() {
   command -v docker-compose >/dev/null 2>&1 || want docker-compose 'Compose v1, the tested docker-compose'
   command -v debootstrap >/dev/null 2>&1 || want debootstrap 'builds the local base images of the Compose test'
 }
+need_multihost() {
+  # test/multihost: hosts as network namespaces (iproute2), Redis's firewall (iptables), its certificates.
+  [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || command -v ip >/dev/null 2>&1 || want iproute2 'the multi-host test'
+  [ -x /usr/sbin/iptables ] || [ -x /sbin/iptables ] || want iptables 'the multi-host test (Redis firewall)'
+  command -v openssl >/dev/null 2>&1 || want openssl 'the multi-host test (Redis TLS certificates)'
+}
 need_test() {
   need_start
   need_build
@@ -63,6 +70,7 @@ need_test() {
   /usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1 ||
     want python3-torch 'PyTorch, the independent reference of the export and numerics tests'
   need_docker
+  need_multihost
 }
 
 for part in "${parts[@]}"; do

@@ -71,6 +71,8 @@ export function writeSyntheticRun(dir: string): string {
       stoppedEarly: false,
       seconds: 120,
       imagesPerSecond: 1280,
+      timing: { waitingSeconds: 0, trainingSeconds: 96, evaluationSeconds: 18, recoverySeconds: 6 },
+      history: { generations: 2, rollbacks: 0, lostWorkers: 1, stepsRedone: 7 },
     }),
   );
   writeEval(

@@ -97,6 +97,68 @@ describe('mat report (data, Markdown, HTML)', () => {
     expect(renderHtml(report)).toMatch(/<li class="note">/);
   });
 
+  it('splits the time and names what was recovered; a complete run misses nothing', () => {
+    const report = buildReport(loadRunData(runDir));
+    expect(report.missing).toEqual([]);
+    const md = renderMarkdown(report);
+    for (const row of [
+      '| training time | 1m36s (1280.0 adversarial images/s) |',
+      '| evaluation time | 18s |',
+      '| waiting for workers | 0s |',
+      '| recovery time | 6s |',
+      '| wall-clock time | 2m00s |',
+      '| generations | 2 |',
+      '| lost workers | 1 |',
+      '| steps redone | 7 |',
+    ])
+      expect(md).toContain(row);
+    expect(md).not.toContain('Missing from this run');
+  });
+
+  it('flags what the files lack (summary, steps, a peer of an evaluation, the final evaluation) instead of drawing around it', () => {
+    const holes = path.join(dir, 'holes');
+    fs.mkdirSync(holes);
+    fs.copyFileSync(path.join(runDir, 'config.json'), path.join(holes, 'config.json'));
+    const lines = fs
+      .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{"type":"step"') || l.startsWith('{"type":"eval"'))
+      .filter((l) => !/"type":"step","step":(10|11|12),/.test(l))
+      .filter((l) => !/"type":"eval","step":600,/.test(l))
+      .filter((l) => l.endsWith('}'))
+      .map((l) => {
+        const record = JSON.parse(l);
+        // Peer 1's evaluation at step 400 never arrived.
+        if (record.type === 'eval' && record.step === 400) record.peers = record.peers.slice(0, 1);
+        return JSON.stringify(record);
+      });
+    fs.writeFileSync(path.join(holes, 'metrics.jsonl'), lines.join('\n') + '\n');
+    let report = buildReport(loadRunData(holes));
+    expect(report.missing).toEqual([
+      expect.stringMatching(/^summary\.json is missing/),
+      'metrics.jsonl has no line for steps 10–12.',
+      'the evaluation at step 400 lacks peer(s) 1.',
+    ]);
+    expect(renderMarkdown(report)).toContain('## Missing from this run');
+    expect(renderHtml(report)).toContain(
+      '<li class="missing">metrics.jsonl has no line for steps 10–12.</li>',
+    );
+
+    // An ended run without its final evaluation, and with an old summary (no time split).
+    const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8'));
+    delete summary.timing;
+    delete summary.history;
+    fs.writeFileSync(path.join(holes, 'summary.json'), JSON.stringify(summary));
+    report = buildReport(loadRunData(holes));
+    expect(report.missing).toEqual(
+      expect.arrayContaining([
+        'summary.json has no time breakdown or recovery history (written by an older version).',
+        'metrics.jsonl has no final evaluation although the run ended.',
+      ]),
+    );
+    expect(renderMarkdown(report)).toContain('| wall-clock time (not split) | 120 s |');
+  });
+
   it('a failed run and evaluations that were not done are in the report, never left out', () => {
     const failed = path.join(dir, 'failed');
     fs.mkdirSync(failed);

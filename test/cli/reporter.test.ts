@@ -25,7 +25,7 @@ describe('text reporter', () => {
     reporter.step({ step: 1, totalSteps: 2, epoch: 0, lr: 0.1, seconds: 0.5, peers: [peer(0), peer(1, 0)] });
     reporter.step({ step: 2, totalSteps: 2, epoch: 0, lr: 0.1, seconds: 0.5, peers: [peer(0, 2), peer(1)] });
     const [first, second] = text().trim().split('\n');
-    expect(first).toMatch(/p0 loss 1\.500 adv 25\.0% \| p1 loss 1\.500 adv 25\.0%$/);
-    expect(second).toMatch(/p0 loss 1\.500 adv 25\.0% stale 2 \| p1 loss 1\.500 adv 25\.0%$/);
+    expect(first).toMatch(/p0 loss 1\.500 adv 25\.0% \| p1 loss 1\.500 adv 25\.0% \|/);
+    expect(second).toMatch(/p0 loss 1\.500 adv 25\.0% stale 2 \| p1 loss 1\.500 adv 25\.0% \|/);
   });
 });

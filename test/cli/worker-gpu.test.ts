@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs-core';
 import * as os from 'os';
 import { GpuPool } from '@mat/exchange';
 import { applyGpuChoice, parseGpuChoice } from '../../packages/cli/src/commands/worker-gpu';
@@ -63,6 +64,19 @@ describe('mat worker --gpu: CUDA_VISIBLE_DEVICES before the backend loads', () =
     expect(process.env.CUDA_VISIBLE_DEVICES).toBe('2');
   });
 
+  it('refuses to choose a GPU once libtensorflow has loaded (it would use every GPU)', async () => {
+    // What tfjs-node(-gpu) does when it loads: register the 'tensorflow' backend.
+    tf.registerBackend('tensorflow', () => new tf.KernelBackend(), -1);
+    try {
+      await expect(
+        applyGpuChoice({ kind: 'index', index: 1 }, { conn, workerId: 'w', leaseMs: 1000, log }),
+      ).rejects.toThrow(/the GPU must be chosen before libtensorflow loads/);
+      expect(process.env.CUDA_VISIBLE_DEVICES).toBe(saved);
+    } finally {
+      tf.removeBackend('tensorflow');
+    }
+  });
+
   it('auto: two workers of one pool get different GPUs, set as CUDA sees them; release frees them', async () => {
     const pool = uniqueRunId('cli-pool');
     const visible = () => ({
@@ -115,8 +129,7 @@ describe('mat worker --gpu: CUDA_VISIBLE_DEVICES before the backend loads', () =
     );
     expect(claim).toBeUndefined();
     expect(process.env.CUDA_VISIBLE_DEVICES).toBe('-1');
-    expect(lines.join('\n')).toMatch(
-      /--gpu auto: no GPU visible \(nvidia-smi -L \(not found\);.*running without one/,
-    );
+    // One short line per worker, not a paragraph.
+    expect(lines).toEqual(['--gpu auto: no GPU found (nvidia-smi -L (not found)): running on the CPU']);
   });
 });

@@ -43,7 +43,11 @@ describe('dashboard in a real browser', () => {
     redis = new Redis(REDIS_URL);
     run = new FakeRun(redis, uniqueRunId('browser'));
     await run.create(2, { lastStep: '40' });
+    // The coordinator's own entries, as it writes them: they are entries like any other, not malformed.
+    await run.add({ type: 'run', event: 'create', step: 0 });
+    await run.add({ type: 'run', event: 'generation', generation: 1, step: 0 });
     await run.addSteps(2, 1, 10, 5);
+    await run.add({ type: 'checkpoint', step: 8, dir: '/runs/x/checkpoints/step-00000008' });
     await run.add({ type: 'worker', workerId: 'worker-a', event: 'joined', peer: 0 });
     await run.add({ type: 'worker', workerId: 'worker-b', event: 'joined', peer: 1 });
     await run.heartbeat('worker-a', 0, 0);
@@ -100,6 +104,23 @@ describe('dashboard in a real browser', () => {
       ]);
       for (const chart of ['train-adv-accuracy', 'step-time', 'exchange-latency'])
         expect((await curves(page, chart)).map((c) => c.points)).toEqual([10, 10]);
+      // Base and distillation loss per peer, and the learning rate (one curve: it is every peer's).
+      expect((await curves(page, 'loss-parts')).map((c) => [c.series, c.peer, c.points])).toEqual([
+        ['base', 0, 10],
+        ['base', 1, 10],
+        ['distillation', 0, 10],
+        ['distillation', 1, 10],
+      ]);
+      expect((await curves(page, 'learning-rate')).map((c) => c.points)).toEqual([10]);
+      // Every entry of the stream is counted, none as malformed (2 run events, 20 steps, 4 evaluations,
+      // 2 worker events, 1 checkpoint).
+      expect(await page.textContent('.summary')).toMatch(/entries\s*29(?!\d)/);
+      expect(await page.textContent('.summary')).not.toMatch(/malformed/);
+      // The workers table: step time (not a step) in its last column; a spare whose heartbeat stopped is
+      // lost, not idle.
+      expect(await page.$$eval('#workers th', (th) => th.map((h) => h.textContent))).toContain('step time');
+      expect(await page.getAttribute('#workers tr[data-worker="worker-old"]', 'data-status')).toBe('lost');
+      expect(await page.textContent('#workers tr[data-worker="worker-old"]')).toMatch(/lost \(last: idle\)/);
 
       const health = await page.$$eval('#workers tr[data-worker]', (rows) =>
         rows.map((r) => [r.getAttribute('data-worker'), r.getAttribute('data-health')]),
@@ -115,11 +136,18 @@ describe('dashboard in a real browser', () => {
       // Workers keep training while the page is open: new steps and an evaluation, and one worker dies.
       for (let step = 11; step <= 15; step++) for (const peer of [0, 1]) await run.add(stepEntry(peer, step));
       for (const peer of [0, 1]) await run.add(evalEntry(peer, 15));
-      await run.heartbeat('worker-b', 1, 120000);
       await run.add({ type: 'worker', workerId: 'worker-b', event: 'lost', peer: 1 });
+      // The coordinator rolled every peer back to the checkpoint at step 8: generation 2 re-takes steps.
+      await run.add({ type: 'run', event: 'generation', generation: 2, step: 8 });
 
       await page.waitForSelector('[data-chart="loss"] path[data-peer="1"][data-last-step="15"]');
+      // Lost as soon as the coordinator says so, although its last heartbeat is recent: not 'training'.
       await page.waitForSelector('#workers tr[data-worker="worker-b"][data-health="lost"]');
+      expect(await page.getAttribute('#workers tr[data-worker="worker-b"]', 'data-status')).toBe('lost');
+      await page.waitForSelector('[data-chart="loss"] line[data-mark="generation"][data-step="8"]', {
+        state: 'attached',
+      });
+      expect(await page.textContent('[data-chart="loss"]')).toMatch(/gen 2/);
       expect((await curves(page, 'loss')).map((c) => c.points)).toEqual([15, 15]);
       expect((await curves(page, 'accuracy')).map((c) => c.points)).toEqual([3, 3, 3, 3]);
       expect(await page.textContent('.events')).toMatch(/worker-b lost \(peer 1\)/);
@@ -140,6 +168,34 @@ describe('dashboard in a real browser', () => {
       await page.screenshot({ path: path.join(shots, 'queues.png') });
     } finally {
       await page.close();
+    }
+  });
+
+  it('a run that ended after one evaluation: the curve keeps its axis, the workers table says they left', async () => {
+    const ended = new FakeRun(redis, uniqueRunId('browser-ended'));
+    await ended.create(2, { lastStep: '6', status: 'finished' });
+    await ended.addSteps(2, 1, 6, 6);
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${dashboard.url}/runs/${ended.id}`);
+      // A one-point path has no area (its point is a circle): attached, not "visible".
+      await page.waitForSelector('[data-chart="accuracy"] path[data-peer="1"]', { state: 'attached' });
+      // One evaluation (step 6): its point is drawn at step 6 of an axis from 0, not at a collapsed origin.
+      const circles = await page.$$eval('[data-chart="accuracy"] circle', (cs) =>
+        cs.map((c) => Number(c.getAttribute('cx'))),
+      );
+      const ticks = await page.$$eval('[data-chart="accuracy"] text', (ts) => ts.map((t) => t.textContent));
+      expect(circles.length).toBe(4);
+      for (const cx of circles) expect(cx).toBeGreaterThan(500); // the right end of a 560-wide chart
+      expect(ticks).toEqual(expect.arrayContaining(['0', '6']));
+      expect(await page.textContent('#workers')).toMatch(
+        /the run has ended \(finished\): its workers have left/,
+      );
+      expect(await page.textContent('#workers')).not.toMatch(/no worker has reported yet/);
+      await page.screenshot({ path: path.join(shots, 'run-ended.png'), fullPage: true });
+    } finally {
+      await page.close();
+      await ended.remove();
     }
   });
 

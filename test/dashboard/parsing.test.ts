@@ -4,7 +4,6 @@ import {
   isValidStreamId,
   parseMetricsEntry,
   parseStreamRows,
-  redactRedisUrl,
   redactSecrets,
   toWorkerView,
 } from '@mat/dashboard';
@@ -64,6 +63,24 @@ describe('metrics entries', () => {
       ['1700000000126-3', 1700000000126, 'eval'],
     ]);
   });
+
+  it("the coordinator's run and checkpoint events are entries (the charts mark them), never malformed", () => {
+    const { entries, skipped } = parseStreamRows([
+      ['1700000000001-0', ['m', '{"type":"run","event":"create","step":0}']],
+      ['1700000000002-0', ['m', '{"type":"run","event":"generation","generation":2,"step":8}']],
+      ['1700000000003-0', ['m', '{"type":"run","event":"rollback","step":8,"reason":"peer 1 diverged"}']],
+      ['1700000000004-0', ['m', '{"type":"checkpoint","step":8,"dir":"/runs/x/checkpoints/step-00000008"}']],
+      ['1700000000005-0', ['m', '{"type":"worker","workerId":"w2","event":"claimed","peer":1}']],
+    ]);
+    expect(skipped).toBe(0);
+    expect(entries.map((e) => [e.type, 'event' in e ? e.event : e.step])).toEqual([
+      ['run', 'create'],
+      ['run', 'generation'],
+      ['run', 'rollback'],
+      ['checkpoint', 8],
+      ['worker', 'claimed'],
+    ]);
+  });
 });
 
 describe('worker health', () => {
@@ -102,11 +119,7 @@ describe('ids and secrets', () => {
       expect(isValidStreamId(id)).toBe(false);
   });
 
-  it('never shows passwords: redacted URLs and config fields', () => {
-    expect(redactRedisUrl('redis://:hunter2@redis:6379/0')).toBe('redis://:***@redis:6379/0');
-    expect(redactRedisUrl('rediss://alice:hunter2@redis:6380')).toBe('rediss://***:***@redis:6380');
-    expect(redactRedisUrl('redis://redis:6379')).toBe('redis://redis:6379');
-    expect(redactRedisUrl('::bad::')).toBe('(invalid Redis URL)');
+  it('never shows passwords: redacted config fields', () => {
     expect(
       redactSecrets({
         a: 1,

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'child_process';
+import { execFileSync, spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
@@ -6,6 +6,8 @@ import * as path from 'path';
 import { Redis } from 'ioredis';
 import { createDashboard, type Dashboard } from '@mat/dashboard';
 import { FakeRun } from './fake-run';
+
+const ACL_SCRIPT = path.resolve(__dirname, '../../scripts/redis-acl.sh');
 
 // The dashboard outlives its Redis: a test instance on a free port is killed and started again; meanwhile
 // the API says 503 and /healthz is unhealthy, and afterwards both recover without a restart.
@@ -33,15 +35,17 @@ describe('dashboard across a Redis restart', () => {
   let server: ChildProcess | undefined;
   let dashboard: Dashboard | undefined;
 
-  const startRedis = async (password?: string) => {
-    const auth = password ? ['--requirepass', password] : [];
+  /** `user` = an ACL user the probe logs in as (with `password`), defined by `extra` args. */
+  const startRedis = async (password?: string, extra: string[] = [], user?: string) => {
+    const auth = password && !user ? ['--requirepass', password] : [];
     server = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, ...auth],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, ...auth, ...extra],
       { stdio: 'ignore' },
     );
     await until('redis-server', async () => {
       const probe = new Redis(port, '127.0.0.1', {
+        username: user,
         password,
         lazyConnect: true,
         retryStrategy: () => null,
@@ -85,10 +89,41 @@ describe('dashboard across a Redis restart', () => {
       await d.close();
       const attempt = createDashboard({ redisUrl: url, redisPassword: 'wrong-pw', port: 0 });
       await expect(attempt).rejects.toThrow(
-        new RegExp(`^cannot reach Redis at redis://127\\.0\\.0\\.1:${port} \\(password set\\): WRONGPASS`),
+        new RegExp(`^cannot reach Redis at redis://127\\.0\\.0\\.1:${port}/0 \\(password set\\): WRONGPASS`),
       );
       await attempt.catch((err: Error) => expect(err.message).not.toMatch(/wrong-pw|s3cret/));
       await expect(createDashboard({ redisUrl: url, port: 0 })).rejects.toThrow(/NOAUTH/);
+    } finally {
+      await stopRedis();
+    }
+  });
+
+  it('logs in as a read-only ACL user named in the URL, with the password apart; writes nothing', async () => {
+    // The read-only role of docs/multi-host.md, from the script that writes the ACL file.
+    const secrets = path.join(dir, 'secrets');
+    const aclFile = path.join(dir, 'users.acl');
+    fs.writeFileSync(aclFile, execFileSync('bash', [ACL_SCRIPT, secrets]));
+    const password = fs.readFileSync(path.join(secrets, 'dashboard.password'), 'utf8');
+    await startRedis(password, ['--aclfile', aclFile], 'mat-dashboard');
+    try {
+      const url = `redis://mat-dashboard@127.0.0.1:${port}`;
+      const d = await createDashboard({ redisUrl: url, redisPassword: password, port: 0 });
+      try {
+        expect((await fetch(`${d.url}/api/runs`)).status).toBe(200);
+        const queues = await fetch(`${d.url}/queues/api/queues?activeQueue=mat-control&status=latest&page=1`);
+        expect(queues.status).toBe(200);
+        expect(JSON.stringify(await queues.json())).toContain('mat-control');
+      } finally {
+        await d.close();
+      }
+      // Nothing was written: no BullMQ queue metadata (the Queue objects skip it for a read-only board).
+      const reader = new Redis(port, '127.0.0.1', { username: 'mat-dashboard', password });
+      try {
+        expect(await reader.exists('bull:mat-control:meta')).toBe(0);
+        expect(await reader.set('mat:x', '1').catch((e: Error) => e.message)).toMatch(/NOPERM/);
+      } finally {
+        reader.disconnect();
+      }
     } finally {
       await stopRedis();
     }

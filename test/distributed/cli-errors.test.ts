@@ -78,6 +78,26 @@ describe('mat coordinator / worker / status: bad input is one clear error', () =
     expect(r.output).toMatch(/error: run "test-absent-.*" is not in Redis/);
   });
 
+  it('a run id that is not one (empty, braces, a path) is an error naming the flag, before Redis is touched', async () => {
+    const config = writeConfig(tinyConfig(dir, 'bad-ids', 2));
+    const rule =
+      'is not a valid run name: use 1 to 128 letters, digits, ".", "_" or "-", starting with a letter or a digit';
+    for (const [args, message] of [
+      [['coordinator', '--config', config, '--run-id', ''], `error: --run-id "" ${rule}`],
+      [['coordinator', '--config', config, '--run-id', 'a{b}'], `error: --run-id "a{b}" ${rule}`],
+      [['worker', '--run', '../x'], `error: --run "../x" ${rule}`],
+      [['status', '{r}', '--stop'], `error: the run id "{r}" ${rule}`],
+    ] as Array<[string[], string]>) {
+      // An unreachable Redis: the id is refused before any connection is tried.
+      const r = await runMat([...args, '--redis-url', `redis://127.0.0.1:${await freePort()}`]);
+      expect({ code: r.code, output: r.output }).toEqual({
+        code: 1,
+        output: expect.stringContaining(message),
+      });
+      expect(r.output).not.toMatch(/cannot reach Redis/);
+    }
+  });
+
   it('a worker whose MAT_EXCHANGE_SECRET is not that of the run exits naming the mismatch, never the secrets', async () => {
     const redis = newRedis();
     const runId = uniqueRunId('secret-mismatch');

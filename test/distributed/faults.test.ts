@@ -85,7 +85,24 @@ describe('faults in a distributed run', () => {
     const log = await events(topology);
     expect(log).toContainEqual(expect.objectContaining({ type: 'worker', event: 'lost' }));
     expect(log.filter((e) => e.type === 'run' && e.event === 'generation').length).toBeGreaterThanOrEqual(2);
+    // The first holders claimed their slots; the spare took the lost worker's over.
+    const claims = log.filter(
+      (e) => e.type === 'worker' && (e.event === 'claimed' || e.event === 'took-over'),
+    );
+    expect(claims.slice(0, 2).map((e) => e.event)).toEqual(['claimed', 'claimed']);
+    expect(claims.slice(2).map((e) => e.event)).toContain('took-over');
     expect(topology.logs()).toMatch(/claimed peer/);
+    expect(topology.logs()).toMatch(/took over peer/);
+    // summary.json and the coordinator's summary record the loss, the new generation and the steps redone.
+    const summary = JSON.parse(
+      fs.readFileSync(path.join(topology.config.outDir, topology.config.name, 'summary.json'), 'utf8'),
+    );
+    expect(summary.history.lostWorkers).toBe(1);
+    expect(summary.history.generations).toBeGreaterThanOrEqual(2);
+    expect(summary.timing.recoverySeconds).toBeGreaterThan(0);
+    expect(topology.coordinators[0].output()).toMatch(
+      /recovery: \d+ generations, 0 rollbacks, 1 lost workers, \d+ steps redone/,
+    );
   });
 
   it('SIGTERM to a worker: it checkpoints with the others at a common step and leaves; a spare continues', async () => {

@@ -15,7 +15,7 @@ interface Records {
 }
 
 /** Fields that depend on timing: how long a step, an exchange or the run took. */
-const TIMING = new Set(['seconds', 'exchangeSeconds', 'imagesPerSecond']);
+const TIMING = new Set(['seconds', 'exchangeSeconds', 'imagesPerSecond', 'timing']);
 /** Fields that say where the run ran (the runtime, its backend, its directory). */
 const WHERE = new Set(['metadata', 'runDir']);
 
@@ -79,6 +79,18 @@ describe('run records are the same in every runtime', () => {
     const code = await coordinator.exited;
     expect({ code, logs: code === 0 ? '' : topology.logs() }).toEqual({ code: 0, logs: '' });
     const redis = records(distributed);
+    // The coordinator prints progress (the first and the last step at least, never one line per entry),
+    // the final table and where the time went.
+    const printed = coordinator.output();
+    const progress = printed.split('\n').filter((l) => /\[coordinator\] step \d+\/20 /.test(l));
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress.length).toBeLessThan(20);
+    expect(progress[0]).toMatch(
+      /step 1\/20 \(5%\) ep 1 lr \S+ \| p0 loss [\d.]+ adv [\d.]+% \| p1 .* s\/step, ETA /,
+    );
+    expect(progress.at(-1)).toMatch(/step 20\/20 \(100%\)/);
+    expect(printed).toMatch(/final evaluation at step 20:\n\s*peer 0: clean [\d.]+%\s+robust [\d.]+%/);
+    expect(printed).toMatch(/time: training \S+, evaluation \S+, waiting for workers \S+, recovery 0s/);
 
     // 20 step lines and the final evaluation; the process runtimes also time the exchange.
     expect(inProcess.metrics.map((l) => (l as { type: string }).type)).toEqual([
@@ -90,6 +102,18 @@ describe('run records are the same in every runtime', () => {
     expect(inProcess.summary).toMatchObject({ stepsDone: 20, metadata: { runtime: 'in-process' } });
     expect(processes.summary.metadata).toMatchObject({ runtime: 'processes' });
     expect(redis.summary.metadata).toMatchObject({ runtime: 'redis' });
+
+    // Every runtime splits its time into phases that add up to its seconds; none had a fault to recover from.
+    for (const { summary } of [inProcess, processes, redis]) {
+      const timing = summary.timing as Record<string, number>;
+      const sum = Object.values(timing).reduce((a, b) => a + b, 0);
+      expect(sum).toBeCloseTo(summary.seconds as number, 6);
+      expect(timing.trainingSeconds).toBeGreaterThan(0);
+      expect(timing.evaluationSeconds).toBeGreaterThan(0);
+      expect(summary.history).toEqual({ generations: 1, rollbacks: 0, lostWorkers: 0, stepsRedone: 0 });
+    }
+    // Only the coordinator waits for workers to join.
+    expect((redis.summary.timing as Record<string, number>).waitingSeconds).toBeGreaterThan(0);
 
     const expected = withoutTiming(inProcess);
     expect(withoutTiming(processes)).toEqual(expected);

@@ -183,6 +183,15 @@ describe('docker-compose.yml', () => {
     expect(services.worker.environment?.MAT_GPU_POOL).toMatch(/^[A-Za-z0-9][\w.-]*$/);
     expect(services.worker.environment?.MAT_HEALTH_MAX_AGE_S).toBe('30');
     expect(services['worker-cpu'].environment?.MAT_GPU).toBeUndefined();
+    // Memory as needed, and one PTX JIT cache for all GPU workers, kept in a volume across restarts.
+    expect(services.worker.environment).toMatchObject({
+      TF_FORCE_GPU_ALLOW_GROWTH: 'true',
+      CUDA_CACHE_PATH: '/cuda-cache',
+      CUDA_CACHE_MAXSIZE: String(2 ** 32),
+    });
+    expect(services.worker.volumes).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^cuda-cache:\/cuda-cache/)]),
+    );
     const r = compose(['config'], {
       REDIS_PASSWORD: PASSWORD,
       MAT_EXCHANGE_SECRET: EXCHANGE_SECRET,
@@ -215,20 +224,27 @@ describe('docker-compose.yml', () => {
 describe('Dockerfiles', () => {
   const read = (p: string) => fs.readFileSync(path.join(ROOT, p), 'utf8');
 
-  it('GPU image: the CUDA and cuDNN that libtensorflow 2.9.1 (tfjs-node-gpu 4.22) needs, as mat doctor says', () => {
+  it('GPU image: CUDA 11.8 + cuDNN 8.9 by default, the CUDA 11.2 base as the alternative, as mat doctor says', () => {
     const gpu = read('docker/Dockerfile.gpu');
-    const base = /^ARG CUDA_IMAGE=nvidia\/cuda:(\d+)\.(\d+)\.\d+-cudnn(\d+)-runtime-ubuntu[\d.]+$/m.exec(gpu);
-    expect(base).not.toBeNull();
-    const [, cudaMajor, cudaMinor, cudnnMajor] = base as RegExpExecArray;
-    const expected = /CUDA (\d+)\.(\d+) and cuDNN (\d+)\.(\d+)/.exec(
-      read('packages/cli/src/commands/doctor.ts'),
+    const arg = (name: string) => new RegExp(`^ARG ${name}=(.*)$`, 'm').exec(gpu)?.[1];
+    const base = /^nvidia\/cuda:(\d+)\.(\d+)\.\d+-cudnn(\d+)-runtime-ubuntu[\d.]+$/.exec(
+      arg('CUDA_IMAGE') ?? '',
     );
-    expect(expected).not.toBeNull();
-    expect([cudaMajor, cudaMinor, cudnnMajor]).toEqual([expected?.[1], expected?.[2], expected?.[3]]);
+    expect(base?.slice(1)).toEqual(['11', '8', '8']);
+    expect(arg('CUDNN_EXPECTED')).toBe('8.9');
+    expect(arg('CUDNN_VERSION')).toMatch(/^8\.9\.[\d.]+-1\+cuda11\.8$/);
     expect(gpu).toMatch(/FROM \$\{CUDA_IMAGE\}/);
-    expect(gpu).toMatch(/libtensorflow 2\.9\.1/);
-    expect(read('docs/distributed.md')).toContain(`CUDA ${cudaMajor}.${cudaMinor}`);
-    expect(read('docs/distributed.md')).toContain(`cuDNN ${expected?.[3]}.${expected?.[4]}`);
+    expect(gpu).toMatch(/check-cuda-libs "\$CUDNN_EXPECTED"/);
+    // The alternative, spelled out as a complete command.
+    expect(gpu).toContain('--build-arg CUDA_IMAGE=nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04');
+    expect(gpu).toContain('--build-arg CUDNN_VERSION= --build-arg CUDNN_EXPECTED=8.1');
+    expect(gpu).toMatch(/TF_FORCE_GPU_ALLOW_GROWTH=true/);
+    expect(gpu).toMatch(/CUDA_CACHE_PATH=\/cuda-cache/);
+    const doctor = read('packages/cli/src/commands/doctor.ts');
+    expect(doctor).toMatch(/CUDA 11\.8 \+ cuDNN 8\.9/);
+    expect(doctor).toMatch(/CUDA 11\.2 \+ cuDNN 8\.1/);
+    expect(read('docs/gpu.md')).toContain('nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04');
+    expect(read('docs/distributed.md')).toContain('CUDA 11.8');
   });
 
   it('CPU image: node 20 on Debian bookworm, npm ci from the lockfile, a mat command', () => {

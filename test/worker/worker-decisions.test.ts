@@ -3,6 +3,7 @@ import {
   decideAtBoundary,
   decideDuringStep,
   decideWorker,
+  slotClaimEvent,
   type StepWatchView,
   type WorkerSelf,
 } from '../../packages/worker/src/redis/worker-decisions';
@@ -133,5 +134,13 @@ describe('decideAtBoundary (between two steps)', () => {
     ['before the pause', { state: state({ pauseAt: 12 }) }, { type: 'continue' }],
   ])('%s', (_, v, action) => {
     expect(decideAtBoundary({ ...base, ...v })).toEqual(action);
+  });
+});
+
+describe('slotClaimEvent', () => {
+  it('the first holder of a new run claims its slot; after a generation has started it takes the slot over', () => {
+    expect(slotClaimEvent({ generation: 0 })).toBe('claimed');
+    expect(slotClaimEvent({ generation: 1 })).toBe('took-over');
+    expect(slotClaimEvent({ generation: 7 })).toBe('took-over');
   });
 });

@@ -6,6 +6,7 @@ import { dataCommand } from './commands/data';
 import { doctorCommand } from './commands/doctor';
 import { evalCommand } from './commands/eval';
 import { exportCommand } from './commands/export';
+import { experimentCommand } from './commands/experiment';
 import { reportCommand } from './commands/report';
 import { statusCommand } from './commands/status';
 import { trainCommand } from './commands/train';
@@ -20,6 +21,7 @@ import { checkNumericFlags } from './numeric-flags';
  *   mat eval runs/quick --attacks pgd,apgd-ce,apgd-t,square --norms linf,l2,l1   # union accuracy
  *   mat export runs/quick --format pytorch   # peer 0's trained model as a PyTorch safetensors file
  *   mat report runs/quick               # report.json, report.md, report.html (plots)
+ *   mat experiment study.json           # a grid of runs over seeds, one report of mean ± spread
  *   mat data fetch cifar10              # checksum-verified, resumable download
  *   mat doctor                          # backends, versions, Redis, datasets
  *   mat dashboard --port 8080           # queues (bull-board) and live run pages
@@ -44,6 +46,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     trainCommand,
     evalCommand,
     exportCommand,
+    experimentCommand,
     reportCommand,
     dataCommand,
     doctorCommand,
@@ -56,7 +59,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
   await parser
     .demandCommand(
       1,
-      'name a command: train, eval, export, report, data, doctor, dashboard, coordinator, worker, status',
+      'name a command: train, eval, export, experiment, report, data, doctor, dashboard, coordinator, worker, status',
     )
     .fail((msg, err) => {
       if (err) throw err;

@@ -1,4 +1,13 @@
-import type { EvalEvent, RunSummary, StepEvent } from '@mat/core';
+import {
+  evalTableText,
+  progressFields,
+  progressText,
+  ProgressThrottle,
+  summaryText,
+  type EvalEvent,
+  type RunSummary,
+  type StepEvent,
+} from '@mat/core';
 
 /** Where the CLI's progress goes: a human-readable console (with a live bar on a TTY) or JSON lines. */
 export interface Reporter {
@@ -16,7 +25,8 @@ export function createReporter(format: LogFormat, stream: NodeJS.WriteStream = p
   return format === 'json' ? new JsonReporter(stream) : new TextReporter(stream);
 }
 
-const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+/** Without a terminal (a log file, CI): one progress line per this interval (and the first and last steps). */
+const LOG_PROGRESS_MS = 10000;
 
 class JsonReporter implements Reporter {
   constructor(private readonly out: NodeJS.WritableStream) {}
@@ -43,7 +53,7 @@ class JsonReporter implements Reporter {
 
 class TextReporter implements Reporter {
   private barShown = false;
-  private lastPrinted = 0;
+  private readonly throttle = new ProgressThrottle(LOG_PROGRESS_MS);
   constructor(private readonly out: NodeJS.WriteStream) {}
 
   private get tty(): boolean {
@@ -68,22 +78,16 @@ class TextReporter implements Reporter {
   }
 
   step(e: StepEvent): void {
+    const due = this.throttle.offer(e);
+    if (!this.tty) {
+      if (due) this.line(progressText(due));
+      return;
+    }
     const width = 24;
     const filled = Math.round((width * e.step) / e.totalSteps);
-    const losses = e.peers
-      .map((p) => {
-        // Bounded-staleness runs report how old the teacher outputs a peer learned from were.
-        const stale = (p as { staleness?: number }).staleness;
-        return `p${p.peer} loss ${p.loss.toFixed(3)} adv ${pct(p.advAccuracy)}${stale ? ` stale ${stale}` : ''}`;
-      })
-      .join(' | ');
-    const text = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${e.step}/${e.totalSteps} ep ${e.epoch + 1} lr ${e.lr.toExponential(2)} ${e.seconds.toFixed(2)}s/step | ${losses}`;
-    if (this.tty) {
-      this.bar(text);
-    } else if (e.step === e.totalSteps || Date.now() - this.lastPrinted > 10000 || e.step === 1) {
-      this.lastPrinted = Date.now();
-      this.line(text);
-    }
+    this.bar(
+      `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${progressText(due ?? progressFields(e))}`,
+    );
   }
 
   evalProgress(peer: number, done: number, total: number): void {
@@ -91,12 +95,7 @@ class TextReporter implements Reporter {
   }
 
   eval(e: EvalEvent): void {
-    const title = e.final ? 'final evaluation' : `epoch ${e.epoch + 1} evaluation`;
-    const rows = e.peers.map(
-      (p) =>
-        `  peer ${p.peer}: clean ${pct(p.cleanAccuracy)}  robust ${pct(p.robustAccuracy)}  (n=${p.count})`,
-    );
-    this.line(`${title} at step ${e.step}:\n${rows.join('\n')}`);
+    this.line(evalTableText(e));
   }
 
   checkpoint(e: { step: number; dir: string }): void {
@@ -104,11 +103,6 @@ class TextReporter implements Reporter {
   }
 
   summary(s: RunSummary): void {
-    const lines = [
-      '',
-      `run ${s.stoppedEarly ? 'stopped' : 'finished'}: ${s.stepsDone}/${s.totalSteps} steps in ${s.seconds.toFixed(0)} s (${s.imagesPerSecond.toFixed(1)} adversarial training images/s over all peers)`,
-      `results: ${s.runDir}/summary.json, metrics: ${s.runDir}/metrics.jsonl`,
-    ];
-    this.line(lines.join('\n'));
+    this.line('\n' + summaryText(s));
   }
 }

@@ -17,6 +17,7 @@ import {
   JOBS,
   QUEUES,
   redisOptions,
+  redisOutage,
   RunStore,
   type EvaluationJobResult,
   type RedisConnection,
@@ -50,6 +51,8 @@ export interface CoordinatorOptions {
   /** The clock stop requests are timed with (tests inject one). @defaultValue Date.now */
   clock?: () => number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** One progress line per this interval (step, losses, pace, ETA). @defaultValue DEFAULT_PROGRESS_MS */
+  progressEveryMs?: number;
 }
 
 export interface CoordinatorOutcome {
@@ -97,7 +100,9 @@ export class Coordinator {
   ) {
     this.log = opts.log ?? (() => {});
     this.clock = opts.clock ?? Date.now;
-    this.metrics = new LiveMetrics(store, dir.path, { peers: config.peers, schedule }, this.log);
+    this.metrics = new LiveMetrics(store, dir.path, { peers: config.peers, schedule }, this.log, {
+      progressEveryMs: opts.progressEveryMs,
+    });
     this.evaluations = new Evaluations(queues.evaluations, opts.runId);
   }
 
@@ -141,14 +146,16 @@ export class Coordinator {
           lockDuration: 15000,
         }),
       ];
+      // A Redis outage is one line when it starts and one when it ends, not one per client and retry.
+      const outage = redisOutage(opts.conn, log);
       for (const w of workers) {
-        w.on('error', (err) => log(`queue ${w.name}: ${err.message}`));
+        w.on('error', outage.listener(`queue ${w.name}`, log));
         // A failed job is retried by nobody: say so (a commit that failed leaves the run at its last checkpoint).
         w.on('failed', (job, err) =>
           log(`queue ${w.name}: job ${job?.name ?? '?'} (${job?.id ?? '?'}) failed: ${err.message}`),
         );
       }
-      for (const q of Object.values(queues)) q.on('error', (err) => log(`queue ${q.name}: ${err.message}`));
+      for (const q of Object.values(queues)) q.on('error', outage.listener(`queue ${q.name}`, log));
       return new Coordinator(opts, redis, store, config, dir, schedule, queues, workers);
     } catch (err) {
       redis.disconnect();
@@ -252,6 +259,7 @@ export class Coordinator {
         lost++;
         this.log(`worker ${workerId} lost (no heartbeat): peer ${peer} is free for a spare`);
         await this.store.addMetric({ type: 'worker', workerId, event: 'lost', peer });
+        lost++;
       }
     }
     const slots = state ? await this.store.readSlots() : new Map();

@@ -6,7 +6,15 @@ import {
   type MetricsLine,
   type RunSchedule,
 } from '@mat/core';
-import { ContractError, decodeMetricsRow, SkipCounter, type RunStore } from '@mat/exchange';
+import {
+  ContractError,
+  decodeMetricsRow,
+  SkipCounter,
+  type MetricsEntry,
+  type RunStore,
+} from '@mat/exchange';
+import { RunProgress, type ProgressLog } from './run-progress';
+import { RunTimeline, streamIdTime } from './run-timeline';
 
 export type { MetricsLine } from '@mat/core';
 
@@ -37,16 +45,23 @@ export class LiveMetrics {
   private readonly resumedFrom = new Map<number, number>();
   private finished = false;
   private readonly skips: SkipCounter;
+  /** The run's time and history, from every entry of the stream (kept when Redis loses the stream). */
+  readonly timeline: RunTimeline;
+  /** Progress lines of what poll() completes (not of the lines read again by open()). */
+  readonly progress: RunProgress;
 
   constructor(
-    private readonly store: RunStore,
+    readonly store: RunStore,
     runDir: string,
     private readonly shape: RunShape,
-    private readonly log: (message: string) => void = () => {},
+    private readonly log: ProgressLog = () => {},
+    opts: { progressEveryMs?: number } = {},
   ) {
     this.dir = new RunDirectory(runDir);
     this.lines = new StepAggregator(shape.schedule, shape.peers);
     this.skips = new SkipCounter((message) => this.log(`metrics stream: ${message}`));
+    this.timeline = new RunTimeline(shape.schedule.lastStep);
+    this.progress = new RunProgress(log, opts.progressEveryMs);
   }
 
   /** Steps whose evaluation line (not the final one), of every peer, is in metrics.jsonl. */
@@ -69,8 +84,13 @@ export class LiveMetrics {
    */
   async open(opts: { fresh: boolean }): Promise<void> {
     if (opts.fresh) {
-      const newest = await this.store.redis.xrevrange(this.store.keys.metrics, '+', '-', 'COUNT', 1);
+      const newest = await this.store.redis.xrevrange(this.store.keys.metrics, '+', '-', 'COUNT', 100);
       this.cursor = newest[0]?.[0] ?? '0-0';
+      // The run's time starts at its `create` entry (then it waits for workers; some may have joined since).
+      const entries = newest.map((row) => [row[0], this.decode(row)] as const);
+      const created = entries.findIndex(([, e]) => e?.type === 'run' && e.event === 'create');
+      for (const [id, entry] of entries.slice(0, created + 1).reverse())
+        if (entry) this.timeline.take(entry, streamIdTime(id));
       this.dir.writeMetrics([]);
       return;
     }
@@ -89,6 +109,7 @@ export class LiveMetrics {
       } finally {
         file.close();
       }
+      for (const line of lines) this.progress.line(line);
     }
     return lines.length;
   }
@@ -111,6 +132,7 @@ export class LiveMetrics {
     if (final) lines.push({ type: 'eval', ...final });
     this.dir.writeMetrics(compactMetricsLines(lines));
     this.finished = true;
+    if (final) this.progress.evaluation(final);
   }
 
   /** The stream entries after the cursor, as the metrics lines they complete. */
@@ -127,6 +149,7 @@ export class LiveMetrics {
       for (const [id, fields] of rows) {
         this.cursor = id;
         const entry = this.decode([id, fields]);
+        if (entry) this.timeline.take(entry, streamIdTime(id));
         const line = entry && this.take(entry);
         if (line) out.push(line);
       }
@@ -135,7 +158,7 @@ export class LiveMetrics {
   }
 
   /** One stream row through the metrics contract; one that breaks it is skipped, counted and logged (rate-limited). */
-  private decode(row: [string, string[]]): Record<string, unknown> | undefined {
+  private decode(row: [string, string[]]): MetricsEntry | undefined {
     try {
       return decodeMetricsRow(row, this.store.keys.metrics);
     } catch (err) {

@@ -19,6 +19,8 @@ import {
   type RunDirectory,
   type RunEvents,
   type RunSummary,
+  imagesTrained,
+  PhaseClock,
 } from '@mat/core';
 import { EXCHANGE_SECRET_ENV, routeExchange } from '@mat/exchange';
 import { childMainPath, isChildMessage, type ChildMessage, type ParentMessage } from '@mat/worker';
@@ -59,6 +61,8 @@ export class ProcessTrainer {
   /** Ends the current attempt (the children's run) at once, with the given outcome. */
   private endAttempt: ((outcome: AttemptOutcome) => void) | undefined;
   private startStep: number;
+  /** Where the run's time goes: starting the children, training, evaluating, recovering (run()). */
+  private clock = new PhaseClock();
 
   private constructor(
     readonly config: RunConfig,
@@ -113,8 +117,11 @@ export class ProcessTrainer {
   async run(events: RunEvents = {}): Promise<RunSummary> {
     const { config } = this;
     const metrics = this.dir.openMetrics();
-    const started = Date.now();
-    const firstStep = this.startStep;
+    const earlier = this.dir.earlierSessions(this.startStep);
+    const clock = (this.clock = new PhaseClock(earlier.timing));
+    const history = { ...earlier.history, generations: earlier.history.generations + 1 };
+    // Until the children report their first step: they start and load the data.
+    clock.enter('waiting', Date.now());
     let final: EvalEvent | undefined;
     let lastDone = this.startStep;
     let error: string | undefined;
@@ -148,6 +155,14 @@ export class ProcessTrainer {
           break;
         }
         events.onRollback?.({ reason: decision.reason, toStep: decision.toStep });
+        // Until the restarted children report a step again.
+        clock.enter('recovery', Date.now());
+        history.rollbacks++;
+        history.generations++;
+        history.stepsRedone += Math.max(
+          0,
+          Math.max(this.startStep, ...this.reported.values()) - decision.toStep,
+        );
         rolledBackFrom = outcome.divergence.step;
         this.startStep = decision.toStep;
         this.reported.clear();
@@ -156,6 +171,7 @@ export class ProcessTrainer {
       clearTimeout(this.stopTimer);
       metrics.close();
       this.disconnectChildren();
+      clock.stop(Date.now());
     }
     // Steps after the checkpoint the run ended or rolled back at were reported, or reported twice.
     if (rolledBackFrom !== undefined || error !== undefined || this.forcedStop)
@@ -166,8 +182,13 @@ export class ProcessTrainer {
       runDir: this.dir.path,
       stepsDone: lastDone,
       totalSteps: this.schedule.totalSteps,
-      seconds: (Date.now() - started) / 1000,
-      images: Math.max(0, lastDone - firstStep) * config.train.batchSize * config.peers,
+      timing: clock.timing(Date.now()),
+      history,
+      images: imagesTrained(
+        { stepsDone: lastDone, countedFrom: earlier.countedFrom, stepsRedone: history.stepsRedone },
+        config.train.batchSize,
+        config.peers,
+      ),
       final,
       error,
     });
@@ -205,6 +226,7 @@ export class ProcessTrainer {
         if (settled) return;
         switch (m.type) {
           case 'step': {
+            if (this.clock.phase !== 'training') this.clock.enter('training', Date.now());
             this.reported.set(m.peer, m.report.step);
             const line = lines.addStep({ ...m.report, peer: m.peer });
             if (line) {
@@ -225,6 +247,7 @@ export class ProcessTrainer {
             break;
           }
           case 'eval-progress':
+            if (this.clock.phase !== 'evaluation') this.clock.enter('evaluation', Date.now());
             events.onEvalProgress?.(m.peer, m.done, m.total);
             break;
           case 'eval': {

@@ -1,4 +1,5 @@
 import {
+  imagesTrained,
   RunDirectory,
   runSummary,
   StepAggregator,
@@ -50,17 +51,26 @@ export async function writeRunRecords(
   await metrics.finish(final);
 
   const stepsDone = opts.finished ? state.lastStep : state.checkpointStep;
+  // The stream's times are Redis's: the end is read from the same clock.
+  const [secondsNow, micros] = await metrics.store.redis.time();
+  const history = metrics.timeline.history;
   const summary = runSummary({
     metadata: { runtime: 'redis', runId: opts.runId, generation: state.generation },
     runDir: opts.runDir,
     stepsDone,
     totalSteps: state.totalSteps,
-    seconds: (Date.now() - state.createdAt) / 1000,
-    images: stepsDone * opts.batchSize * state.peers,
+    timing: metrics.timeline.timing(Number(secondsNow) * 1000 + Math.floor(Number(micros) / 1000)),
+    history,
+    images: imagesTrained(
+      { stepsDone, countedFrom: 0, stepsRedone: history.stepsRedone },
+      opts.batchSize,
+      state.peers,
+    ),
     final,
     error: opts.error,
     missingEvaluations: opts.missingEvaluations,
   });
   new RunDirectory(opts.runDir).writeSummary(summary);
+  metrics.progress.summary(summary);
   return summary;
 }

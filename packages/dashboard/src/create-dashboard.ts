@@ -7,10 +7,9 @@ import { Queue } from 'bullmq';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { QUEUES } from '@mat/exchange';
+import { connectRedis, QUEUES } from '@mat/exchange';
 import { tokenGuard, type Refusal } from './auth';
 import { contentSecurityPolicy, renderAppPage, renderMessagePage } from './html';
-import { connectRedis } from './redis-connection';
 import { isValidRunId, isValidStreamId } from './run-id';
 import { RunReader } from './run-reader';
 
@@ -24,7 +23,7 @@ import { RunReader } from './run-reader';
  */
 
 export interface DashboardOptions {
-  /** redis://[:password@]host:port[/db] or rediss:// (TLS). Ignored when `redis` is given. */
+  /** redis://[user[:password]@]host:port[/db] or rediss:// (TLS). Ignored when `redis` is given. */
   redisUrl?: string;
   /** AUTH password, instead of one in the URL. */
   redisPassword?: string;
@@ -98,17 +97,24 @@ export async function createDashboard(options: DashboardOptions): Promise<Dashbo
     options.redis ??
     (await connectRedis(
       {
-        url: options.redisUrl as string,
+        url: options.redisUrl,
         password: options.redisPassword,
         tls: options.redisTls,
         caFile: options.redisCaFile,
       },
-      { log: options.log },
+      // Commands fail (the API answers 503) rather than wait while Redis is down.
+      { log: options.log, name: 'mat-dashboard', maxRetriesPerRequest: 2 },
     ));
   const reader = new RunReader(redis, { heartbeatTimeoutMs: options.heartbeatTimeoutMs, log: options.log });
 
   const queues = Object.values(QUEUES).map((name) => {
-    const queue = new Queue(name, { connection: redis, prefix: options.queuePrefix ?? 'bull' });
+    const queue = new Queue(name, {
+      connection: redis,
+      prefix: options.queuePrefix ?? 'bull',
+      // A read-only dashboard writes nothing, not even BullMQ's queue metadata (a read-only ACL user
+      // would refuse it).
+      skipMetasUpdate: !options.queuesWritable,
+    });
     // Redis trouble is reported once by the connection's own listener (redis-connection.ts); an 'error'
     // event without a listener would end the process.
     queue.on('error', () => undefined);

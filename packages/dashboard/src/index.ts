@@ -3,4 +3,3 @@ export * from './metrics-entry';
 export * from './worker-health';
 export * from './run-reader';
 export * from './run-id';
-export { redactRedisUrl } from './redis-connection';

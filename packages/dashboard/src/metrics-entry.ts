@@ -2,26 +2,31 @@ import {
   ContractError,
   decodeMetricsEntry,
   decodeMetricsRow,
+  type CheckpointEntry,
   type EvalEntry,
   type MetricsEntry as StreamEntry,
+  type RunEntry,
   type StepEntry,
   type WorkerEntry,
 } from '@mat/exchange';
 
 /**
- * The entries of a run's metrics stream that the page shows (step, eval, worker), decoded through the
- * one contract of @mat/exchange (contracts/metrics-entry.ts) that the workers and the coordinator write
- * with. The page needs no generation, staleness or final flag: they are left out. An entry that breaks
- * the contract is skipped and counted (a page must not stop at one bad entry); the run and checkpoint
- * events are valid but not shown.
+ * The entries of a run's metrics stream that the page shows, decoded through the one contract of
+ * @mat/exchange (contracts/metrics-entry.ts) that the workers and the coordinator write with: steps, evals,
+ * worker events, and the coordinator's run events (generations, rollbacks, the end) and checkpoints, which
+ * the charts mark. The page needs no staleness or final flag: they are left out. An entry that breaks the
+ * contract is skipped and counted (a page must not stop at one bad entry).
  */
 
-export type StepMetrics = Omit<StepEntry, 'generation' | 'staleness'>;
+export type StepMetrics = Omit<StepEntry, 'staleness'>;
 export type EvalMetrics = Omit<EvalEntry, 'final'>;
 export type WorkerEvent = WorkerEntry;
 export { WORKER_EVENTS } from '@mat/exchange';
 
-export type MetricsEntry = StepMetrics | EvalMetrics | WorkerEvent;
+export type RunEvent = RunEntry;
+export type CheckpointEvent = CheckpointEntry;
+
+export type MetricsEntry = StepMetrics | EvalMetrics | WorkerEvent | RunEvent | CheckpointEvent;
 
 /** One stream entry as the API returns it: its stream id, its time (ms epoch, from the id) and the entry. */
 export type StreamMetricsEntry = MetricsEntry & { id: string; time: number };
@@ -29,7 +34,7 @@ export type StreamMetricsEntry = MetricsEntry & { id: string; time: number };
 function shown(entry: StreamEntry): MetricsEntry | undefined {
   switch (entry.type) {
     case 'step': {
-      const { generation: _g, staleness: _s, ...rest } = entry;
+      const { staleness: _s, ...rest } = entry;
       return rest;
     }
     case 'eval': {
@@ -37,6 +42,8 @@ function shown(entry: StreamEntry): MetricsEntry | undefined {
       return rest;
     }
     case 'worker':
+    case 'run':
+    case 'checkpoint':
       return entry;
     default:
       return undefined;

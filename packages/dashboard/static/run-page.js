@@ -112,6 +112,8 @@
     }
     let xLo = Math.min(...all.map((p) => p[0]));
     let xHi = Math.max(...all.map((p) => p[0]));
+    // One point (a first evaluation): the axis runs from step 0 to it, not over a collapsed range.
+    if (xHi === xLo) xLo = Math.min(0, xLo);
     if (xHi === xLo) xHi = xLo + 1;
     let yLo = opts.yMin !== undefined ? opts.yMin : Math.min(...all.map((p) => p[1]));
     let yHi = opts.yMax !== undefined ? opts.yMax : Math.max(...all.map((p) => p[1]));
@@ -137,6 +139,24 @@
     root.appendChild(svg('line', { x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b, class: 'axis' }));
     root.appendChild(svg('line', { x1: m.l, x2: m.l, y1: m.t, y2: H - m.b, class: 'axis' }));
     root.appendChild(svg('text', { x: W - m.r, y: H - 4, 'text-anchor': 'end', text: 'step' }));
+
+    // Generations and rollbacks: every peer went back to this step (the curves after it are re-taken steps).
+    for (const mark of opts.marks || []) {
+      if (mark.step < xLo || mark.step > xHi) continue;
+      const x = X(mark.step);
+      root.appendChild(
+        svg('line', {
+          x1: x,
+          x2: x,
+          y1: m.t,
+          y2: H - m.b,
+          class: 'mark ' + mark.kind,
+          'data-mark': mark.kind,
+          'data-step': mark.step,
+        }),
+      );
+      root.appendChild(svg('text', { x: x + 3, y: m.t + 10, class: 'mark-label', text: mark.label }));
+    }
 
     for (const s of series) {
       if (s.points.length === 0) continue;
@@ -174,13 +194,23 @@
     steps: new Map(),
     evals: new Map(),
     events: [],
+    // Coordinator events the charts mark: generations (after the first), rollbacks.
+    marks: [],
+    // Every stream entry read (steps, evaluations, worker, run and checkpoint events).
+    total: 0,
     skipped: 0,
     detail: null,
   };
 
   function ingest(entries) {
+    run.total += entries.length;
     for (const e of entries) {
-      if (e.type === 'step' || e.type === 'eval') {
+      if (e.type === 'run') {
+        if (e.event === 'generation' && e.generation > 1)
+          run.marks.push({ step: e.step || 0, kind: 'generation', label: 'gen ' + e.generation });
+        else if (e.event === 'rollback')
+          run.marks.push({ step: e.step || 0, kind: 'rollback', label: 'rollback' });
+      } else if (e.type === 'step' || e.type === 'eval') {
         const byPeer = e.type === 'step' ? run.steps : run.evals;
         if (!byPeer.has(e.peer)) byPeer.set(e.peer, new Map());
         byPeer.get(e.peer).set(e.step, e);
@@ -220,6 +250,17 @@
     return [...peers].sort((a, b) => a - b);
   }
 
+  /** Workers the coordinator declared lost and that did not claim a slot again since. */
+  function workersLost() {
+    const lost = new Set();
+    for (const e of run.events) {
+      if (e.event === 'lost') lost.add(e.workerId);
+      else if (e.event === 'joined' || e.event === 'claimed' || e.event === 'took-over')
+        lost.delete(e.workerId);
+    }
+    return lost;
+  }
+
   function lastOf(byPeer, peer) {
     const steps = byPeer.get(peer);
     if (!steps || steps.size === 0) return null;
@@ -257,13 +298,7 @@
         cfg.dataset ? kv('dataset', String(describe(cfg.dataset))) : null,
         cfg.model ? kv('model', String(describe(cfg.model))) : null,
         kv('updated', time(d.updatedAt)),
-        kv(
-          'entries',
-          String(
-            [...run.steps.values(), ...run.evals.values()].reduce((n, m) => n + m.size, 0) +
-              run.events.length,
-          ) + (run.skipped ? ` (${run.skipped} malformed skipped)` : ''),
-        ),
+        kv('entries', String(run.total) + (run.skipped ? ` (${run.skipped} malformed skipped)` : '')),
       ]),
     );
 
@@ -280,9 +315,23 @@
         chartCard(
           'loss',
           'Loss per peer',
-          'MAT loss of each training step',
+          'MAT loss of each training step; vertical lines: a new generation or a rollback',
           seriesOf(run.steps, 'loss', 'loss'),
-          {},
+          { marks: run.marks },
+        ),
+        chartCard(
+          'loss-parts',
+          'Base and distillation loss',
+          'base adversarial loss — solid, distillation from the peers — dashed',
+          seriesOf(run.steps, 'base', 'base').concat(seriesOf(run.steps, 'distill', 'distillation', true)),
+          { marks: run.marks },
+        ),
+        chartCard(
+          'learning-rate',
+          'Learning rate',
+          'the schedule’s rate at each step (the same for every peer)',
+          seriesOf(run.steps, 'lr', 'learning rate').slice(0, 1),
+          { yMin: 0, marks: run.marks },
         ),
         chartCard(
           'accuracy',
@@ -302,6 +351,7 @@
             yMin: 0,
             yMax: 1,
             yFormat: (v) => (100 * v).toFixed(0) + '%',
+            marks: run.marks,
           },
         ),
         chartCard(
@@ -358,18 +408,29 @@
         ),
       ]);
 
-    const workerRows = d.workers.map((w) =>
-      el('tr', { 'data-worker': w.workerId, 'data-health': w.health }, [
-        el('td', { text: w.workerId }),
-        el('td', {}, [el('span', { class: 'badge ' + w.health, text: w.health })]),
-        el('td', { text: w.peer === null ? 'spare' : 'peer ' + w.peer }),
-        el('td', { text: w.status || '–' }),
-        el('td', { text: (w.host || '?') + (w.pid !== null ? ':' + w.pid : '') }),
-        el('td', { text: w.backend || '–' }),
-        el('td', { class: 'num', text: ago(w.heartbeatAgeSeconds) }),
-        el('td', { class: 'num', text: secs(w.stepSeconds) }),
-      ]),
-    );
+    const lostByCoordinator = workersLost();
+    const workerRows = d.workers.map((w) => {
+      // A worker whose heartbeat stopped (or whose lease the coordinator expired) is not idle or training
+      // any more, whatever its last record says.
+      const lost = w.health === 'lost' || lostByCoordinator.has(w.workerId);
+      const health = lost ? 'lost' : w.health;
+      const status = lost ? 'lost' + (w.status ? ' (last: ' + w.status + ')' : '') : w.status || '–';
+      return el(
+        'tr',
+        { 'data-worker': w.workerId, 'data-health': health, 'data-status': lost ? 'lost' : w.status },
+        [
+          el('td', { text: w.workerId }),
+          el('td', {}, [el('span', { class: 'badge ' + health, text: health })]),
+          el('td', { text: w.peer === null ? 'spare' : 'peer ' + w.peer }),
+          el('td', { text: status }),
+          el('td', { text: (w.host || '?') + (w.pid !== null ? ':' + w.pid : '') }),
+          el('td', { text: w.backend || '–' }),
+          el('td', { class: 'num', text: ago(w.heartbeatAgeSeconds) }),
+          el('td', { class: 'num', text: secs(w.stepSeconds) }),
+        ],
+      );
+    });
+    const ended = ['finished', 'stopped', 'failed'].includes(d.status);
 
     const events = el(
       'ul',
@@ -392,9 +453,11 @@
           el('h2', { text: 'Worker health' }),
           table(
             'workers',
-            ['worker', 'health', 'peer', 'status', 'host:pid', 'backend', 'heartbeat', 'step'],
+            ['worker', 'health', 'peer', 'status', 'host:pid', 'backend', 'heartbeat', 'step time'],
             workerRows,
-            'no worker has reported yet',
+            ended
+              ? 'the run has ended (' + d.status + '): its workers have left'
+              : 'no worker has reported yet',
           ),
         ]),
         el('section', { class: 'card', id: 'peers' }, [

@@ -12,6 +12,7 @@ import {
   type RejectLog,
   type TensorPayload,
 } from './peer-exchange';
+import { duplicateRedis } from './redis-connection';
 import { runKeys } from './redis-keys';
 
 export interface RedisExchangeOptions {
@@ -46,7 +47,7 @@ export class RedisPeerExchange implements PeerExchange {
   ) {
     this.inbox = new MessageInbox(rules, opts.log ?? stderrRejectLog, peer);
     this.inbox.reset(opts.generation);
-    this.blocking = redis.duplicate({ connectionName: `mat-exchange-${rules.runId}-p${peer}` });
+    this.blocking = duplicateRedis(redis, `mat-exchange-${rules.runId}-p${peer}`);
     this.keys = runKeys(rules.runId);
     this.ttlMs = opts.ttlMs ?? 30 * 60 * 1000;
     this.pollSeconds = (opts.pollMs ?? 250) / 1000;

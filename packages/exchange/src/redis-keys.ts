@@ -24,7 +24,7 @@ export const runKeys = (runId: string) => {
      *    exchangeSeconds}   (generation: the one the step was taken in; a rollback re-takes steps)
      *    + staleness with train.maxStaleness > 0: the step minus the oldest step of teacher outputs used
      *   {type:'eval', peer, step, cleanAccuracy, robustAccuracy, count}
-     *   {type:'worker', workerId, event:'joined'|'left'|'lost'|'took-over', peer} */
+     *   {type:'worker', workerId, event:'joined'|'claimed'|'left'|'lost'|'took-over', peer} */
     metrics: `${base}:metrics`,
     /** Data plane prefix for binary messages of one step (owned by the Redis PeerExchange). */
     dataPrefix: `${base}:data`,

@@ -61,6 +61,19 @@ describe('wasm kernels added by MAT', () => {
     expect(await values(dx)).toEqual([0, 0, 0, 5, 5, 0, 0, 0]);
     tf.dispose([x, dx]);
   });
+
+  it('Sign is ±1 for every non-zero magnitude, subnormals included, and 0 for ±0 and NaN', async () => {
+    // The built-in wasm kernel returned 0 for every |x| < FLT_EPSILON.
+    const x = tf.tensor1d([1e-30, -1e-30, 1e-8, -1e-8, 1e-40, -1.4e-45, 0, -0, NaN, -Infinity, 2]);
+    const s = tf.sign(x);
+    expect(tf.getBackend()).toBe('wasm');
+    expect(await values(s)).toEqual([1, -1, 1, -1, 1, -1, 0, 0, 0, -1, 1]);
+    // Sign's gradient is zero (and defined): replacing the kernel must not have lost it.
+    const finite = tf.tensor1d([1e-30, -1e-40, 0, 2]);
+    const g = tf.grad((input: tf.Tensor) => tf.sum(tf.sign(input)))(finite);
+    expect(await values(g)).toEqual([0, 0, 0, 0]);
+    tf.dispose([x, s, finite, g]);
+  });
 });
 
 describe.each(['cpu', 'wasm'] as const)('Conv2DBackpropFilter on %s (MAT replaces or adds it)', (backend) => {

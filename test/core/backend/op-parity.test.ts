@@ -15,6 +15,29 @@ import {
 
 type Case = [name: string, build: (rng: Rng) => GradientCase];
 
+/** Values where an inexact sign shows: below FLT_EPSILON, at and below FLT_MIN (subnormals), signed zeros. */
+const SIGN_EDGE_VALUES = [
+  1e-30,
+  -1e-30,
+  1e-8,
+  -1e-8,
+  1.1920929e-7,
+  -5.9604645e-8,
+  1.17549435e-38,
+  -1.17549435e-38,
+  1e-40,
+  -1e-40,
+  1.4e-45,
+  -1.4e-45,
+  0,
+  -0,
+  NaN,
+  Infinity,
+  -Infinity,
+  0.5,
+  -3,
+];
+
 const convCases: Case[] = (
   [
     // [filter, stride, padding, input size]
@@ -178,6 +201,18 @@ const cases: Case[] = [
   ['sum of all', (rng) => ({ inputs: [rand(rng, [3, 4])], f: (x) => tf.sum(x) })],
   ['mean over axes', (rng) => ({ inputs: [rand(rng, [3, 4, 2])], f: (x) => tf.mean(x, [0, 2]) })],
   ['sign', (rng) => ({ inputs: [rand(rng, [3, 4])], f: (x) => tf.mul(tf.sign(x), x) })],
+  [
+    // Attack steps take the sign of input gradients, which can be far below float32's epsilon.
+    'sign of tiny magnitudes, subnormals, ±0, NaN and ±Infinity',
+    () => ({ inputs: [tf.tensor1d(SIGN_EDGE_VALUES)], f: (x) => tf.sign(x) }),
+  ],
+  ...([1e-30, 1e-38, 1e-42] as const).map((scale): Case => [
+    `an l_inf attack step x + 0.1 * sign(g) with |g| ~ ${scale}`,
+    (rng) => ({
+      inputs: [rand(rng, [2, 4, 4, 1], 0, 1), tf.mul(rand(rng, [2, 4, 4, 1]), scale)],
+      f: (x, g) => tf.clipByValue(tf.add(x, tf.mul(tf.sign(g), 0.1)), 0, 1),
+    }),
+  ]),
   ['abs', (rng) => ({ inputs: [rand(rng, [3, 4])], f: (x) => tf.abs(x) })],
   ['square', (rng) => ({ inputs: [rand(rng, [3, 4])], f: (x) => tf.square(x) })],
   ['sqrt', (rng) => ({ inputs: [rand(rng, [3, 4], 0.1, 2)], f: (x) => tf.sqrt(x) })],

@@ -13,6 +13,9 @@ import {
 import { registerNativeBackend } from '@mat/native';
 import { snapshotParams } from '../helpers/tiny-models';
 
+// Every test trains several times, on wasm too: minutes when both cores are busy with other work.
+jest.setTimeout(600000);
+
 /** A tiny real run: fmnist-cnn on 64 Fashion-MNIST images, batch 8, PGD-2, 2 peers. */
 function tinyConfig(outDir: string, name: string, extra: Partial<RunConfig['train']> = {}): RunConfig {
   return parseRunConfig({

@@ -1,7 +1,8 @@
 import type { Argv } from 'yargs';
 import { Coordinator } from '@mat/coordinator';
 import { describeRedis } from '@mat/exchange';
-import { describeAttack } from '@mat/core';
+import { checkRunName, describeAttack } from '@mat/core';
+import { rollbackNote } from './rollback-note';
 import { resolveConfig, runConfigOptions, type TrainArgs } from './train';
 import { lineLogger, redisConnection, redisOptions, type RedisArgs } from './redis-options';
 
@@ -51,6 +52,8 @@ export function coordinatorCommand(yargs: Argv): Argv {
       const stopGrace = a['stop-grace'] ?? 60;
       if (!(stopGrace >= 0))
         throw new Error(`--stop-grace must be a number of seconds >= 0, not ${a['stop-grace']}`);
+      // Before anything else: the id names Redis keys and BullMQ jobs (an empty one or braces are refused).
+      if (a['run-id'] !== undefined) checkRunName(a['run-id'], '--run-id');
       const { config } = resolveConfig(a);
       const conn = redisConnection(a);
       const log = lineLogger(a['log-format'], 'coordinator');
@@ -58,9 +61,8 @@ export function coordinatorCommand(yargs: Argv): Argv {
         `run ${config.name}: ${config.peers} peer(s) ${config.model.arch} on ${config.data.dataset}, ` +
           describeAttack(config.attack),
       );
-      if (config.train.checkpointEvery === 0) {
-        log('note: --checkpoint-every is 0, so a lost worker rolls every peer back to the start');
-      }
+      const note = rollbackNote(config);
+      if (note) log(note);
       log(`connecting to ${describeRedis(conn)}`);
       try {
         const coordinator = await Coordinator.start({

@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
-import { createDashboard, redactRedisUrl } from '@mat/dashboard';
-import { redisOptions, redisPassword, type RedisArgs } from './redis-options';
+import { createDashboard } from '@mat/dashboard';
+import { describeRedis } from '@mat/exchange';
+import { redisConnection, redisOptions, type RedisArgs } from './redis-options';
 
 /**
  * mat dashboard --port 8080 --redis-url redis://host:6379 --redis-password-file F --token …
@@ -46,16 +47,16 @@ export function dashboardCommand(yargs: Argv): Argv {
           describe: 'Allow retrying, cleaning and adding jobs in bull-board',
         }),
     async (a) => {
-      const redisUrl = a['redis-url'] ?? process.env.MAT_REDIS_URL ?? 'redis://127.0.0.1:6379';
+      const conn = redisConnection(a);
       const token = a.token ?? (process.env.MAT_DASHBOARD_TOKEN || undefined);
       if (!(a['heartbeat-timeout'] > 0))
         throw new Error('--heartbeat-timeout must be a positive number of seconds');
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const dashboard = await createDashboard({
-        redisUrl,
-        redisPassword: redisPassword(a) ?? (process.env.MAT_REDIS_PASSWORD || undefined),
-        redisTls: a['redis-tls'] ?? process.env.MAT_REDIS_TLS === '1',
-        redisCaFile: a['redis-ca'] ?? (process.env.MAT_REDIS_CA || undefined),
+        redisUrl: conn.url,
+        redisPassword: conn.password,
+        redisTls: conn.tls,
+        redisCaFile: conn.caFile,
         token,
         port: a.port,
         host: a.host,
@@ -65,7 +66,7 @@ export function dashboardCommand(yargs: Argv): Argv {
         log,
       });
       log(
-        `dashboard: ${dashboard.url}/ (queues: ${dashboard.url}/queues) reading ${redactRedisUrl(redisUrl)}` +
+        `dashboard: ${dashboard.url}/ (queues: ${dashboard.url}/queues) reading ${describeRedis(conn)}` +
           (token ? '; token required' : '; no token: anyone who can reach the port can read it'),
       );
       await new Promise<void>((resolve) => {

@@ -1,17 +1,20 @@
-import * as net from 'net';
 import type { Argv } from 'yargs';
 import { listAvailableBackends, loadDataset } from '@mat/core';
+import { connectRedis, describeRedis, type RedisConnection } from '@mat/exchange';
+import { formatGpuReport, gpuReport, type NvidiaSmi } from '../gpu-report';
+import { redisConnection, redisOptions, type RedisArgs } from './redis-options';
 
 /**
  * What @tensorflow/tfjs-node-gpu 4.22 expects: it links libtensorflow 2.9.1, built against CUDA 11.2 and
- * cuDNN 8.1 (TensorFlow's tested build configurations), on Linux x86_64 with an NVIDIA driver ≥ 450.
+ * cuDNN 8.1 (TensorFlow's tested build configurations), and opens the CUDA 11 / cuDNN 8 sonames, which
+ * CUDA 11.8 and cuDNN 8.9 keep (the GPU image's default base; docs/gpu.md); Linux x86_64.
  */
 export const GPU_EXPECTATIONS =
-  'CUDA 11.2 and cuDNN 8.1 (libtensorflow 2.9.1), Linux x86_64, NVIDIA driver >= 450';
+  'CUDA 11.x and cuDNN 8.x (libtensorflow 2.9.1: built for CUDA 11.2 + cuDNN 8.1, driver >= 450.80.02; ' +
+  'the GPU image has CUDA 11.8 + cuDNN 8.9, driver >= 520.61.05), Linux x86_64; not CUDA 12 or cuDNN 9';
 
-interface DoctorArgs {
+interface DoctorArgs extends RedisArgs {
   'data-dir': string;
-  'redis-url': string;
   json: boolean;
 }
 
@@ -20,12 +23,8 @@ export function doctorCommand(yargs: Argv): Argv {
     'doctor',
     'Check backends, versions, GPU expectations, Redis and datasets',
     (y) =>
-      y
+      redisOptions(y)
         .option('data-dir', { type: 'string', default: 'data' })
-        .option('redis-url', {
-          type: 'string',
-          default: process.env.MAT_REDIS_URL ?? 'redis://127.0.0.1:6379',
-        })
         .option('json', { type: 'boolean', default: false, describe: 'Print one JSON object' }),
     async (a) => {
       const report = await doctor(a);
@@ -39,6 +38,7 @@ export function doctorCommand(yargs: Argv): Argv {
         lines.push(`  ${b.available ? 'ok ' : '-- '} ${b.name}${detail ? `: ${detail}` : ''}`);
       }
       lines.push(`tfjs-node-gpu needs: ${GPU_EXPECTATIONS}`);
+      lines.push(...formatGpuReport(report.gpu));
       lines.push(
         `redis ${report.redis.url}: ${report.redis.ok ? 'answers PING' : `unreachable (${report.redis.error})`}`,
       );
@@ -50,9 +50,15 @@ export function doctorCommand(yargs: Argv): Argv {
   );
 }
 
-export async function doctor(a: DoctorArgs) {
+export async function doctor(
+  a: Pick<DoctorArgs, 'data-dir'> & Partial<RedisArgs>,
+  opts: { smi?: NvidiaSmi } = {},
+) {
+  // The environment as given, before the tensorflow backend fills in its GPU defaults.
+  const givenEnv = { ...process.env };
   const backends = await listAvailableBackends();
-  const redis = await pingRedis(a['redis-url']);
+  const gpu = gpuReport({ smi: opts.smi, env: givenEnv });
+  const redis = await pingRedis(redisConnection({ 'queue-prefix': 'bull', ...a }));
   const datasets = [];
   for (const name of ['fashion-mnist', 'mnist', 'cifar10', 'cifar100']) {
     try {
@@ -62,37 +68,28 @@ export async function doctor(a: DoctorArgs) {
       datasets.push({ name, ok: false, error: (err as Error).message });
     }
   }
-  return { node: process.version, backends, gpuExpectations: GPU_EXPECTATIONS, redis, datasets };
+  return { node: process.version, backends, gpuExpectations: GPU_EXPECTATIONS, gpu, redis, datasets };
 }
 
-/** Sends a raw RESP PING; no client library needed to tell whether Redis answers. Never logs the password. */
-export function pingRedis(
-  urlText: string,
+/** Connects as the mat commands do (URL with user, password, TLS, CA) and PINGs; never shows the password. */
+export async function pingRedis(
+  conn: RedisConnection,
   timeoutMs = 1500,
 ): Promise<{ url: string; ok: boolean; error?: string }> {
-  let url: URL;
+  const url = describeRedis(conn);
   try {
-    url = new URL(urlText);
-  } catch {
-    return Promise.resolve({ url: '(invalid)', ok: false, error: `invalid Redis URL` });
-  }
-  const safe = `${url.protocol}//${url.hostname}:${url.port || 6379}`;
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: url.hostname, port: Number(url.port || 6379) });
-    const done = (ok: boolean, error?: string) => {
-      socket.destroy();
-      resolve({ url: safe, ok, error });
+    const redis = await connectRedis(conn, { timeoutMs, name: 'mat-doctor' });
+    redis.disconnect();
+    return { url, ok: true };
+  } catch (err) {
+    // The message is "cannot reach Redis at <url>: <reason>"; the reason is what is new here.
+    const message = (err as Error).message;
+    return {
+      url,
+      ok: false,
+      error: message.startsWith(`cannot reach Redis at ${url}: `)
+        ? message.slice(`cannot reach Redis at ${url}: `.length)
+        : message,
     };
-    socket.setTimeout(timeoutMs, () => done(false, 'timeout'));
-    socket.on('error', (err) => done(false, (err as NodeJS.ErrnoException).code ?? err.message));
-    socket.on('connect', () => {
-      const auth = url.password ? `AUTH ${decodeURIComponent(url.password)}\r\n` : '';
-      socket.write(`${auth}PING\r\n`);
-    });
-    socket.on('data', (buf) => {
-      const text = buf.toString();
-      if (text.includes('+PONG')) done(true);
-      else if (text.startsWith('-')) done(false, text.trim().split('\r\n')[0]);
-    });
-  });
+  }
 }

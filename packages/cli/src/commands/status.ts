@@ -10,10 +10,10 @@ import {
   redisOptions as ioredisOptions,
   RUNS_INDEX_KEY,
   RunStore,
-  type RunState,
 } from '@mat/exchange';
-import { formatMetric } from '../format-metric';
+import { checkRunName } from '@mat/core';
 import { redisConnection, redisOptions, type RedisArgs } from './redis-options';
+import { describeDivergence, statusLines } from './status-view';
 
 interface StatusArgs extends RedisArgs {
   run?: string;
@@ -38,6 +38,7 @@ export function statusCommand(yargs: Argv): Argv {
         .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
         .option('stop', { type: 'boolean', default: false, describe: 'Stop the run (checkpoint first)' }),
     async (a) => {
+      if (a.run !== undefined) checkRunName(a.run, 'the run id');
       const conn = redisConnection(a);
       const redis = await connectRedis(conn);
       const out = (text: string): void => void process.stdout.write(text + '\n');
@@ -111,25 +112,7 @@ export function statusCommand(yargs: Argv): Argv {
             ),
           );
         }
-        for (const line of runStateLines(a.run, state, now)) out(line);
-        for (let peer = 0; peer < state.peers; peer++) {
-          const s = slots.get(peer);
-          const m = latest.get(peer);
-          const lease = s
-            ? `${s.workerId}, lease ${((s.leaseUntil - now) / 1000).toFixed(1)} s, step ${s.step}`
-            : 'free';
-          const metrics = m
-            ? ` | loss ${formatMetric(m.loss, 3)} adv ${formatMetric(m.advAccuracy, 1, 100)}% ` +
-              `${formatMetric(m.stepSeconds, 2)} s/step (exchange ${formatMetric(m.exchangeSeconds, 3)} s)`
-            : '';
-          out(`  peer ${peer}: ${lease}${metrics}`);
-        }
-        for (const w of workers) {
-          const age = w.lastHeartbeat ? `${((now - w.lastHeartbeat) / 1000).toFixed(1)} s ago` : 'never';
-          out(
-            `  worker ${w.workerId} (${w.host} pid ${w.pid}, ${w.backend}${w.gpu === undefined ? '' : `, CUDA_VISIBLE_DEVICES=${w.gpu}`}): ${w.peer === null ? 'spare' : `peer ${w.peer}`}, ${w.status}, heartbeat ${age}`,
-          );
-        }
+        for (const line of statusLines({ id: a.run, state, slots, workers, latest, now })) out(line);
       } finally {
         redis.disconnect();
       }
@@ -142,31 +125,3 @@ export function statusCommand(yargs: Argv): Argv {
  * divergence a worker reported that the coordinator has not acted on yet (the run still shows `running`
  * until it fails or rolls back).
  */
-export function runStateLines(runId: string, state: RunState, now: number): string[] {
-  const lines = [
-    `run ${runId}: ${state.status}, step ${state.step}/${state.lastStep}, generation ${state.generation}`,
-    `  checkpoint: step ${state.checkpointStep} in ${state.runDir}`,
-  ];
-  if (state.pauseAt !== undefined)
-    lines.push(`  pausing at step ${state.pauseAt}${state.stopRequested ? ' (stop)' : ''}`);
-  if (state.stopRequested && state.stopRequestedAt !== undefined)
-    lines.push(`  stop requested ${((now - state.stopRequestedAt) / 1000).toFixed(1)} s ago`);
-  const d = state.divergence;
-  if (d) {
-    const acted = ['failed', 'finished', 'stopped'].includes(state.status);
-    lines.push(
-      `  ${describeDivergence(d)}: ${d.reason}` +
-        (acted ? '' : ' (reported; the coordinator has not acted on it yet)'),
-    );
-  }
-  if (state.rolledBackFrom !== undefined)
-    lines.push(`  rolled back to the last checkpoint after a divergence at step ${state.rolledBackFrom}`);
-  if (state.error) lines.push(`  error: ${state.error}`);
-  return lines;
-}
-
-function describeDivergence(d: NonNullable<RunState['divergence']>): string {
-  const who = d.peer < 0 ? 'an unknown peer' : `peer ${d.peer}`;
-  const at = d.step < 0 ? '' : ` at step ${d.step}`;
-  return `divergence: ${who}${at}${d.generation >= 0 ? ` (generation ${d.generation})` : ''}`;
-}

@@ -2,6 +2,7 @@ import * as os from 'os';
 import type { Argv } from 'yargs';
 import { findVisibleGpus, GpuClaim, type VisibleGpus } from '@mat/worker';
 import type { RedisConnection } from '@mat/exchange';
+import { libtensorflowLoaded } from '@mat/core';
 
 /** The GPU flags of `mat worker`; the defaults come from the environment (docker-compose.yml sets them). */
 export interface GpuArgs {
@@ -93,16 +94,21 @@ export async function applyGpuChoice(
   },
 ): Promise<GpuClaim | undefined> {
   if (choice.kind === 'none') return undefined;
+  // tfjs-node(-gpu) registers its backend when it loads, and libtensorflow has then read
+  // CUDA_VISIBLE_DEVICES: a GPU chosen after that would not be the one used (every GPU would be).
+  if (libtensorflowLoaded())
+    throw new Error(
+      'the GPU must be chosen before libtensorflow loads, but the tensorflow backend is already loaded ' +
+        '(a bug: report it)',
+    );
   if (choice.kind === 'index') {
     process.env.CUDA_VISIBLE_DEVICES = String(choice.index);
     return undefined;
   }
   const { gpus, source } = (ctx.visible ?? (() => findVisibleGpus({ count: choice.count })))();
   if (gpus.length === 0) {
-    ctx.log(
-      `--gpu auto: no GPU visible (${source}; checked --gpu-count, CUDA_VISIBLE_DEVICES, ` +
-        'NVIDIA_VISIBLE_DEVICES and nvidia-smi -L): running without one (CUDA_VISIBLE_DEVICES=-1)',
-    );
+    // One short line: every worker of the machine prints it (mat worker --help names the ways to list GPUs).
+    ctx.log(`--gpu auto: no GPU found (${source}): running on the CPU`);
     process.env.CUDA_VISIBLE_DEVICES = '-1';
     return undefined;
   }

@@ -3,6 +3,7 @@ import { newWorkerId, RedisWorker, type WorkerOptions } from '@mat/worker';
 import { describeRedis, EXCHANGE_SECRET_ENV, exchangeSecretFromEnv } from '@mat/exchange';
 import { lineLogger, redisConnection, redisOptions, type RedisArgs } from './redis-options';
 import { applyGpuChoice, gpuOptions, parseGpuChoice, type GpuArgs } from './worker-gpu';
+import { checkRunName } from '@mat/core';
 import { resolveConfig } from './train';
 
 interface WorkerArgs extends RedisArgs, GpuArgs {
@@ -65,6 +66,7 @@ export function workerCommand(yargs: Argv): Argv {
       const signals = new WorkerSignals();
       const gpuChoice = parseGpuChoice(a);
       if (!(a['lease-ms'] >= 300)) throw new Error('--lease-ms must be at least 300');
+      if (a.run !== undefined) checkRunName(a.run, '--run');
       const runId = a.run ?? runIdOfConfig(a);
       const conn = redisConnection(a);
       const log = lineLogger(a['log-format'], 'worker');

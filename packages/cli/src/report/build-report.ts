@@ -2,10 +2,14 @@ import {
   describeMethod,
   describePerturbations,
   parseRunConfig,
+  type EvalEvent,
   type MissingEvaluation,
   type ModelEvalResult,
   type Norm,
+  type RunHistory,
+  type RunTiming,
 } from '@mat/core';
+import { findMissing } from './missing';
 import type { RunData, StepRecord } from './run-data';
 
 /** A line of a line chart: (x, y) points. */
@@ -64,6 +68,10 @@ export interface RunReport {
     totalSteps?: number;
     seconds?: number;
     imagesPerSecond?: number;
+    /** Where the time went (summary.json of runs that record it). */
+    timing?: RunTiming;
+    /** Generations, rollbacks, lost workers, steps redone (summary.json of runs that record it). */
+    history?: RunHistory;
     backend?: string;
     /** Why the run failed (summary.json). */
     error?: string;
@@ -78,7 +86,9 @@ export interface RunReport {
   /** One section per eval-*.json file, oldest step first. */
   robustness: RobustnessSection[];
   charts: { lines: LineChartSpec[]; bars: BarChartSpec[] };
-  /** Why a chart is missing, evaluations not done, a failed run: for the reader. */
+  /** What the run's files lack (summary, evaluations, peers, steps): shown first, never drawn around. */
+  missing: string[];
+  /** Why a chart is missing, for the reader. */
   notes: string[];
 }
 
@@ -97,12 +107,16 @@ export function buildReport(data: RunData, now = new Date()): RunReport {
   const bars: BarChartSpec[] = [];
 
   if (data.steps.length > 0) {
-    const peers = data.steps[0].peers.map((p) => p.peer);
+    const peers = peersOf(data.steps);
+    // A step a peer is missing from has no point of that peer (report.missing says so).
     const curve = (pick: (m: StepRecord['peers'][number]) => number) =>
       peers.map((peer) => ({
         name: `peer ${peer}`,
         points: downsample(
-          data.steps.map((s): [number, number] => [s.step, pick(s.peers.find((p) => p.peer === peer)!)]),
+          data.steps.flatMap((s): Array<[number, number]> => {
+            const m = s.peers.find((p) => p.peer === peer);
+            return m ? [[s.step, pick(m)]] : [];
+          }),
           MAX_CURVE_POINTS,
         ),
       }));
@@ -126,19 +140,16 @@ export function buildReport(data: RunData, now = new Date()): RunReport {
     notes.push('metrics.jsonl has no training steps: no training curves.');
   }
   if (data.evals.length > 0) {
-    const peers = data.evals[0].peers.map((p) => p.peer);
+    const peers = peersOf(data.evals);
     const series: Series[] = peers.flatMap((peer) => {
-      const of = (e: (typeof data.evals)[number]) => e.peers.find((p) => p.peer === peer)!;
+      const points = (pick: (r: EvalEvent['peers'][number]) => number) =>
+        data.evals.flatMap((e): Array<[number, number]> => {
+          const r = e.peers.find((p) => p.peer === peer);
+          return r ? [[e.step, pick(r)]] : [];
+        });
       return [
-        {
-          name: `peer ${peer} robust`,
-          points: data.evals.map((e): [number, number] => [e.step, of(e).robustAccuracy]),
-        },
-        {
-          name: `peer ${peer} clean`,
-          points: data.evals.map((e): [number, number] => [e.step, of(e).cleanAccuracy]),
-          dashed: true,
-        },
+        { name: `peer ${peer} robust`, points: points((r) => r.robustAccuracy) },
+        { name: `peer ${peer} clean`, points: points((r) => r.cleanAccuracy), dashed: true },
       ];
     });
     lines.push({
@@ -196,6 +207,8 @@ export function buildReport(data: RunData, now = new Date()): RunReport {
       totalSteps: data.summary?.totalSteps,
       seconds: data.summary?.seconds,
       imagesPerSecond: data.summary?.imagesPerSecond,
+      timing: data.summary?.timing,
+      history: data.summary?.history,
       backend,
       ...(data.summary?.error !== undefined && { error: data.summary.error }),
       ...(data.summary?.missingEvaluations && { missingEvaluations: data.summary.missingEvaluations }),
@@ -203,6 +216,7 @@ export function buildReport(data: RunData, now = new Date()): RunReport {
     finalEval: lastFinal ? { step: lastFinal.step, peers: lastFinal.peers } : undefined,
     robustness,
     charts: { lines, bars },
+    missing: findMissing(data, config),
     notes,
   };
 }
@@ -286,6 +300,11 @@ function accuracyVsEps(sections: RobustnessSection[]): LineChartSpec[] {
     });
   }
   return charts;
+}
+
+/** Every peer that appears in any of the records, in order. */
+function peersOf(records: ReadonlyArray<{ peers: ReadonlyArray<{ peer: number }> }>): number[] {
+  return [...new Set(records.flatMap((r) => r.peers.map((p) => p.peer)))].sort((a, b) => a - b);
 }
 
 /** Bucket means: at most `max` points, each the mean x and y of a run of consecutive points. */

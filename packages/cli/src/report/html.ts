@@ -1,4 +1,5 @@
 import type { RunReport } from './build-report';
+import { runFacts } from './facts';
 import { robustnessRows } from './markdown';
 import { barChart, escapeXml, lineChart } from './svg-charts';
 
@@ -9,6 +10,7 @@ table { border-collapse: collapse; margin: 8px 0 16px; } td, th { padding: 3px 1
 th { text-align: left; background: #f6f6f6; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 16px 0; } figcaption { color: #555; font-size: 12px; } svg { max-width: 100%; height: auto; }
 .note { color: #8a5a00; }
+.missing { color: #a40000; font-weight: 600; }
 `;
 
 /** Markdown-ish bold (**x**) to <strong>, everything else escaped. */
@@ -41,16 +43,12 @@ export function renderHtml(report: RunReport): string {
   const { run } = report;
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   const parts: string[] = [];
-  const facts: string[][] = [
-    ['data / model', `${run.dataset}, ${run.peers} × ${run.arch}`],
-    ['method', run.method],
-    ['training perturbations', run.training],
-  ];
-  if (run.stepsDone !== undefined)
-    facts.push(['steps', `${run.stepsDone}${run.totalSteps ? ` of ${run.totalSteps}` : ''}`]);
-  if (run.seconds !== undefined) facts.push(['training time', `${run.seconds.toFixed(0)} s`]);
-  if (run.backend) facts.push(['backend', run.backend]);
+  const facts = runFacts(run);
   parts.push(`<h1>MAT report: ${escapeXml(run.name)}</h1>`, htmlTable(['run', run.dir], facts, true));
+  if (report.missing.length)
+    parts.push(
+      `<h2>Missing from this run</h2><ul>${report.missing.map((m) => `<li class="missing">${escapeXml(m)}</li>`).join('')}</ul>`,
+    );
 
   const training = report.charts.lines.filter((c) => !c.id.startsWith('accuracy-vs-eps'));
   if (training.length) {

@@ -1,4 +1,5 @@
 import type { RobustnessSection, RunReport } from './build-report';
+import { runFacts } from './facts';
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 const num = (v: number) => `${+v.toPrecision(4)}`;
@@ -38,21 +39,10 @@ export function robustnessRows(section: RobustnessSection): { header: string[]; 
 export function renderMarkdown(report: RunReport): string {
   const { run } = report;
   const out: string[] = [`# MAT report: ${run.name}`, ''];
-  const facts: string[][] = [
-    ['run directory', run.dir],
-    ['data / model', `${run.dataset}, ${run.peers} × ${run.arch}`],
-    ['method', run.method],
-    ['training perturbations', run.training],
-  ];
-  if (run.stepsDone !== undefined)
-    facts.push(['steps', `${run.stepsDone}${run.totalSteps ? ` of ${run.totalSteps}` : ''}`]);
-  if (run.seconds !== undefined)
-    facts.push([
-      'training time',
-      `${run.seconds.toFixed(0)} s${run.imagesPerSecond ? ` (${run.imagesPerSecond.toFixed(1)} adversarial images/s)` : ''}`,
-    ]);
-  if (run.backend) facts.push(['backend', run.backend]);
+  const facts: string[][] = [['run directory', run.dir], ...runFacts(run)];
   out.push(table(['', ''], facts, true), '');
+  if (report.missing.length)
+    out.push('## Missing from this run', '', ...report.missing.map((m) => `- **${m}**`), '');
 
   if (report.finalEval) {
     out.push(`## Test accuracy at the end of training (step ${report.finalEval.step})`, '');

@@ -3,6 +3,11 @@ import { registerCpuKernels } from './register-cpu-kernels';
 import { registerTrainingGradients } from './register-gradients';
 
 export * from './select-backend';
+export {
+  applyGpuEnvironmentDefaults,
+  GPU_ENVIRONMENT_DEFAULTS,
+  libtensorflowLoaded,
+} from './gpu-environment';
 export { BACKEND_NAMES, type BackendName } from './candidates';
 export { registerTrainingGradients, MISSING_GRADIENTS, GRADIENT_FIXES } from './register-gradients';
 export { registerCpuKernels, CPU_KERNEL_FIXES } from './register-cpu-kernels';

@@ -3,6 +3,7 @@ import { batchMatMulKernel } from './wasm-kernels/batch-mat-mul';
 import { conv2DBackpropFilterConfig } from './wasm-kernels/conv2d-backprop-filter';
 import { conv2DBackpropInputKernel } from './wasm-kernels/conv2d-backprop-input';
 import { maxPoolGradConfig } from './wasm-kernels/max-pool-grad';
+import { signConfig } from './wasm-kernels/sign';
 import { unsortedSegmentSumConfig } from './wasm-kernels/unsorted-segment-sum';
 
 /**
@@ -18,6 +19,7 @@ export const WASM_MISSING_KERNELS: readonly tf.KernelConfig[] = [
 /** Built-in wasm kernels that give wrong results; ours replace them unconditionally. */
 export const WASM_KERNEL_FIXES: readonly tf.KernelConfig[] = [
   maxPoolGradConfig, // drops the gradient of windows with no positive value
+  signConfig, // returns 0 for every |x| < FLT_EPSILON, which froze attack steps on small gradients
 ];
 
 /**

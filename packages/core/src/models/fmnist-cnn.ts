@@ -7,7 +7,8 @@ import { Dense } from './layers/dense';
  * Small CNN for Fashion-MNIST (28×28×1), biases on all layers:
  *   conv3×3×32 (pad 1) → ReLU → maxpool 2 → conv3×3×64 (pad 1) → ReLU → maxpool 2
  *   → flatten → dense 128 → ReLU → dense numClasses.
- * 421,642 parameters for 10 classes (the PyTorch count).
+ * 421,642 parameters for 10 classes (the PyTorch count). Initialised as PyTorch initialises the reference CNN:
+ * nn.Conv2d and nn.Linear defaults, U(±1/√fan_in) for every weight and bias (docs/models.md).
  *
  * Flatten order: NHWC, i.e. feature index (h·W + w)·C + c. PyTorch's nn.Flatten on NCHW uses c·H·W + h·W + w,
  * so `fc1.kernel` rows are in a different order from a PyTorch `fc1.weight`'s columns; `flattenedInputs` records

@@ -40,7 +40,8 @@ class PreActBlock {
 /**
  * PreActResNet-18 for CIFAR (kuangliu/pytorch-cifar, as used by adversarial-training code such as Rice et al.'s):
  * 3×3 stem conv (no BN, no max-pool), stages of 2 blocks at 64/128/256/512 channels with strides 1/2/2/2,
- * final BN + ReLU (`bn`), global average pool, `linear`. 11,172,170 parameters for 10 classes.
+ * final BN + ReLU (`bn`), global average pool, `linear`. 11,172,170 parameters for 10 classes. PyTorch's default
+ * initialisation throughout, as the reference code sets none (docs/models.md).
  * Names follow the PyTorch state_dict: `layer2.0.shortcut.0.kernel` ↔ `layer2.0.shortcut.0.weight`.
  *
  * Pooling: global mean over H×W — identical to the reference `avg_pool2d(out, 4)` for 32×32 inputs, and still

@@ -47,7 +47,8 @@ class BasicBlock {
 /**
  * ResNet-18 for CIFAR as in the TRADES/MART code (kuangliu/pytorch-cifar): 3×3 stem conv + BN + ReLU, no
  * max-pool, stages of 2 basic blocks at 64/128/256/512 channels with strides 1/2/2/2, global average pool,
- * `linear`. 11,173,962 parameters for 10 classes. Names follow the PyTorch state_dict.
+ * `linear`. 11,173,962 parameters for 10 classes. Names follow the PyTorch state_dict. PyTorch's default
+ * initialisation throughout, as the reference code sets none (docs/models.md).
  */
 export const resnet18: ArchDefinition = {
   name: 'resnet18',

@@ -10,6 +10,12 @@ export const WRN_DEFAULT_DEPTH = 34;
 export const WRN_DEFAULT_WIDEN = 10;
 
 /**
+ * The TRADES/MART WideResNet initialises every convolution Kaiming-normal fan_out and zeroes the `fc` bias (its
+ * weight keeps nn.Linear's default), unlike the ResNets, which keep PyTorch's defaults throughout.
+ */
+const WRN_CONV_INIT = 'kaiming-normal-fan-out' as const;
+
+/**
  * Wide-ResNet block as in the TRADES code: pre-activation, and when the channel count changes the shortcut is a
  * 1×1 strided conv (`convShortcut`) applied to the *activated* input:
  *   equal in/out:  y = x + conv2(ReLU(bn2(conv1(ReLU(bn1(x))))))
@@ -30,9 +36,15 @@ class WideBlock {
       outChannels: outPlanes,
       kernelSize: 3,
       stride,
+      init: WRN_CONV_INIT,
     });
     this.bn2 = new BatchNorm(b, 'bn2', outPlanes);
-    this.conv2 = new Conv2d(b, 'conv2', { inChannels: outPlanes, outChannels: outPlanes, kernelSize: 3 });
+    this.conv2 = new Conv2d(b, 'conv2', {
+      inChannels: outPlanes,
+      outChannels: outPlanes,
+      kernelSize: 3,
+      init: WRN_CONV_INIT,
+    });
     this.convShortcut =
       inPlanes === outPlanes
         ? null
@@ -41,6 +53,7 @@ class WideBlock {
             outChannels: outPlanes,
             kernelSize: 1,
             stride,
+            init: WRN_CONV_INIT,
           });
   }
 
@@ -56,6 +69,8 @@ class WideBlock {
  * parameters for 10 classes). depth = 6n + 4: stem 3×3 conv to 16 channels, three groups (`block1..3`, blocks
  * `blockK.layer.i`) of n blocks at 16·widen, 32·widen, 64·widen channels with strides 1, 2, 2, final BN + ReLU
  * (`bn1`), global average pool, `fc`.
+ *
+ * Initialised as the TRADES file does (WRN_CONV_INIT, zero `fc` bias; docs/models.md).
  *
  * Unlike the TRADES file, there is no `sub_block1`: TRADES declares it but never runs it, so its weights are dead
  * (drop `sub_block1.*` when importing a TRADES checkpoint).
@@ -77,6 +92,7 @@ export const wideResnet: ArchDefinition = {
       inChannels: inputShape[2],
       outChannels: channels[0],
       kernelSize: 3,
+      init: WRN_CONV_INIT,
     });
     const blocks: WideBlock[] = [];
     [1, 2, 2].forEach((stride, group) => {
@@ -87,7 +103,7 @@ export const wideResnet: ArchDefinition = {
       }
     });
     const bn = new BatchNorm(b, 'bn1', channels[3]);
-    const fc = new Dense(b, 'fc', channels[3], numClasses);
+    const fc = new Dense(b, 'fc', channels[3], numClasses, 'zeros');
     return {
       forward(x, mode) {
         let out = stem.apply(x);

@@ -3,7 +3,8 @@ import * as path from 'path';
 import { ConfigError, type RunConfig } from '../config/schema';
 import { checkpointToResume } from '../train/checkpoint';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write';
-import { compactMetricsLines, runSummarySchema, type MetricsLine, type RunSummary } from './run-records';
+import { compactMetricsLines, type MetricsLine, type RunSummary } from './run-records';
+import { NO_HISTORY, NO_TIME, parseRunSummary, runSummarySchema, type EarlierSessions } from './run-summary';
 
 /** What the coordinator of a distributed run keeps in its run directory (coordinator.json). */
 export interface CoordinatorRecord {
@@ -102,6 +103,29 @@ export class RunDirectory {
       throw new Error(`${this.summaryFile}: not written, the summary is malformed (${problems.join('; ')})`);
     }
     writeJsonAtomic(this.summaryFile, checked.data);
+  }
+
+  /** summary.json through its contract; undefined when there is none. */
+  readSummary(): RunSummary | undefined {
+    if (!fs.existsSync(this.summaryFile)) return undefined;
+    return parseRunSummary(readJson(this.summaryFile), this.summaryFile);
+  }
+
+  /**
+   * What the sessions before this one did, for a run resumed at `resumedAt` (0: a new run): the time and
+   * history of the summary.json they left, when it is theirs (it ends where this session resumes).
+   */
+  earlierSessions(resumedAt: number): EarlierSessions {
+    if (resumedAt === 0) return { timing: NO_TIME, history: NO_HISTORY, countedFrom: 0 };
+    let previous: RunSummary | undefined;
+    try {
+      previous = this.readSummary();
+    } catch {
+      previous = undefined;
+    }
+    if (previous?.timing && previous.history && previous.stepsDone === resumedAt)
+      return { timing: previous.timing, history: previous.history, countedFrom: 0 };
+    return { timing: NO_TIME, history: NO_HISTORY, countedFrom: resumedAt };
   }
 
   readCoordinatorRecord(): CoordinatorRecord | undefined {

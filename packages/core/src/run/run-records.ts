@@ -1,10 +1,17 @@
-import { z } from 'zod';
 import type { EvalResult } from '../train/evaluate';
 import type { PeerStepMetrics } from '../train/mat-step';
+import type { z } from 'zod';
+import {
+  totalSeconds,
+  type missingEvaluationSchema,
+  type RunHistory,
+  type RunTiming,
+  type runSummarySchema,
+} from './run-summary';
 
 /**
  * What a run records, the same for every runtime: the lines of metrics.jsonl (one per step, one per
- * evaluation) and summary.json. Timing fields (`seconds`, `exchangeSeconds`, `imagesPerSecond`) and
+ * evaluation) and summary.json. Timing fields (`seconds`, `exchangeSeconds`, `imagesPerSecond`, `timing`) and
  * `metadata` (where it ran) are the only ones that may differ between runtimes for one config and seed.
  */
 
@@ -41,50 +48,10 @@ export interface EvalEvent {
 /** One line of metrics.jsonl. */
 export type MetricsLine = ({ type: 'step' } & StepEvent) | ({ type: 'eval' } & EvalEvent);
 
-const fraction = z.number().min(0).max(1);
-const count = z.number().int().nonnegative();
-
-/** A scheduled evaluation that could not be done (summary.json's missingEvaluations). */
-export const missingEvaluationSchema = z.object({
-  peer: count,
-  step: count,
-  reason: z.string().max(64 * 1024),
-});
-export type MissingEvaluation = z.output<typeof missingEvaluationSchema>;
-
-/**
- * summary.json: written at the end of a run by every runtime (RunDirectory.writeSummary checks it first),
- * read by `mat report` and other tools through the same schema (@mat/exchange's decodeRunSummary).
- */
-export const runSummarySchema = z.object({
-  /** Where and how the run ran: `runtime`, `backend`, and the distributed run's `runId`, `generation`. */
-  metadata: z.record(z.string(), z.unknown()),
-  runDir: z.string().min(1).max(4096),
-  stepsDone: count,
-  /** Steps of the whole schedule (epochs × steps per epoch), even when train.maxSteps ends the run sooner. */
-  totalSteps: count,
-  stoppedEarly: z.boolean(),
-  seconds: z.number().nonnegative(),
-  imagesPerSecond: z.number().nonnegative(),
-  final: z
-    .object({
-      step: count,
-      epoch: z.number().int().min(-1),
-      final: z.boolean(),
-      peers: z.array(z.object({ peer: count, count, cleanAccuracy: fraction, robustAccuracy: fraction })),
-    })
-    .optional(),
-  /** Why the run failed (a peer diverged, an evaluation could not be done); absent when it did not. */
-  error: z
-    .string()
-    .max(64 * 1024)
-    .optional(),
-  /** Scheduled evaluations that could not be done, with the reason; absent when every one was. */
-  missingEvaluations: z.array(missingEvaluationSchema).optional(),
-});
-
-/** summary.json. */
+/** summary.json (its contract: ./run-summary.ts). */
 export type RunSummary = z.output<typeof runSummarySchema>;
+
+export type MissingEvaluation = z.output<typeof missingEvaluationSchema>;
 
 /** One peer's report of one step, as a worker process sends it (the aggregator's input). */
 export interface PeerStepReport extends StepLinePeer {
@@ -107,22 +74,26 @@ export function runSummary(opts: {
   runDir: string;
   stepsDone: number;
   totalSteps: number;
-  seconds: number;
-  /** Adversarial training images processed in `seconds`, over all peers. */
+  /** Where the run's time went; `seconds` is their sum. */
+  timing: RunTiming;
+  history: RunHistory;
+  /** Adversarial training images processed in timing.trainingSeconds, over all peers. */
   images: number;
   final?: EvalEvent;
   error?: string;
   missingEvaluations?: MissingEvaluation[];
 }): RunSummary {
-  const { seconds } = opts;
+  const { timing } = opts;
   return {
     metadata: opts.metadata,
     runDir: opts.runDir,
     stepsDone: opts.stepsDone,
     totalSteps: opts.totalSteps,
     stoppedEarly: opts.stepsDone < opts.totalSteps,
-    seconds,
-    imagesPerSecond: seconds > 0 ? opts.images / seconds : 0,
+    seconds: totalSeconds(timing),
+    imagesPerSecond: timing.trainingSeconds > 0 ? opts.images / timing.trainingSeconds : 0,
+    timing,
+    history: opts.history,
     final: opts.final,
     ...(opts.error !== undefined && { error: opts.error }),
     ...(opts.missingEvaluations?.length && { missingEvaluations: opts.missingEvaluations }),

@@ -14,6 +14,7 @@ import {
   type StepEvent,
 } from '../run/run-records';
 import { RunSchedule } from '../run/run-schedule';
+import { imagesTrained, PhaseClock } from '../run/run-summary';
 import { StepAggregator } from '../run/step-aggregator';
 import { loadCheckpoint, saveCheckpoint, stepDirName } from './checkpoint';
 import { evaluateModel } from './evaluate';
@@ -178,8 +179,10 @@ export class InProcessTrainer {
     const { config, schedule } = this;
     const metrics = this.dir.openMetrics();
     const lines = new StepAggregator(schedule, config.peers);
-    const started = Date.now();
-    const firstStep = this.step;
+    const earlier = this.dir.earlierSessions(this.step);
+    const clock = new PhaseClock(earlier.timing);
+    const history = { ...earlier.history, generations: earlier.history.generations + 1 };
+    clock.enter('training', Date.now());
     let final: EvalEvent | undefined;
     let error: string | undefined;
     /** The step of the divergence that caused the last rollback (decideOnDivergence). */
@@ -207,7 +210,13 @@ export class InProcessTrainer {
           }
           events.onRollback?.({ reason: decision.reason, toStep: decision.toStep });
           rolledBackFrom = err.step;
+          clock.enter('recovery', Date.now());
+          const from = this.step;
           this.rollBack();
+          history.rollbacks++;
+          history.generations++;
+          history.stepsRedone += from - this.step;
+          clock.enter('training', Date.now());
           continue;
         } finally {
           tf.dispose([batch.x, batch.y]);
@@ -220,18 +229,19 @@ export class InProcessTrainer {
         events.onStep?.(line!);
         if (schedule.checkpointDue(this.step)) this.checkpoint(events);
         if (schedule.epochEvalDue(this.step))
-          metrics.append({ type: 'eval', ...this.evaluate(lines, false, events) });
+          metrics.append({ type: 'eval', ...this.evaluate(lines, false, events, clock) });
         // Let signal handlers and I/O run between steps.
         await new Promise((resolve) => setImmediate(resolve));
       }
       if (error === undefined) {
         // A stopped run ends with a checkpoint where it stopped.
         if (this.checkpointed !== this.step) this.checkpoint(events);
-        final = this.evaluate(lines, true, events);
+        final = this.evaluate(lines, true, events, clock);
         metrics.append({ type: 'eval', ...final });
       }
     } finally {
       metrics.close();
+      clock.stop(Date.now());
     }
     // Steps re-taken after a rollback were appended again: one line per step, the last one kept.
     if (rolledBackFrom !== undefined) this.dir.keepMetricsUpTo(this.step);
@@ -240,8 +250,13 @@ export class InProcessTrainer {
       runDir: this.dir.path,
       stepsDone: this.step,
       totalSteps: schedule.totalSteps,
-      seconds: (Date.now() - started) / 1000,
-      images: (this.step - firstStep) * config.train.batchSize * config.peers,
+      timing: clock.timing(Date.now()),
+      history,
+      images: imagesTrained(
+        { stepsDone: this.step, countedFrom: earlier.countedFrom, stepsRedone: history.stepsRedone },
+        config.train.batchSize,
+        config.peers,
+      ),
       final,
       error,
     });
@@ -276,8 +291,9 @@ export class InProcessTrainer {
     events.onCheckpoint?.({ step: this.step, dir });
   }
 
-  private evaluate(lines: StepAggregator, final: boolean, events: RunEvents): EvalEvent {
+  private evaluate(lines: StepAggregator, final: boolean, events: RunEvents, clock: PhaseClock): EvalEvent {
     const { eval: ev, seed } = this.config;
+    clock.enter('evaluation', Date.now());
     let event: EvalEvent | undefined;
     for (const peer of this.peerList) {
       const result = evaluateModel(peer.model, this.test, {
@@ -288,6 +304,7 @@ export class InProcessTrainer {
       });
       event = lines.addEval({ peer: peer.index, step: this.step, final, ...result });
     }
+    clock.enter('training', Date.now());
     events.onEval?.(event!);
     return event!;
   }

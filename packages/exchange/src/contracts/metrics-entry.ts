@@ -38,7 +38,8 @@ export const evalEntrySchema = z.object({
   final: z.boolean().optional(),
 });
 
-export const WORKER_EVENTS = ['joined', 'left', 'lost', 'took-over'] as const;
+/** `claimed`: a slot no worker held before in this run; `took-over`: a slot another worker trained before. */
+export const WORKER_EVENTS = ['joined', 'claimed', 'left', 'lost', 'took-over'] as const;
 
 export const workerEntrySchema = z.object({
   type: z.literal('worker'),
@@ -89,6 +90,7 @@ export type StepEntry = z.output<typeof stepEntrySchema>;
 export type EvalEntry = z.output<typeof evalEntrySchema>;
 export type WorkerEntry = z.output<typeof workerEntrySchema>;
 export type RunEntry = z.output<typeof runEntrySchema>;
+export type CheckpointEntry = z.output<typeof checkpointEntrySchema>;
 
 /** The stream field that holds the entry. */
 export const METRICS_FIELD = 'm';

@@ -14,6 +14,7 @@ import {
   encodeEvaluationResult,
   QUEUES,
   redisOptions,
+  redisOutage,
   RunStore,
   type EvaluationJobData,
   type EvaluationJobResult,
@@ -56,7 +57,7 @@ export class EvaluationJobs {
       stalledInterval: opts.leaseMs,
       autorun: false,
     });
-    this.bull.on('error', (err) => opts.log(`evaluation queue: ${err.message}`));
+    this.bull.on('error', redisOutage(conn, opts.log).listener('evaluation queue', opts.log));
     this.bull.startStalledCheckTimer().catch((err: Error) => opts.log(`evaluation queue: ${err.message}`));
   }
 

@@ -11,6 +11,7 @@ import {
   QUEUES,
   RedisPeerExchange,
   redisOptions,
+  redisOutage,
   RunStore,
   type RedisConnection,
   type RunState,
@@ -23,7 +24,7 @@ import { trainGeneration } from './generation';
 import { Heartbeat } from './heartbeat';
 import { checkExchangeSecret, findActiveRun, newWorkerId, sleep, waitFor, waitForRun } from './join';
 import { RunStatePoller } from './run-state-poller';
-import { decideWorker, type WorkerOutcome, type WorkerSelf } from './worker-decisions';
+import { decideWorker, slotClaimEvent, type WorkerOutcome, type WorkerSelf } from './worker-decisions';
 
 export { newWorkerId } from './join';
 
@@ -157,7 +158,7 @@ export class RedisWorker {
         connection: redisOptions(opts.conn),
         prefix: opts.queuePrefix,
       });
-      checkpoints.on('error', (err) => log(`checkpoint queue: ${err.message}`));
+      checkpoints.on('error', redisOutage(opts.conn, log).listener('checkpoint queue', log));
       worker.self = new RedisWorker(
         opts,
         redis,
@@ -258,8 +259,9 @@ export class RedisWorker {
         },
       );
     }
-    this.log(`claimed peer ${peer}`);
-    await this.store.addMetric({ type: 'worker', workerId: this.workerId, event: 'took-over', peer });
+    const event = slotClaimEvent(state);
+    this.log(event === 'claimed' ? `claimed peer ${peer}` : `took over peer ${peer}`);
+    await this.store.addMetric({ type: 'worker', workerId: this.workerId, event, peer });
   }
 
   private dropSlot(): void {

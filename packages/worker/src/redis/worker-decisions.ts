@@ -127,3 +127,12 @@ export function decideAtBoundary(v: {
   }
   return v.done >= s.pauseAt ? { type: 'pause-here' } : { type: 'continue' };
 }
+
+/**
+ * The metrics event of a slot claim: `took-over` when a generation of the run has started (the slot's peer
+ * was trained by a worker before: one lost or gone, or the run's previous session), else `claimed` (the
+ * first holder of a new run's slot).
+ */
+export function slotClaimEvent(state: { generation: number }): 'claimed' | 'took-over' {
+  return state.generation > 0 ? 'took-over' : 'claimed';
+}

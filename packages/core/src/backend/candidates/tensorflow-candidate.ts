@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { applyGpuEnvironmentDefaults } from '../gpu-environment';
 import { optionalRequire } from '../optional-require';
 import type { BackendCandidate } from './backend-candidate';
 
@@ -9,6 +10,8 @@ export const tensorflowCandidate: BackendCandidate = {
   name: 'tensorflow',
   async prepare() {
     const reasons: string[] = [];
+    // Read once by libtensorflow and the CUDA driver when they load: set before the first require.
+    applyGpuEnvironmentDefaults();
     for (const name of PACKAGES) {
       const loaded = optionalRequire<{ version?: Record<string, string> }>(name);
       if (!loaded.ok) {

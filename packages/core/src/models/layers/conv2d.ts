@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { kaimingNormalFanOut, zerosInit } from './init';
+import { kaimingNormalFanOut, uniformFanIn } from './init';
 import type { ParamBuilder, ParamSlot } from './params';
 
 export interface Conv2dOptions {
@@ -10,7 +10,16 @@ export interface Conv2dOptions {
   stride?: number;
   /** @defaultValue false (the ResNets have none; fmnist-cnn has them) */
   bias?: boolean;
+  /**
+   * How the kernel is initialised (the bias, if any, always as PyTorch's default; see init.ts):
+   * - 'pytorch-default': nn.Conv2d's default, U(±1/√fan_in) with fan_in = kh·kw·in;
+   * - 'kaiming-normal-fan-out': N(0, 2 / (kh·kw·out)), as the TRADES/MART Wide-ResNet sets it.
+   * @defaultValue 'pytorch-default'
+   */
+  init?: ConvInit;
 }
+
+export type ConvInit = 'pytorch-default' | 'kaiming-normal-fan-out';
 
 /**
  * 2-D convolution, NHWC, kernel [kh, kw, in, out] (`<name>.kernel`, optional `<name>.bias`).
@@ -28,12 +37,11 @@ export class Conv2d {
     const { inChannels, outChannels, kernelSize } = opts;
     if (kernelSize % 2 !== 1) throw new Error(`conv ${name}: kernel size must be odd, got ${kernelSize}`);
     const layer = b.scope(name);
-    this.kernel = layer.param(
-      'kernel',
-      [kernelSize, kernelSize, inChannels, outChannels],
-      kaimingNormalFanOut,
-    );
-    this.bias = opts.bias ? layer.param('bias', [outChannels], zerosInit) : null;
+    const fanIn = kernelSize * kernelSize * inChannels;
+    const kernelInit =
+      (opts.init ?? 'pytorch-default') === 'pytorch-default' ? uniformFanIn(fanIn) : kaimingNormalFanOut;
+    this.kernel = layer.param('kernel', [kernelSize, kernelSize, inChannels, outChannels], kernelInit);
+    this.bias = opts.bias ? layer.param('bias', [outChannels], uniformFanIn(fanIn)) : null;
     this.stride = opts.stride ?? 1;
     this.pad = (kernelSize - 1) / 2;
   }

@@ -1,0 +1,145 @@
+import type { EvalEvent } from '@mat/core';
+import type { RunData } from '../report/run-data';
+import type { PlannedRun } from './plan';
+
+/**
+ * A study's numbers: one value per run and metric (a run's value is the mean over its peers: the peers of a
+ * MAT run are trained symmetrically), then mean ± spread over the seeds of each configuration. Pure: the
+ * inputs are the runs' files as `mat report` reads them (loadRunData).
+ */
+
+/** One run's value of each metric; a metric the run does not have is absent (never 0, never NaN). */
+export interface RunValues {
+  name: string;
+  group: string;
+  seed: number;
+  /** The run did not end well: its reason. Its values are left out of the means. */
+  failed?: string;
+  values: Record<string, number>;
+  /** Mean robust accuracy of the peers at each evaluation during training: [epoch, accuracy]. */
+  curve: Array<[number, number]>;
+}
+
+export interface Stat {
+  mean: number;
+  /** Sample standard deviation (n − 1); undefined with one run. */
+  sd?: number;
+  min: number;
+  max: number;
+  n: number;
+}
+
+export interface StudyRow {
+  group: string;
+  label: string;
+  point: Record<string, unknown>;
+  /** Seeds whose runs are in the statistics. */
+  seeds: number[];
+  /** Runs of this configuration that failed or are missing, with the reason. */
+  missing: Array<{ name: string; reason: string }>;
+  stats: Record<string, Stat>;
+}
+
+export const CLEAN = 'clean';
+export const BEST_ROBUST = 'best-epoch robust';
+export const BEST_EPOCH = 'best epoch';
+export const LAST_ROBUST = 'last-epoch robust';
+export const OVERFIT = 'best − last';
+export const TRAIN_SECONDS = 'train s';
+export const EVAL_SECONDS = 'eval s';
+export const IMAGES_PER_SECOND = 'img/s';
+
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Mean robust accuracy of the peers in one evaluation event. */
+function peersRobust(e: EvalEvent): number {
+  return mean(e.peers.map((p) => p.robustAccuracy));
+}
+
+/** One run's values from its files; `failed` when it has no final evaluation or its summary says so. */
+export function runValues(run: PlannedRun, data: RunData | undefined, reason?: string): RunValues {
+  const base = { name: run.name, group: run.group, seed: run.seed, values: {}, curve: [] };
+  if (!data) return { ...base, failed: reason ?? 'not run yet' };
+  const { summary } = data;
+  if (summary?.error) return { ...base, failed: summary.error };
+  const final = summary?.final ?? data.evals.filter((e) => e.final).pop();
+  if (!summary || !final) return { ...base, failed: reason ?? 'no final evaluation' };
+
+  const trainingAttack = trainingEvalLabel(data.config);
+  const values: Record<string, number> = {
+    [CLEAN]: mean(final.peers.map((p) => p.cleanAccuracy)),
+    [`${trainingAttack} (final)`]: peersRobust(final),
+    [TRAIN_SECONDS]: summary.seconds,
+    [IMAGES_PER_SECOND]: summary.imagesPerSecond,
+  };
+  // Robust accuracy per epoch: the epoch evaluations and the final one (at the last epoch).
+  const byEpoch = new Map<number, number>();
+  for (const e of data.evals) byEpoch.set(e.epoch, peersRobust(e));
+  const curve = [...byEpoch.entries()].sort((a, b) => a[0] - b[0]);
+  if (curve.length > 0) {
+    const best = curve.reduce((b, p) => (p[1] > b[1] ? p : b));
+    values[BEST_ROBUST] = best[1];
+    values[BEST_EPOCH] = best[0];
+    values[LAST_ROBUST] = curve[curve.length - 1][1];
+    values[OVERFIT] = best[1] - curve[curve.length - 1][1];
+  }
+  // The study's evaluation (mat eval of the final checkpoint): every attack and union, peers averaged.
+  const study = data.evalFiles.find((f) => f.file === 'eval-study.json');
+  if (study) {
+    const peers = study.models.filter((m) => m.peer !== undefined);
+    const keys = new Map<string, number[]>();
+    const add = (key: string, v: number) => keys.set(key, [...(keys.get(key) ?? []), v]);
+    for (const m of peers) {
+      add(`clean (${study.count} images)`, m.cleanAccuracy);
+      for (const r of m.results.filter((r) => r.scale === 1))
+        add(`${r.label} ${r.norm} ${r.eps}`, r.accuracy);
+      for (const u of m.unions.filter((u) => u.scale === 1))
+        add(u.norm === 'all' ? 'all attacks' : `all ${u.norm} attacks`, u.accuracy);
+    }
+    for (const [key, vs] of keys) values[key] = mean(vs);
+    const ensemble = study.models.find((m) => m.peer === undefined);
+    for (const u of ensemble?.unions.filter((u) => u.scale === 1 && u.norm === 'all') ?? [])
+      values['ensemble, all attacks'] = u.accuracy;
+    values[EVAL_SECONDS] = study.seconds;
+  }
+  return { ...base, values, curve };
+}
+
+/** The label of the run's evaluation attack during training, e.g. "PGD-20 linf 0.1". */
+export function trainingEvalLabel(config: Record<string, unknown>): string {
+  const attack = (config.eval as { attack?: { steps?: number; norm?: string; eps?: number } } | undefined)
+    ?.attack;
+  return `PGD-${attack?.steps ?? '?'} ${attack?.norm ?? 'linf'} ${attack?.eps ?? '?'}`;
+}
+
+export function stat(xs: readonly number[]): Stat {
+  const m = mean(xs);
+  const sd =
+    xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1)) : undefined;
+  return { mean: m, sd, min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
+}
+
+/** One row per configuration (label × grid point): the statistics of its runs that ended well. */
+export function studyRows(plan: readonly PlannedRun[], runs: readonly RunValues[]): StudyRow[] {
+  const rows: StudyRow[] = [];
+  for (const run of plan) {
+    let row = rows.find((r) => r.group === run.group);
+    if (!row) {
+      row = { group: run.group, label: run.label, point: run.point, seeds: [], missing: [], stats: {} };
+      rows.push(row);
+    }
+  }
+  for (const row of rows) {
+    const mine = runs.filter((r) => r.group === row.group);
+    const ok = mine.filter((r) => !r.failed);
+    row.seeds = ok.map((r) => r.seed);
+    row.missing = mine.filter((r) => r.failed).map((r) => ({ name: r.name, reason: r.failed! }));
+    const metrics = [...new Set(ok.flatMap((r) => Object.keys(r.values)))];
+    for (const metric of metrics) {
+      const xs = ok.map((r) => r.values[metric]).filter((v) => v !== undefined && Number.isFinite(v));
+      // A metric only some seeds have would compare unlike with unlike: left out.
+      if (xs.length === ok.length) row.stats[metric] = stat(xs);
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,79 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { isDeepStrictEqual } from 'util';
+import { findLatestCheckpoint, parseRunConfig, type RunConfig, type RunSummary } from '@mat/core';
+
+/**
+ * Where one run of a study stands, from its files alone (so a study killed at any point resumes from what
+ * is on disk), and what the study does next with it. `decideRunAction` is pure and table-tested.
+ */
+export interface RunFacts {
+  /** The run directory holds a config.json. */
+  exists: boolean;
+  /** That config equals the planned one (ignoring where the run directory is). */
+  sameConfig: boolean;
+  hasCheckpoint: boolean;
+  summary?: Pick<RunSummary, 'stoppedEarly' | 'stepsDone' | 'error'>;
+  /** The planned config's train.maxSteps: a run that stops there is done. */
+  maxSteps?: number;
+  /** The study's evaluation file of this run is there. */
+  evaluated: boolean;
+  /** The study has an evaluation to run. */
+  evaluationWanted: boolean;
+}
+
+export type RunAction =
+  /** A run of another config is in the way: an error naming it, nothing is touched. */
+  | { type: 'conflict'; reason: string }
+  /** Train from the start (a directory of ours without a checkpoint is started over). */
+  | { type: 'train'; overwrite: boolean }
+  /** Continue from the newest checkpoint. */
+  | { type: 'resume' }
+  | { type: 'evaluate' }
+  /** The run failed (e.g. diverged): reported as failed, not retried. */
+  | { type: 'failed'; reason: string }
+  | { type: 'done' };
+
+export function decideRunAction(f: RunFacts): RunAction {
+  if (f.exists && !f.sameConfig) return { type: 'conflict', reason: 'holds a run of a different config' };
+  if (f.summary?.error) return { type: 'failed', reason: f.summary.error };
+  const trained =
+    f.summary !== undefined &&
+    (!f.summary.stoppedEarly || (f.maxSteps !== undefined && f.summary.stepsDone >= f.maxSteps));
+  if (!trained) {
+    if (f.exists && f.hasCheckpoint) return { type: 'resume' };
+    return { type: 'train', overwrite: f.exists };
+  }
+  if (f.evaluationWanted && !f.evaluated) return { type: 'evaluate' };
+  return { type: 'done' };
+}
+
+/** The study's evaluation file of a run (in the run directory, where `mat report` finds it too). */
+export function studyEvalFile(runDir: string): string {
+  return path.join(runDir, 'eval-study.json');
+}
+
+/** Reads the facts of a planned run from its directory. */
+export function readRunFacts(planned: RunConfig, evaluationWanted: boolean): RunFacts {
+  const runDir = path.join(planned.outDir, planned.name);
+  const configFile = path.join(runDir, 'config.json');
+  const exists = fs.existsSync(configFile);
+  let sameConfig = false;
+  if (exists) {
+    const onDisk = parseRunConfig(JSON.parse(fs.readFileSync(configFile, 'utf8')), configFile);
+    sameConfig = isDeepStrictEqual({ ...onDisk, outDir: '' }, { ...planned, outDir: '' });
+  }
+  const summaryFile = path.join(runDir, 'summary.json');
+  const summary = fs.existsSync(summaryFile)
+    ? (JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as RunSummary)
+    : undefined;
+  return {
+    exists,
+    sameConfig,
+    hasCheckpoint: exists && findLatestCheckpoint(runDir) !== undefined,
+    summary,
+    maxSteps: planned.train.maxSteps,
+    evaluated: fs.existsSync(studyEvalFile(runDir)),
+    evaluationWanted,
+  };
+}

@@ -1,0 +1,145 @@
+import type { EvalEvent, RunSummary } from '@mat/core';
+import {
+  BEST_EPOCH,
+  BEST_ROBUST,
+  CLEAN,
+  formatStat,
+  LAST_ROBUST,
+  metricOrder,
+  OVERFIT,
+  parseExperimentSpec,
+  planStudy,
+  runValues,
+  stat,
+  studyMarkdown,
+  buildStudyReport,
+  studyRows,
+} from '../../../packages/cli/src/experiment';
+import type { RunData } from '../../../packages/cli/src/report/run-data';
+
+const spec = parseExperimentSpec({
+  name: 'agg',
+  preset: 'quick',
+  configurations: [
+    { label: 'AT', set: { peers: 1 } },
+    { label: 'MAT', set: { peers: 2 } },
+  ],
+  seeds: [1, 2],
+});
+const plan = planStudy(spec);
+
+function evalEvent(epoch: number, final: boolean, peers: Array<[number, number]>): EvalEvent {
+  return {
+    step: epoch * 10,
+    epoch,
+    final,
+    peers: peers.map(([clean, robust], peer) => ({
+      peer,
+      count: 100,
+      cleanAccuracy: clean,
+      robustAccuracy: robust,
+    })),
+  };
+}
+
+function data(evals: EvalEvent[], summary: Partial<RunSummary> = {}): RunData {
+  const final = evals.find((e) => e.final);
+  return {
+    runDir: 'x',
+    config: { eval: { attack: { steps: 20, norm: 'linf', eps: 0.1 } } },
+    steps: [],
+    evals,
+    summary: {
+      metadata: {},
+      runDir: 'x',
+      stepsDone: 30,
+      totalSteps: 30,
+      stoppedEarly: false,
+      seconds: 100,
+      imagesPerSecond: 50,
+      final,
+      ...summary,
+    },
+    evalFiles: [],
+  };
+}
+
+describe('study statistics', () => {
+  it('a run: the mean over its peers; best and last epoch from the evaluations during training', () => {
+    const mat = plan.find((r) => r.name === 'MAT-s1')!;
+    const v = runValues(
+      mat,
+      data([
+        evalEvent(1, false, [
+          [0.6, 0.3],
+          [0.7, 0.4],
+        ]),
+        evalEvent(2, false, [
+          [0.7, 0.5],
+          [0.8, 0.6],
+        ]),
+        evalEvent(3, true, [
+          [0.8, 0.4],
+          [0.9, 0.45],
+        ]),
+      ]),
+    );
+    expect(v.failed).toBeUndefined();
+    expect(v.values[CLEAN]).toBeCloseTo(0.85, 12);
+    expect(v.values['PGD-20 linf 0.1 (final)']).toBeCloseTo(0.425, 12);
+    expect(v.values[BEST_ROBUST]).toBeCloseTo(0.55, 12);
+    expect(v.values[BEST_EPOCH]).toBe(2);
+    expect(v.values[LAST_ROBUST]).toBeCloseTo(0.425, 12);
+    expect(v.values[OVERFIT]).toBeCloseTo(0.125, 12);
+    expect(v.curve.map(([e]) => e)).toEqual([1, 2, 3]);
+  });
+
+  it('a failed or missing run is named, never counted as zero', () => {
+    const at = plan.find((r) => r.name === 'AT-s1')!;
+    expect(runValues(at, undefined).failed).toBe('not run yet');
+    expect(
+      runValues(at, data([evalEvent(1, true, [[0.5, 0.2]])], { error: 'peer 0 diverged at step 3' })).failed,
+    ).toBe('peer 0 diverged at step 3');
+    expect(runValues(at, data([evalEvent(1, false, [[0.5, 0.2]])], { final: undefined })).failed).toBe(
+      'no final evaluation',
+    );
+  });
+
+  it('mean and sample standard deviation, checked by hand', () => {
+    const s = stat([0.5, 0.7]);
+    expect(s.mean).toBeCloseTo(0.6, 12);
+    expect(s.sd).toBeCloseTo(Math.SQRT2 * 0.1, 12); // sqrt(((-0.1)^2 + 0.1^2) / 1)
+    expect(stat([0.4]).sd).toBeUndefined();
+    expect(formatStat(CLEAN, s)).toBe('60.0 ± 14.1');
+    expect(formatStat(CLEAN, undefined)).toBe('–');
+  });
+
+  it('rows per configuration, over the seeds that ended well; the table names what is missing', () => {
+    const values = [
+      runValues(plan[0], data([evalEvent(1, true, [[0.5, 0.2]])])), // AT-s1
+      runValues(plan[1], data([evalEvent(1, true, [[0.7, 0.4]])])), // AT-s2
+      runValues(
+        plan[2],
+        data([
+          evalEvent(1, true, [
+            [0.8, 0.5],
+            [0.8, 0.5],
+          ]),
+        ]),
+      ), // MAT-s1
+      runValues(plan[3], undefined, 'mat train exited with 1'), // MAT-s2
+    ];
+    const rows = studyRows(plan, values);
+    expect(rows.map((r) => [r.group, r.seeds, r.missing])).toEqual([
+      ['AT', [1, 2], []],
+      ['MAT', [1], [{ name: 'MAT-s2', reason: 'mat train exited with 1' }]],
+    ]);
+    expect(rows[0].stats[CLEAN].mean).toBeCloseTo(0.6, 12);
+    expect(rows[1].stats[CLEAN]).toMatchObject({ mean: 0.8, n: 1, sd: undefined });
+    expect(metricOrder(rows)[0]).toBe(CLEAN);
+    const md = studyMarkdown(buildStudyReport(spec, rows, values, new Date(0)));
+    expect(md).toContain('| AT | 2 | 60.0 ± 14.1 |');
+    expect(md).toContain('| MAT | 1 (+1 missing) | 80.0 |');
+    expect(md).toContain('- MAT-s2: mat train exited with 1');
+  });
+});
