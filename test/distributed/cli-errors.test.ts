@@ -2,8 +2,16 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseRunConfig } from '@mat/core';
-import { exchangeSecretFingerprint, RunStore } from '@mat/exchange';
-import { deleteRun, freePort, newRedis, REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
+import { exchangeSecretFingerprint, RUNS_INDEX_KEY, RunStore, runKeys } from '@mat/exchange';
+import {
+  deleteRun,
+  freePort,
+  newRedis,
+  REDIS_URL,
+  startRedisServer,
+  stopRedisServer,
+  uniqueRunId,
+} from '../exchange/redis-helpers';
 import { assertBuilt, runMat, tinyConfig, writeConfig } from './helpers';
 
 describe('mat coordinator / worker / status: bad input is one clear error', () => {
@@ -95,6 +103,50 @@ describe('mat coordinator / worker / status: bad input is one clear error', () =
         output: expect.stringContaining(message),
       });
       expect(r.output).not.toMatch(/cannot reach Redis/);
+    }
+  });
+
+  it('mat status lists a run whose id or state breaks its contract as malformed, and the other runs as they are', async () => {
+    // A Redis of its own: the shared one must not hold a malformed run for other tests' listings.
+    const port = await freePort();
+    await startRedisServer(port);
+    const url = `redis://127.0.0.1:${port}`;
+    const redis = newRedis(url);
+    try {
+      await new RunStore(redis, 'good').create(parseRunConfig({ name: 'good', peers: 2 }), {
+        status: 'running',
+        generation: 0,
+        resumeStep: 0,
+        lastStep: 4,
+        totalSteps: 4,
+        step: 2,
+        peers: 2,
+        checkpointStep: 0,
+        runDir: path.join(dir, 'good'),
+        createdAt: 1,
+        updatedAt: 1,
+      });
+      await redis.hset(runKeys('bad-state').state, { status: 'running', step: 'x' });
+      await redis.sadd(RUNS_INDEX_KEY, 'bad-state', 'bad{id}');
+      const json = await runMat(['status', '--json', '--redis-url', url]);
+      expect(json.code).toBe(0);
+      expect(JSON.parse(json.output).runs).toEqual([
+        {
+          id: 'bad-state',
+          status: 'malformed',
+          error: expect.stringMatching(/^malformed state of run bad-state .*step: /),
+        },
+        { id: 'bad{id}', status: 'malformed', error: 'not a valid run id' },
+        { id: 'good', status: 'running', step: 2, lastStep: 4 },
+      ]);
+      const text = await runMat(['status', '--redis-url', url]);
+      expect(text.code).toBe(0);
+      expect(text.output).toMatch(
+        /^bad-state {2}malformed: malformed state of run bad-state .*\nbad\{id\} {2}malformed: not a valid run id\ngood {2}running {2}step 2\/4\n$/s,
+      );
+    } finally {
+      redis.disconnect();
+      stopRedisServer(port);
     }
   });
 

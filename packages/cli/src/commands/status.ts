@@ -5,6 +5,7 @@ import {
   decodeMetricsRow,
   connectRedis,
   encodeStopJob,
+  isValidRunId,
   JOBS,
   QUEUES,
   redisOptions as ioredisOptions,
@@ -46,20 +47,34 @@ export function statusCommand(yargs: Argv): Argv {
         if (!a.run) {
           const runs = [];
           for (const id of (await redis.smembers(RUNS_INDEX_KEY)).sort()) {
-            const s = await new RunStore(redis, id).readState();
-            runs.push({
-              id,
-              status: s?.status ?? 'unknown',
-              step: s?.step,
-              lastStep: s?.lastStep,
-              ...(s?.divergence && { divergence: s.divergence }),
-            });
+            // One run whose id or state breaks its contract is listed as such; it does not hide the others.
+            if (!isValidRunId(id)) {
+              runs.push({ id: id.slice(0, 140), status: 'malformed', error: 'not a valid run id' });
+              continue;
+            }
+            try {
+              const s = await new RunStore(redis, id).readState();
+              runs.push({
+                id,
+                status: s?.status ?? 'unknown',
+                step: s?.step,
+                lastStep: s?.lastStep,
+                ...(s?.divergence && { divergence: s.divergence }),
+              });
+            } catch (err) {
+              if (!(err instanceof ContractError)) throw err;
+              runs.push({ id, status: 'malformed', error: err.message });
+            }
           }
           if (a.json) return out(JSON.stringify({ runs }, null, 2));
           if (runs.length === 0) return out('no runs in Redis (start one with mat coordinator)');
           for (const r of runs) {
-            const d = r.divergence && `  ${describeDivergence(r.divergence)}`;
-            out(`${r.id}  ${r.status}  step ${r.step ?? '?'}/${r.lastStep ?? '?'}${d ?? ''}`);
+            if ('error' in r) {
+              out(`${r.id}  malformed: ${r.error}`);
+              continue;
+            }
+            const d = 'divergence' in r && r.divergence && `  ${describeDivergence(r.divergence)}`;
+            out(`${r.id}  ${r.status}  step ${r.step ?? '?'}/${r.lastStep ?? '?'}${d || ''}`);
           }
           return;
         }
