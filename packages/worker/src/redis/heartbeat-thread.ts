@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'worker_threads';
-import { Job, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import {
   connectRedis,
   GpuPool,
@@ -9,6 +9,7 @@ import {
   type RedisConnection,
   type WorkerRecord,
 } from '@mat/exchange';
+import type { Redis } from 'ioredis';
 import type { EvaluationLock, HeartbeatUpdate, HeartbeatEvent } from './heartbeat';
 
 /**
@@ -49,7 +50,18 @@ const post = (e: HeartbeatEvent) => port.postMessage(e);
 let store: RunStore | undefined;
 let gpuPool: GpuPool | undefined;
 let gpuLost = false;
+let redis: Redis | undefined;
 let evaluations: Queue | undefined;
+
+/** The evaluation queue, on the thread's connection (BullMQ loaded once, after the first beat). */
+async function evaluationQueue(): Promise<Queue> {
+  if (!evaluations) {
+    const { Queue } = await import('bullmq');
+    evaluations = new Queue(QUEUES.evaluations, { connection: redis!, prefix: init.queuePrefix });
+    evaluations.on('error', (err) => post({ type: 'error', message: `evaluation queue: ${err.message}` }));
+  }
+  return evaluations;
+}
 let beating = false;
 
 async function beat(): Promise<void> {
@@ -63,7 +75,7 @@ async function beat(): Promise<void> {
       post({ type: 'lost', peer });
     }
     if (gpuPool && init.gpu) await renewGpu(gpuPool, init.gpu.device);
-    if (evaluations && evaluation) await renewEvaluationLock(evaluations, evaluation);
+    if (evaluation) await renewEvaluationLock(evaluation);
   } catch (err) {
     post({ type: 'error', message: (err as Error).message });
   } finally {
@@ -86,7 +98,9 @@ async function renewGpu(pool: GpuPool, device: string): Promise<void> {
  * A lock already gone (the job was taken for stalled after a lapse) is reported once: the job's result
  * will be refused and another worker runs it.
  */
-async function renewEvaluationLock(queue: Queue, lock: EvaluationLock): Promise<void> {
+async function renewEvaluationLock(lock: EvaluationLock): Promise<void> {
+  const { Job } = await import('bullmq');
+  const queue = await evaluationQueue();
   const job = new Job(queue, JOBS.evaluate, {}, {}, lock.jobId);
   const held = Number(await job.extendLock(lock.token, init.leaseMs)) === 1;
   if (!held && evaluation === lock) {
@@ -99,19 +113,19 @@ async function renewEvaluationLock(queue: Queue, lock: EvaluationLock): Promise<
 }
 
 void (async () => {
-  const redis = await connectRedis(init.conn, { name: `mat-heartbeat-${worker.workerId}` });
+  redis = await connectRedis(init.conn, { name: `mat-heartbeat-${worker.workerId}` });
   store = new RunStore(redis, init.runId);
   if (init.gpu) gpuPool = new GpuPool(redis, init.gpu.pool);
-  evaluations = new Queue(QUEUES.evaluations, { connection: redis, prefix: init.queuePrefix });
-  evaluations.on('error', (err) => post({ type: 'error', message: `evaluation queue: ${err.message}` }));
   await beat();
   const timer = setInterval(() => void beat(), init.intervalMs);
   port.on('message', (u: HeartbeatUpdate) => {
     if (u.type === 'stop') {
       clearInterval(timer);
       // The queue shares this connection (nothing of its own to close).
-      redis.disconnect();
+      redis?.disconnect();
       port.close();
     }
   });
+  // Loaded once the beats run (it takes a while on a busy machine), before an evaluation needs it.
+  await evaluationQueue();
 })().catch((err: Error) => post({ type: 'error', message: err.message }));
