@@ -36,6 +36,7 @@ describe('dashboard in a real browser', () => {
   let dashboard: Dashboard;
   let browser: BrowserContext;
   let userDataDir: string;
+  let runsDir: string;
 
   beforeAll(async () => {
     if (!fs.existsSync(CHROMIUM))
@@ -53,9 +54,11 @@ describe('dashboard in a real browser', () => {
     await run.heartbeat('worker-a', 0, 0);
     await run.heartbeat('worker-b', 1, 0);
     await run.heartbeat('worker-old', null, 300000, 'idle');
+    runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mat-dashboard-runs-'));
     dashboard = await createDashboard({
       redisUrl: REDIS_URL,
       port: 0,
+      runsDir,
       token: TOKEN,
       pollIntervalMs: 300,
       heartbeatTimeoutMs: 60000,
@@ -76,6 +79,7 @@ describe('dashboard in a real browser', () => {
     await run?.remove();
     redis?.disconnect();
     if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+    if (runsDir) fs.rmSync(runsDir, { recursive: true, force: true });
   });
 
   it('shows a live run: curves per peer that grow as entries arrive, and worker health', async () => {
@@ -196,6 +200,52 @@ describe('dashboard in a real browser', () => {
     } finally {
       await page.close();
       await ended.remove();
+    }
+  });
+
+  it("Redis restarted empty: the run's history comes from its metrics.jsonl, with a note", async () => {
+    /** metrics.jsonl as the coordinator writes it: steps 1..to of 2 peers. */
+    const writeMetrics = (dir: string, to: number) => {
+      fs.mkdirSync(dir, { recursive: true });
+      const lines = [];
+      for (let step = 1; step <= to; step++) {
+        const peers = [0, 1].map((peer) => {
+          const { loss, base, distill, advAccuracy, exchangeSeconds } = stepEntry(peer, step);
+          return { peer, loss, base, distill, advAccuracy, exchangeSeconds };
+        });
+        lines.push(
+          JSON.stringify({ type: 'step', step, totalSteps: 20, epoch: 0, lr: 0.1, seconds: 0.8, peers }),
+        );
+      }
+      fs.writeFileSync(path.join(dir, 'metrics.jsonl'), lines.join('\n') + '\n');
+    };
+    // 1. Registered again after the restart: the stream starts at the resume (step 6), the file has 1..6.
+    const again = new FakeRun(redis, uniqueRunId('browser-again'));
+    const againDir = path.join(runsDir, 'elsewhere', again.id);
+    writeMetrics(againDir, 6);
+    await again.create(2, { lastStep: '20', runDir: againDir });
+    await again.add({ type: 'run', event: 'resume', step: 6 });
+    await again.addSteps(2, 7, 9, 100);
+    // 2. Not in Redis at all: its directory under the dashboard's runs directory.
+    const gone = uniqueRunId('browser-gone');
+    writeMetrics(path.join(runsDir, gone), 4);
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${dashboard.url}/runs/${again.id}`);
+      await page.waitForSelector('[data-chart="loss"] path[data-peer="1"][data-points="9"]');
+      expect(await page.textContent('#history-note')).toMatch(
+        /Redis lost the start of this run's metrics stream: the curves before it come from .*metrics\.jsonl/,
+      );
+      expect(await page.textContent('.summary')).toMatch(/entries\s*7(?!\d)/); // the stream's own
+      await page.screenshot({ path: path.join(shots, 'run-history.png'), fullPage: true });
+
+      const res = await page.goto(`${dashboard.url}/runs/${gone}`);
+      expect(res?.status()).toBe(200);
+      await page.waitForSelector('[data-chart="loss"] path[data-peer="0"][data-points="4"]');
+      expect(await page.textContent('#history-note')).toMatch(/Redis does not know this run/);
+    } finally {
+      await page.close();
+      await again.remove();
     }
   });
 

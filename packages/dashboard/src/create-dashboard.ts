@@ -47,6 +47,11 @@ export interface DashboardOptions {
   queuePrefix?: string;
   /** Lets bull-board retry, clean or add jobs. @defaultValue false */
   queuesWritable?: boolean;
+  /**
+   * Where run directories are (the runs' outDir): a run Redis lost (restarted without persistence) is
+   * shown from its metrics.jsonl. Run directories named by Redis (a run's runDir) are read too.
+   */
+  runsDir?: string;
   /** Where to report Redis trouble; never receives the token or a password. */
   log?: (line: string) => void;
 }
@@ -105,7 +110,11 @@ export async function createDashboard(options: DashboardOptions): Promise<Dashbo
       // Commands fail (the API answers 503) rather than wait while Redis is down.
       { log: options.log, name: 'mat-dashboard', maxRetriesPerRequest: 2 },
     ));
-  const reader = new RunReader(redis, { heartbeatTimeoutMs: options.heartbeatTimeoutMs, log: options.log });
+  const reader = new RunReader(redis, {
+    heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+    log: options.log,
+    runsDir: options.runsDir,
+  });
 
   const queues = Object.values(QUEUES).map((name) => {
     const queue = new Queue(name, {

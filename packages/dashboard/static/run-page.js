@@ -199,6 +199,8 @@
     // Every stream entry read (steps, evaluations, worker, run and checkpoint events).
     total: 0,
     skipped: 0,
+    // Where the curves before the stream come from, when Redis lost them (metrics.jsonl).
+    historyNote: null,
     detail: null,
   };
 
@@ -276,6 +278,7 @@
     const body = [];
 
     if (d.error) body.push(el('div', { class: 'banner', text: 'run error: ' + d.error }));
+    if (run.historyNote) body.push(el('div', { class: 'note', id: 'history-note', text: run.historyNote }));
     body.push(el('h1', { text: 'Run ' + d.id }));
     const kv = (k, v) =>
       el('div', { class: 'kv' }, [el('b', { text: k }), typeof v === 'string' ? el('span', { text: v }) : v]);
@@ -558,6 +561,13 @@
       failures = 0;
       if (runId) {
         run.detail = data;
+        if (data.history && !run.historyNote) {
+          // Older than anything the stream has: the stream's entries of the same steps replace these.
+          run.historyNote = data.history.note;
+          const streamEntries = run.total;
+          ingest(data.history.entries);
+          run.total = streamEntries; // the entries count is the stream's
+        }
         run.skipped += data.metrics.skipped;
         run.lastId = data.metrics.lastId;
         ingest(data.metrics.entries);
