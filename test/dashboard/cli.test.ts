@@ -57,6 +57,6 @@ describe('mat dashboard', () => {
     const d = startDashboard(['--port', '0', '--heartbeat-timeout', '-1'], {});
     d.url.catch(() => undefined);
     expect(await d.exited).toBe(1);
-    expect(d.output()).toMatch(/--heartbeat-timeout must be a positive number/);
+    expect(d.output()).toMatch(/--heartbeat-timeout must be a number > 0/);
   });
 });
