@@ -4,7 +4,9 @@ import * as path from 'path';
 import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { Redis } from 'ioredis';
+import { Queue } from 'bullmq';
 import { createDashboard, type Dashboard } from '@mat/dashboard';
+import { QUEUES } from '@mat/exchange';
 import { FakeRun, REDIS_URL, evalEntry, stepEntry, uniqueRunId } from './fake-run';
 
 /**
@@ -13,6 +15,7 @@ import { FakeRun, REDIS_URL, evalEntry, stepEntry, uniqueRunId } from './fake-ru
  * refused. Screenshots go to $MAT_SCREENSHOT_DIR (default: a fresh temp dir) for a human to look at.
  */
 
+const QUEUE_PREFIX = `test-dash-q-${process.pid}`;
 const TOKEN = `browser-${Math.random().toString(36).slice(2)}`;
 const shots =
   process.env.MAT_SCREENSHOT_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mat-dashboard-shots-'));
@@ -37,6 +40,7 @@ describe('dashboard in a real browser', () => {
   let browser: BrowserContext;
   let userDataDir: string;
   let runsDir: string;
+  let checkpoints: Queue;
 
   beforeAll(async () => {
     if (!fs.existsSync(CHROMIUM))
@@ -55,10 +59,15 @@ describe('dashboard in a real browser', () => {
     await run.heartbeat('worker-b', 1, 0);
     await run.heartbeat('worker-old', null, 300000, 'idle');
     runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mat-dashboard-runs-'));
+    // Jobs of this run and of another one in the shared queues: the run page lists only its own.
+    checkpoints = new Queue(QUEUES.checkpoints, { connection: redis, prefix: QUEUE_PREFIX });
+    await checkpoints.add('peer-saved', { runId: run.id, generation: 1, step: 8, peer: 0 });
+    await checkpoints.add('peer-saved', { runId: `${run.id}-other`, generation: 1, step: 4, peer: 1 });
     dashboard = await createDashboard({
       redisUrl: REDIS_URL,
       port: 0,
       runsDir,
+      queuePrefix: QUEUE_PREFIX,
       token: TOKEN,
       pollIntervalMs: 300,
       heartbeatTimeoutMs: 60000,
@@ -76,6 +85,8 @@ describe('dashboard in a real browser', () => {
   afterAll(async () => {
     await browser?.close();
     await dashboard?.close();
+    await checkpoints?.obliterate({ force: true }).catch(() => undefined);
+    await checkpoints?.close();
     await run?.remove();
     redis?.disconnect();
     if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
@@ -155,6 +166,10 @@ describe('dashboard in a real browser', () => {
       expect((await curves(page, 'loss')).map((c) => c.points)).toEqual([15, 15]);
       expect((await curves(page, 'accuracy')).map((c) => c.points)).toEqual([3, 3, 3, 3]);
       expect(await page.textContent('.events')).toMatch(/worker-b lost \(peer 1\)/);
+      // Only this run's job, not the other run's of the same queue.
+      await page.waitForSelector('#jobs tr[data-job]');
+      const jobs = await page.$$eval('#jobs tr[data-job] td', (tds) => tds.map((td) => td.textContent));
+      expect(jobs).toEqual(['mat-checkpoints', 'peer-saved', 'waiting', '8', '0', expect.any(String)]);
       expect(await page.textContent('#live')).toMatch(/live · updated/);
       await page.screenshot({ path: path.join(shots, 'run-live.png'), fullPage: true });
 
@@ -165,10 +180,16 @@ describe('dashboard in a real browser', () => {
 
       expect(errors).toEqual([]); // our pages: no script error, nothing failed to load
 
-      // bull-board renders the run's queues behind the same cookie. (Its page asks fonts.googleapis.com
-      // for a font, which fails offline; that is bull-board's markup, not ours, so it is not counted.)
+      // bull-board renders the run's queues behind the same cookie, and asks no other origin for anything
+      // (its template's web font is removed: offline it would fail).
+      const elsewhere: string[] = [];
+      page.on('request', (r) => {
+        if (!r.url().startsWith(dashboard.url) && !r.url().startsWith('data:')) elsewhere.push(r.url());
+      });
       await page.goto(`${dashboard.url}/queues`);
       await page.waitForSelector('text=mat-control', { timeout: 60000 });
+      expect(elsewhere).toEqual([]);
+      expect(await page.content()).not.toMatch(/fonts\.googleapis\.com/);
       await page.screenshot({ path: path.join(shots, 'queues.png') });
     } finally {
       await page.close();

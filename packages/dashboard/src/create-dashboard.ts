@@ -6,11 +6,12 @@ import type { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
+import { OfflineExpressAdapter } from './offline-board';
 import { connectRedis, QUEUES } from '@mat/exchange';
 import { tokenGuard, type Refusal } from './auth';
 import { contentSecurityPolicy, renderAppPage, renderMessagePage } from './html';
 import { isValidRunId, isValidStreamId } from './run-id';
+import { readRunJobs } from './run-jobs';
 import { RunReader } from './run-reader';
 
 /**
@@ -18,6 +19,7 @@ import { RunReader } from './run-reader';
  *   /queues              bull-board over the run-control queues (QUEUES of @mat/exchange)
  *   /, /runs/:id         the live page: per-peer loss, accuracies, step time, exchange latency, workers
  *   /api/runs[/:id]      the JSON the page polls (`?after=<stream id>` returns only newer metrics)
+ *   /api/runs/:id/jobs   the run's jobs of the shared queues (bull-board shows every run's, mixed)
  *   /healthz             liveness for Docker (no data, no token)
  * Everything but /healthz requires the token when one is set (see auth.ts).
  */
@@ -129,7 +131,7 @@ export async function createDashboard(options: DashboardOptions): Promise<Dashbo
     queue.on('error', () => undefined);
     return queue;
   });
-  const board = new ExpressAdapter().setBasePath('/queues');
+  const board = new OfflineExpressAdapter().setBasePath('/queues');
   createBullBoard({
     queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: !options.queuesWritable })),
     serverAdapter: board,
@@ -161,6 +163,12 @@ export async function createDashboard(options: DashboardOptions): Promise<Dashbo
     const run = await reader.readRun(id, after as string | undefined);
     if (!run) return sendError(req, res, 404, 'no such run', `there is no run "${id}" in Redis`);
     res.set('Cache-Control', 'no-store').json(run);
+  });
+
+  app.get('/api/runs/:id/jobs', async (req, res) => {
+    const id = req.params.id as string;
+    if (!isValidRunId(id)) return sendError(req, res, 404, 'no such run', BAD_RUN_ID);
+    res.set('Cache-Control', 'no-store').json({ jobs: await readRunJobs(queues, id) });
   });
 
   const page = (runId?: string) => (_req: Request, res: Response) => {

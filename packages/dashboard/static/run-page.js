@@ -201,6 +201,9 @@
     skipped: 0,
     // Where the curves before the stream come from, when Redis lost them (metrics.jsonl).
     historyNote: null,
+    // This run's jobs of the shared queues (null until read).
+    jobs: null,
+    polls: 0,
     detail: null,
   };
 
@@ -473,6 +476,30 @@
           ),
         ]),
         el('section', { class: 'card' }, [el('h2', { text: 'Worker events' }), events]),
+        el('section', { class: 'card', id: 'jobs' }, [
+          el('h2', { text: 'Jobs of this run' }),
+          el('div', { class: 'muted' }, [
+            'checkpoint commits and evaluations; every run’s, mixed: ',
+            el('a', { href: '/queues', text: 'bull-board' }),
+          ]),
+          table(
+            'jobs',
+            ['queue', 'job', 'state', 'step', 'peer', 'added'],
+            (run.jobs || [])
+              .slice(0, 100)
+              .map((j) =>
+                el('tr', { 'data-job': j.id, 'data-state': j.state }, [
+                  el('td', { text: j.queue }),
+                  el('td', { text: j.name }),
+                  el('td', { text: j.state + (j.failedReason ? ': ' + j.failedReason : '') }),
+                  el('td', { class: 'num', text: j.step === null ? '–' : String(j.step) }),
+                  el('td', { class: 'num', text: j.peer === null ? '–' : String(j.peer) }),
+                  el('td', { text: time(j.timestamp) }),
+                ]),
+              ),
+            run.jobs === null ? 'reading…' : 'no jobs of this run in the queues',
+          ),
+        ]),
         el('section', { class: 'card' }, [
           el('h2', { text: 'Config' }),
           // Redrawn every poll: keep it open if the reader opened it.
@@ -533,6 +560,15 @@
     app.replaceChildren(el('div', { class: 'banner', id: 'problem', text }));
   }
 
+  async function readJobs() {
+    const res = await fetch('/api/runs/' + encodeURIComponent(runId) + '/jobs', {
+      headers: { Accept: 'application/json' },
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+    return res.ok ? (await res.json()).jobs : run.jobs;
+  }
+
   // ---------- polling ----------
   let failures = 0;
   async function poll() {
@@ -571,6 +607,8 @@
         run.skipped += data.metrics.skipped;
         run.lastId = data.metrics.lastId;
         ingest(data.metrics.entries);
+        // The run's jobs change slowly (a few per checkpoint): read them every fifth poll.
+        if (run.polls++ % 5 === 0) run.jobs = await readJobs();
         renderRun();
         if (data.metrics.more) next = 0;
         else if (['finished', 'stopped', 'failed'].includes(data.status)) next = Math.max(pollMs, 5000);
