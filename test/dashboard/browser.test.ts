@@ -270,6 +270,73 @@ describe('dashboard in a real browser', () => {
     }
   });
 
+  it('compares runs: one curve per run (mean over its peers), smoothing, x by step, epoch or time', async () => {
+    const a = new FakeRun(redis, uniqueRunId('browser-cmp-a'));
+    const b = new FakeRun(redis, uniqueRunId('browser-cmp-b'));
+    for (const [r, steps] of [
+      [a, 10],
+      [b, 6],
+    ] as const) {
+      await r.create(2, { lastStep: '20', totalSteps: '20' });
+      await redis.set(r.keys.config, JSON.stringify({ peers: 2, train: { epochs: 2 } }));
+      await r.addSteps(2, 1, steps, 100);
+    }
+    /** The title of each run's curve: "<run>: <value> at <axis> <x>". */
+    const titles = (page: Page) =>
+      page.$$eval('[data-chart="compare"] path[data-peer] title', (ts) => ts.map((t) => t.textContent ?? ''));
+    const page = await browser.newPage();
+    try {
+      // From the runs list: tick two runs, then Compare.
+      await page.goto(`${dashboard.url}/`);
+      await page.check(`tr[data-run="${a.id}"] input.pick`);
+      await page.check(`tr[data-run="${b.id}"] input.pick`);
+      await Promise.all([page.waitForURL(/\/compare\?runs=/), page.click('#compare')]);
+      expect(new URL(page.url()).searchParams.get('runs')!.split(',').sort()).toEqual([a.id, b.id].sort());
+      await page.waitForSelector('[data-chart="compare"] path[data-peer="1"]');
+      const drawn = await curves(page, 'compare');
+      expect(Object.fromEntries(drawn.map((c) => [c.series, [c.points, c.lastStep]]))).toEqual({
+        [a.id]: [10, 10],
+        [b.id]: [6, 6],
+      });
+
+      // No smoothing: the curve's last value is the mean of the peers' losses at that step.
+      const mean = (step: number) => (stepEntry(0, step).loss + stepEntry(1, step).loss) / 2;
+      await page.fill('#smoothing', '0');
+      await page.dispatchEvent('#smoothing', 'change');
+      const lastValue = () =>
+        page.$eval(`[data-chart="compare"] path[data-series="${a.id}"]`, (p) =>
+          Number(p.getAttribute('data-last-value')),
+        );
+      expect(await lastValue()).toBeCloseTo(mean(10), 10);
+      // Smoothing (a moving average of a falling loss) lags above the last value.
+      await page.fill('#smoothing', '0.9');
+      await page.dispatchEvent('#smoothing', 'change');
+      // (debiased EMA of the means, computed here independently)
+      let ema = 0;
+      for (let step = 1; step <= 10; step++) ema = 0.9 * ema + 0.1 * mean(step);
+      expect(await lastValue()).toBeCloseTo(ema / (1 - 0.9 ** 10), 10);
+      expect(await lastValue()).toBeGreaterThan(mean(10) + 0.05);
+
+      // Epochs: 20 steps in 2 epochs, so step 10 is epoch 1. Time: seconds since the run's first entry.
+      await page.selectOption('#x-axis', 'epoch');
+      expect((await titles(page)).find((t) => t.startsWith(a.id))).toMatch(/ at epoch 1$/);
+      expect((await titles(page)).find((t) => t.startsWith(b.id))).toMatch(/ at epoch 0\.6$/);
+      await page.selectOption('#x-axis', 'time');
+      expect((await titles(page)).find((t) => t.startsWith(a.id))).toMatch(
+        / at seconds since the run started [\d.]+$/,
+      );
+      await page.selectOption('#metric', 'advAccuracy');
+      expect(await page.textContent('[data-chart="compare"] h2')).toBe(
+        'Adversarial accuracy on training batches',
+      );
+      await page.screenshot({ path: path.join(shots, 'compare.png'), fullPage: true });
+    } finally {
+      await page.close();
+      await a.remove();
+      await b.remove();
+    }
+  });
+
   it('refuses a wrong or missing token and says so', async () => {
     await browser.clearCookies(); // forget the session of the test above
     const page = await browser.newPage();

@@ -18,6 +18,7 @@ import { RunReader } from './run-reader';
  * `mat dashboard`: one HTTP server with
  *   /queues              bull-board over the run-control queues (QUEUES of @mat/exchange)
  *   /, /runs/:id         the live page: per-peer loss, accuracies, step time, exchange latency, workers
+ *   /compare?runs=a,b    several runs' curves overlaid: a metric, smoothing, x by step, epoch or time
  *   /api/runs[/:id]      the JSON the page polls (`?after=<stream id>` returns only newer metrics)
  *   /api/runs/:id/jobs   the run's jobs of the shared queues (bull-board shows every run's, mixed)
  *   /healthz             liveness for Docker (no data, no token)
@@ -171,15 +172,30 @@ export async function createDashboard(options: DashboardOptions): Promise<Dashbo
     res.set('Cache-Control', 'no-store').json({ jobs: await readRunJobs(queues, id) });
   });
 
-  const page = (runId?: string) => (_req: Request, res: Response) => {
+  const page = (runId?: string, compare?: string[]) => (_req: Request, res: Response) => {
     const nonce = randomBytes(16).toString('base64');
     res
       .set('Content-Security-Policy', contentSecurityPolicy(nonce))
       .set('Cache-Control', 'no-store')
       .type('html')
-      .send(renderAppPage(nonce, { runId, pollMs }));
+      .send(renderAppPage(nonce, { runId, compare, pollMs }));
   };
   app.get('/', page());
+  // Several runs' curves overlaid (e.g. AT vs MAT): /compare?runs=a,b
+  app.get('/compare', (req, res) => {
+    const ids = String(req.query.runs ?? '')
+      .split(',')
+      .filter((id) => id !== '');
+    if (ids.length === 0 || ids.length > 12 || !ids.every(isValidRunId))
+      return sendError(
+        req,
+        res,
+        400,
+        'bad run list',
+        `runs must be 1 to 12 run ids, comma-separated (${BAD_RUN_ID})`,
+      );
+    page(undefined, ids)(req, res);
+  });
   app.get('/runs/:id', async (req, res) => {
     const id = req.params.id as string;
     if (!isValidRunId(id)) return sendError(req, res, 404, 'no such run', BAD_RUN_ID);

@@ -62,10 +62,21 @@ ${withScript ? `<script nonce="${nonce}">${js}</script>` : ''}
 `;
 }
 
-/** The live page: the list of runs (no run id) or one run's curves and workers. */
-export function renderAppPage(nonce: string, opts: { runId?: string; pollMs: number }): string {
-  const runAttr = opts.runId ? ` data-run-id="${escapeHtml(opts.runId)}"` : '';
-  const title = opts.runId ? `${opts.runId} · MAT dashboard` : 'Runs · MAT dashboard';
+/** The live page: the list of runs (no run id), one run's curves and workers, or several runs compared. */
+export function renderAppPage(
+  nonce: string,
+  opts: { runId?: string; compare?: string[]; pollMs: number },
+): string {
+  const runAttr = opts.runId
+    ? ` data-run-id="${escapeHtml(opts.runId)}"`
+    : opts.compare
+      ? ` data-compare="${escapeHtml(opts.compare.join(','))}"`
+      : '';
+  const title = opts.runId
+    ? `${opts.runId} · MAT dashboard`
+    : opts.compare
+      ? 'Compare runs · MAT dashboard'
+      : 'Runs · MAT dashboard';
   return shell(
     nonce,
     title,

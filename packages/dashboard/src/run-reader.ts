@@ -25,6 +25,8 @@ export interface RunSummary {
   checkpointStep: number | null;
   /** The step the run ends at (state `lastStep`), for progress. */
   lastStep: number | null;
+  /** Steps of the whole schedule (epochs × steps per epoch): the comparison's epoch axis. */
+  totalSteps: number | null;
   /** Increases whenever all peers restart together (rollback, Redis or coordinator restart). */
   generation: number | null;
   createdAt: number | null;
@@ -91,6 +93,7 @@ function toSummary(id: string, h: Record<string, string>): RunSummary {
     peers: intOrNull(h.peers),
     checkpointStep: intOrNull(h.checkpointStep),
     lastStep: intOrNull(h.lastStep),
+    totalSteps: intOrNull(h.totalSteps),
     generation: intOrNull(h.generation),
     createdAt: intOrNull(h.createdAt),
     updatedAt: intOrNull(h.updatedAt),
