@@ -5,7 +5,8 @@ import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
-import { createDashboard, type Dashboard } from '@mat/dashboard';
+import { chartCore, createDashboard, type Dashboard } from '@mat/dashboard';
+import { lineChart } from '../../packages/cli/src/report/svg-charts';
 import { QUEUES } from '@mat/exchange';
 import { FakeRun, REDIS_URL, evalEntry, stepEntry, uniqueRunId } from './fake-run';
 
@@ -110,6 +111,21 @@ describe('dashboard in a real browser', () => {
         [1, 10, 10],
       ]);
       expect(loss[0].d).not.toBe(loss[1].d); // different data, different curves
+      // One palette with mat report's charts (chart-core.js): peer i has the same colour in both.
+      const report = lineChart({
+        id: 'x',
+        title: 'x',
+        xLabel: 'step',
+        yLabel: 'loss',
+        yFormat: 'number',
+        series: [0, 1].map((p) => ({ name: `peer ${p}`, points: [[1, p] as [number, number]] })),
+      });
+      const reportColours = [...report.matchAll(/<polyline fill="none" stroke="([^"]+)"/g)].map((m) => m[1]);
+      const pageColours = await page.$$eval('[data-chart="loss"] path[data-peer]', (ps) =>
+        ps.map((p) => p.getAttribute('stroke')),
+      );
+      expect(pageColours).toEqual(reportColours);
+      expect(pageColours).toEqual(chartCore.PALETTE.slice(0, 2));
       const acc = await curves(page, 'accuracy');
       expect(acc.map((c) => [c.series, c.peer, c.points]).sort()).toEqual([
         ['adversarial', 0, 2],

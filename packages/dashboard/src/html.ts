@@ -13,7 +13,11 @@ let assets: { css: string; js: string } | undefined;
 function loadAssets() {
   assets ??= {
     css: fs.readFileSync(path.join(STATIC_DIR, 'run-page.css'), 'utf8'),
-    js: fs.readFileSync(path.join(STATIC_DIR, 'run-page.js'), 'utf8'),
+    // The charting primitives shared with `mat report` (chart-core.js) first: run-page.js uses them.
+    js:
+      fs.readFileSync(path.join(STATIC_DIR, 'chart-core.js'), 'utf8') +
+      '\n' +
+      fs.readFileSync(path.join(STATIC_DIR, 'run-page.js'), 'utf8'),
   };
   return assets;
 }

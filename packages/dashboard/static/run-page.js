@@ -12,7 +12,9 @@
   const runId = app.dataset.runId;
   const compareIds = app.dataset.compare ? app.dataset.compare.split(',') : null;
   const pollMs = Number(app.dataset.pollMs) || 1000;
-  const COLORS = ['#2456c7', '#d64545', '#1f9d55', '#d88c00', '#7b3fc4', '#0f8fa3', '#c2417f', '#6b7385'];
+  // One palette, tick rule and number format with `mat report` (chart-core.js, inlined before this script).
+  const chartCore = window.MatChartCore;
+  const COLORS = chartCore.PALETTE;
   const SVG = 'http://www.w3.org/2000/svg';
 
   // ---------- small DOM helpers ----------
@@ -52,8 +54,8 @@
     if (v === 0) return '0';
     return v < 1 ? Number((1000 * v).toPrecision(3)) + ' ms' : Number(v.toPrecision(3)) + ' s';
   }
-  /** Axis labels: tick values are round already, so only float noise needs trimming. */
-  const tickFmt = (v) => String(Number(v.toPrecision(6)));
+  /** Axis labels (chart-core.js, as in `mat report`). */
+  const tickFmt = (v) => chartCore.tickText(v);
   function ago(seconds) {
     if (seconds === null || seconds === undefined) return 'never';
     if (seconds < 60) return seconds.toFixed(1) + ' s ago';
@@ -68,23 +70,8 @@
   }
 
   // ---------- chart ----------
-  /** "Nice" tick values (1, 2, 5 × 10^k) covering [lo, hi]. */
-  function ticks(lo, hi, count) {
-    if (!(hi > lo)) {
-      const pad = Math.abs(lo) * 0.1 || 1;
-      lo -= pad;
-      hi += pad;
-    }
-    const raw = (hi - lo) / count;
-    const mag = Math.pow(10, Math.floor(Math.log10(raw)));
-    const r = raw / mag;
-    const step = mag * (r >= 7.5 ? 10 : r >= 3.5 ? 5 : r >= 1.5 ? 2 : 1);
-    const start = Math.floor(lo / step) * step;
-    const end = Math.ceil(hi / step) * step;
-    const out = [];
-    for (let v = start; v <= end + step / 2; v += step) out.push(Number(v.toPrecision(12)));
-    return out;
-  }
+  /** Round tick values covering [lo, hi] (chart-core.js). */
+  const ticks = (lo, hi, count) => chartCore.coveringTicks(lo, hi, count);
 
   /** At most `max` points: keeps the last point, strides over the rest (curves stay readable and cheap). */
   function thin(points, max) {
