@@ -4,7 +4,10 @@ import * as path from 'path';
 import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { Redis } from 'ioredis';
-import { createDashboard, type Dashboard } from '@mat/dashboard';
+import { Queue } from 'bullmq';
+import { chartCore, createDashboard, type Dashboard } from '@mat/dashboard';
+import { lineChart } from '../../packages/cli/src/report/svg-charts';
+import { QUEUES } from '@mat/exchange';
 import { FakeRun, REDIS_URL, evalEntry, stepEntry, uniqueRunId } from './fake-run';
 
 /**
@@ -13,6 +16,7 @@ import { FakeRun, REDIS_URL, evalEntry, stepEntry, uniqueRunId } from './fake-ru
  * refused. Screenshots go to $MAT_SCREENSHOT_DIR (default: a fresh temp dir) for a human to look at.
  */
 
+const QUEUE_PREFIX = `test-dash-q-${process.pid}`;
 const TOKEN = `browser-${Math.random().toString(36).slice(2)}`;
 const shots =
   process.env.MAT_SCREENSHOT_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mat-dashboard-shots-'));
@@ -36,6 +40,8 @@ describe('dashboard in a real browser', () => {
   let dashboard: Dashboard;
   let browser: BrowserContext;
   let userDataDir: string;
+  let runsDir: string;
+  let checkpoints: Queue;
 
   beforeAll(async () => {
     if (!fs.existsSync(CHROMIUM))
@@ -53,9 +59,16 @@ describe('dashboard in a real browser', () => {
     await run.heartbeat('worker-a', 0, 0);
     await run.heartbeat('worker-b', 1, 0);
     await run.heartbeat('worker-old', null, 300000, 'idle');
+    runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mat-dashboard-runs-'));
+    // Jobs of this run and of another one in the shared queues: the run page lists only its own.
+    checkpoints = new Queue(QUEUES.checkpoints, { connection: redis, prefix: QUEUE_PREFIX });
+    await checkpoints.add('peer-saved', { runId: run.id, generation: 1, step: 8, peer: 0 });
+    await checkpoints.add('peer-saved', { runId: `${run.id}-other`, generation: 1, step: 4, peer: 1 });
     dashboard = await createDashboard({
       redisUrl: REDIS_URL,
       port: 0,
+      runsDir,
+      queuePrefix: QUEUE_PREFIX,
       token: TOKEN,
       pollIntervalMs: 300,
       heartbeatTimeoutMs: 60000,
@@ -73,9 +86,12 @@ describe('dashboard in a real browser', () => {
   afterAll(async () => {
     await browser?.close();
     await dashboard?.close();
+    await checkpoints?.obliterate({ force: true }).catch(() => undefined);
+    await checkpoints?.close();
     await run?.remove();
     redis?.disconnect();
     if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+    if (runsDir) fs.rmSync(runsDir, { recursive: true, force: true });
   });
 
   it('shows a live run: curves per peer that grow as entries arrive, and worker health', async () => {
@@ -95,6 +111,21 @@ describe('dashboard in a real browser', () => {
         [1, 10, 10],
       ]);
       expect(loss[0].d).not.toBe(loss[1].d); // different data, different curves
+      // One palette with mat report's charts (chart-core.js): peer i has the same colour in both.
+      const report = lineChart({
+        id: 'x',
+        title: 'x',
+        xLabel: 'step',
+        yLabel: 'loss',
+        yFormat: 'number',
+        series: [0, 1].map((p) => ({ name: `peer ${p}`, points: [[1, p] as [number, number]] })),
+      });
+      const reportColours = [...report.matchAll(/<polyline fill="none" stroke="([^"]+)"/g)].map((m) => m[1]);
+      const pageColours = await page.$$eval('[data-chart="loss"] path[data-peer]', (ps) =>
+        ps.map((p) => p.getAttribute('stroke')),
+      );
+      expect(pageColours).toEqual(reportColours);
+      expect(pageColours).toEqual(chartCore.PALETTE.slice(0, 2));
       const acc = await curves(page, 'accuracy');
       expect(acc.map((c) => [c.series, c.peer, c.points]).sort()).toEqual([
         ['adversarial', 0, 2],
@@ -151,6 +182,10 @@ describe('dashboard in a real browser', () => {
       expect((await curves(page, 'loss')).map((c) => c.points)).toEqual([15, 15]);
       expect((await curves(page, 'accuracy')).map((c) => c.points)).toEqual([3, 3, 3, 3]);
       expect(await page.textContent('.events')).toMatch(/worker-b lost \(peer 1\)/);
+      // Only this run's job, not the other run's of the same queue.
+      await page.waitForSelector('#jobs tr[data-job]');
+      const jobs = await page.$$eval('#jobs tr[data-job] td', (tds) => tds.map((td) => td.textContent));
+      expect(jobs).toEqual(['mat-checkpoints', 'peer-saved', 'waiting', '8', '0', expect.any(String)]);
       expect(await page.textContent('#live')).toMatch(/live · updated/);
       await page.screenshot({ path: path.join(shots, 'run-live.png'), fullPage: true });
 
@@ -161,10 +196,16 @@ describe('dashboard in a real browser', () => {
 
       expect(errors).toEqual([]); // our pages: no script error, nothing failed to load
 
-      // bull-board renders the run's queues behind the same cookie. (Its page asks fonts.googleapis.com
-      // for a font, which fails offline; that is bull-board's markup, not ours, so it is not counted.)
+      // bull-board renders the run's queues behind the same cookie, and asks no other origin for anything
+      // (its template's web font is removed: offline it would fail).
+      const elsewhere: string[] = [];
+      page.on('request', (r) => {
+        if (!r.url().startsWith(dashboard.url) && !r.url().startsWith('data:')) elsewhere.push(r.url());
+      });
       await page.goto(`${dashboard.url}/queues`);
       await page.waitForSelector('text=mat-control', { timeout: 60000 });
+      expect(elsewhere).toEqual([]);
+      expect(await page.content()).not.toMatch(/fonts\.googleapis\.com/);
       await page.screenshot({ path: path.join(shots, 'queues.png') });
     } finally {
       await page.close();
@@ -196,6 +237,119 @@ describe('dashboard in a real browser', () => {
     } finally {
       await page.close();
       await ended.remove();
+    }
+  });
+
+  it("Redis restarted empty: the run's history comes from its metrics.jsonl, with a note", async () => {
+    /** metrics.jsonl as the coordinator writes it: steps 1..to of 2 peers. */
+    const writeMetrics = (dir: string, to: number) => {
+      fs.mkdirSync(dir, { recursive: true });
+      const lines = [];
+      for (let step = 1; step <= to; step++) {
+        const peers = [0, 1].map((peer) => {
+          const { loss, base, distill, advAccuracy, exchangeSeconds } = stepEntry(peer, step);
+          return { peer, loss, base, distill, advAccuracy, exchangeSeconds };
+        });
+        lines.push(
+          JSON.stringify({ type: 'step', step, totalSteps: 20, epoch: 0, lr: 0.1, seconds: 0.8, peers }),
+        );
+      }
+      fs.writeFileSync(path.join(dir, 'metrics.jsonl'), lines.join('\n') + '\n');
+    };
+    // 1. Registered again after the restart: the stream starts at the resume (step 6), the file has 1..6.
+    const again = new FakeRun(redis, uniqueRunId('browser-again'));
+    const againDir = path.join(runsDir, 'elsewhere', again.id);
+    writeMetrics(againDir, 6);
+    await again.create(2, { lastStep: '20', runDir: againDir });
+    await again.add({ type: 'run', event: 'resume', step: 6 });
+    await again.addSteps(2, 7, 9, 100);
+    // 2. Not in Redis at all: its directory under the dashboard's runs directory.
+    const gone = uniqueRunId('browser-gone');
+    writeMetrics(path.join(runsDir, gone), 4);
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${dashboard.url}/runs/${again.id}`);
+      await page.waitForSelector('[data-chart="loss"] path[data-peer="1"][data-points="9"]');
+      expect(await page.textContent('#history-note')).toMatch(
+        /Redis lost the start of this run's metrics stream: the curves before it come from .*metrics\.jsonl/,
+      );
+      expect(await page.textContent('.summary')).toMatch(/entries\s*7(?!\d)/); // the stream's own
+      await page.screenshot({ path: path.join(shots, 'run-history.png'), fullPage: true });
+
+      const res = await page.goto(`${dashboard.url}/runs/${gone}`);
+      expect(res?.status()).toBe(200);
+      await page.waitForSelector('[data-chart="loss"] path[data-peer="0"][data-points="4"]');
+      expect(await page.textContent('#history-note')).toMatch(/Redis does not know this run/);
+    } finally {
+      await page.close();
+      await again.remove();
+    }
+  });
+
+  it('compares runs: one curve per run (mean over its peers), smoothing, x by step, epoch or time', async () => {
+    const a = new FakeRun(redis, uniqueRunId('browser-cmp-a'));
+    const b = new FakeRun(redis, uniqueRunId('browser-cmp-b'));
+    for (const [r, steps] of [
+      [a, 10],
+      [b, 6],
+    ] as const) {
+      await r.create(2, { lastStep: '20', totalSteps: '20' });
+      await redis.set(r.keys.config, JSON.stringify({ peers: 2, train: { epochs: 2 } }));
+      await r.addSteps(2, 1, steps, 100);
+    }
+    /** The title of each run's curve: "<run>: <value> at <axis> <x>". */
+    const titles = (page: Page) =>
+      page.$$eval('[data-chart="compare"] path[data-peer] title', (ts) => ts.map((t) => t.textContent ?? ''));
+    const page = await browser.newPage();
+    try {
+      // From the runs list: tick two runs, then Compare.
+      await page.goto(`${dashboard.url}/`);
+      await page.check(`tr[data-run="${a.id}"] input.pick`);
+      await page.check(`tr[data-run="${b.id}"] input.pick`);
+      await Promise.all([page.waitForURL(/\/compare\?runs=/), page.click('#compare')]);
+      expect(new URL(page.url()).searchParams.get('runs')!.split(',').sort()).toEqual([a.id, b.id].sort());
+      await page.waitForSelector('[data-chart="compare"] path[data-peer="1"]');
+      const drawn = await curves(page, 'compare');
+      expect(Object.fromEntries(drawn.map((c) => [c.series, [c.points, c.lastStep]]))).toEqual({
+        [a.id]: [10, 10],
+        [b.id]: [6, 6],
+      });
+
+      // No smoothing: the curve's last value is the mean of the peers' losses at that step.
+      const mean = (step: number) => (stepEntry(0, step).loss + stepEntry(1, step).loss) / 2;
+      await page.fill('#smoothing', '0');
+      await page.dispatchEvent('#smoothing', 'change');
+      const lastValue = () =>
+        page.$eval(`[data-chart="compare"] path[data-series="${a.id}"]`, (p) =>
+          Number(p.getAttribute('data-last-value')),
+        );
+      expect(await lastValue()).toBeCloseTo(mean(10), 10);
+      // Smoothing (a moving average of a falling loss) lags above the last value.
+      await page.fill('#smoothing', '0.9');
+      await page.dispatchEvent('#smoothing', 'change');
+      // (debiased EMA of the means, computed here independently)
+      let ema = 0;
+      for (let step = 1; step <= 10; step++) ema = 0.9 * ema + 0.1 * mean(step);
+      expect(await lastValue()).toBeCloseTo(ema / (1 - 0.9 ** 10), 10);
+      expect(await lastValue()).toBeGreaterThan(mean(10) + 0.05);
+
+      // Epochs: 20 steps in 2 epochs, so step 10 is epoch 1. Time: seconds since the run's first entry.
+      await page.selectOption('#x-axis', 'epoch');
+      expect((await titles(page)).find((t) => t.startsWith(a.id))).toMatch(/ at epoch 1$/);
+      expect((await titles(page)).find((t) => t.startsWith(b.id))).toMatch(/ at epoch 0\.6$/);
+      await page.selectOption('#x-axis', 'time');
+      expect((await titles(page)).find((t) => t.startsWith(a.id))).toMatch(
+        / at seconds since the run started [\d.]+$/,
+      );
+      await page.selectOption('#metric', 'advAccuracy');
+      expect(await page.textContent('[data-chart="compare"] h2')).toBe(
+        'Adversarial accuracy on training batches',
+      );
+      await page.screenshot({ path: path.join(shots, 'compare.png'), fullPage: true });
+    } finally {
+      await page.close();
+      await a.remove();
+      await b.remove();
     }
   });
 

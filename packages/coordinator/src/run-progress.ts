@@ -21,6 +21,8 @@ export type ProgressLog = (message: string, fields?: Record<string, unknown>) =>
  */
 export class RunProgress {
   private readonly throttle: ProgressThrottle;
+  /** Evaluations printed (step:final): the final one arrives from the stream and from the jobs' results. */
+  private readonly shown = new Set<string>();
 
   constructor(
     private readonly log: ProgressLog,
@@ -38,6 +40,9 @@ export class RunProgress {
   }
 
   evaluation(e: EvalEvent): void {
+    const key = `${e.step}:${e.final}`;
+    if (this.shown.has(key)) return;
+    this.shown.add(key);
     this.log(evalTableText(e), { event: 'eval', ...e });
   }
 

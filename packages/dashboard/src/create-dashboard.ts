@@ -6,18 +6,21 @@ import type { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
+import { OfflineExpressAdapter } from './offline-board';
 import { connectRedis, QUEUES } from '@mat/exchange';
 import { tokenGuard, type Refusal } from './auth';
 import { contentSecurityPolicy, renderAppPage, renderMessagePage } from './html';
 import { isValidRunId, isValidStreamId } from './run-id';
+import { readRunJobs } from './run-jobs';
 import { RunReader } from './run-reader';
 
 /**
  * `mat dashboard`: one HTTP server with
  *   /queues              bull-board over the run-control queues (QUEUES of @mat/exchange)
  *   /, /runs/:id         the live page: per-peer loss, accuracies, step time, exchange latency, workers
+ *   /compare?runs=a,b    several runs' curves overlaid: a metric, smoothing, x by step, epoch or time
  *   /api/runs[/:id]      the JSON the page polls (`?after=<stream id>` returns only newer metrics)
+ *   /api/runs/:id/jobs   the run's jobs of the shared queues (bull-board shows every run's, mixed)
  *   /healthz             liveness for Docker (no data, no token)
  * Everything but /healthz requires the token when one is set (see auth.ts).
  */
@@ -47,6 +50,11 @@ export interface DashboardOptions {
   queuePrefix?: string;
   /** Lets bull-board retry, clean or add jobs. @defaultValue false */
   queuesWritable?: boolean;
+  /**
+   * Where run directories are (the runs' outDir): a run Redis lost (restarted without persistence) is
+   * shown from its metrics.jsonl. Run directories named by Redis (a run's runDir) are read too.
+   */
+  runsDir?: string;
   /** Where to report Redis trouble; never receives the token or a password. */
   log?: (line: string) => void;
 }
@@ -105,7 +113,11 @@ export async function createDashboard(options: DashboardOptions): Promise<Dashbo
       // Commands fail (the API answers 503) rather than wait while Redis is down.
       { log: options.log, name: 'mat-dashboard', maxRetriesPerRequest: 2 },
     ));
-  const reader = new RunReader(redis, { heartbeatTimeoutMs: options.heartbeatTimeoutMs, log: options.log });
+  const reader = new RunReader(redis, {
+    heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+    log: options.log,
+    runsDir: options.runsDir,
+  });
 
   const queues = Object.values(QUEUES).map((name) => {
     const queue = new Queue(name, {
@@ -120,7 +132,7 @@ export async function createDashboard(options: DashboardOptions): Promise<Dashbo
     queue.on('error', () => undefined);
     return queue;
   });
-  const board = new ExpressAdapter().setBasePath('/queues');
+  const board = new OfflineExpressAdapter().setBasePath('/queues');
   createBullBoard({
     queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: !options.queuesWritable })),
     serverAdapter: board,
@@ -154,15 +166,36 @@ export async function createDashboard(options: DashboardOptions): Promise<Dashbo
     res.set('Cache-Control', 'no-store').json(run);
   });
 
-  const page = (runId?: string) => (_req: Request, res: Response) => {
+  app.get('/api/runs/:id/jobs', async (req, res) => {
+    const id = req.params.id as string;
+    if (!isValidRunId(id)) return sendError(req, res, 404, 'no such run', BAD_RUN_ID);
+    res.set('Cache-Control', 'no-store').json({ jobs: await readRunJobs(queues, id) });
+  });
+
+  const page = (runId?: string, compare?: string[]) => (_req: Request, res: Response) => {
     const nonce = randomBytes(16).toString('base64');
     res
       .set('Content-Security-Policy', contentSecurityPolicy(nonce))
       .set('Cache-Control', 'no-store')
       .type('html')
-      .send(renderAppPage(nonce, { runId, pollMs }));
+      .send(renderAppPage(nonce, { runId, compare, pollMs }));
   };
   app.get('/', page());
+  // Several runs' curves overlaid (e.g. AT vs MAT): /compare?runs=a,b
+  app.get('/compare', (req, res) => {
+    const ids = String(req.query.runs ?? '')
+      .split(',')
+      .filter((id) => id !== '');
+    if (ids.length === 0 || ids.length > 12 || !ids.every(isValidRunId))
+      return sendError(
+        req,
+        res,
+        400,
+        'bad run list',
+        `runs must be 1 to 12 run ids, comma-separated (${BAD_RUN_ID})`,
+      );
+    page(undefined, ids)(req, res);
+  });
   app.get('/runs/:id', async (req, res) => {
     const id = req.params.id as string;
     if (!isValidRunId(id)) return sendError(req, res, 404, 'no such run', BAD_RUN_ID);

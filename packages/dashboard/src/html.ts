@@ -13,7 +13,11 @@ let assets: { css: string; js: string } | undefined;
 function loadAssets() {
   assets ??= {
     css: fs.readFileSync(path.join(STATIC_DIR, 'run-page.css'), 'utf8'),
-    js: fs.readFileSync(path.join(STATIC_DIR, 'run-page.js'), 'utf8'),
+    // The charting primitives shared with `mat report` (chart-core.js) first: run-page.js uses them.
+    js:
+      fs.readFileSync(path.join(STATIC_DIR, 'chart-core.js'), 'utf8') +
+      '\n' +
+      fs.readFileSync(path.join(STATIC_DIR, 'run-page.js'), 'utf8'),
   };
   return assets;
 }
@@ -62,10 +66,21 @@ ${withScript ? `<script nonce="${nonce}">${js}</script>` : ''}
 `;
 }
 
-/** The live page: the list of runs (no run id) or one run's curves and workers. */
-export function renderAppPage(nonce: string, opts: { runId?: string; pollMs: number }): string {
-  const runAttr = opts.runId ? ` data-run-id="${escapeHtml(opts.runId)}"` : '';
-  const title = opts.runId ? `${opts.runId} · MAT dashboard` : 'Runs · MAT dashboard';
+/** The live page: the list of runs (no run id), one run's curves and workers, or several runs compared. */
+export function renderAppPage(
+  nonce: string,
+  opts: { runId?: string; compare?: string[]; pollMs: number },
+): string {
+  const runAttr = opts.runId
+    ? ` data-run-id="${escapeHtml(opts.runId)}"`
+    : opts.compare
+      ? ` data-compare="${escapeHtml(opts.compare.join(','))}"`
+      : '';
+  const title = opts.runId
+    ? `${opts.runId} · MAT dashboard`
+    : opts.compare
+      ? 'Compare runs · MAT dashboard'
+      : 'Runs · MAT dashboard';
   return shell(
     nonce,
     title,

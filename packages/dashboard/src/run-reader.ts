@@ -8,6 +8,7 @@ import {
   SkipCounter,
 } from '@mat/exchange';
 import { parseStreamRows, type StreamMetricsEntry } from './metrics-entry';
+import { metricsFileOf, readRunHistory, type RunHistory } from './run-history';
 import { toWorkerView, type WorkerView } from './worker-health';
 
 /**
@@ -24,6 +25,8 @@ export interface RunSummary {
   checkpointStep: number | null;
   /** The step the run ends at (state `lastStep`), for progress. */
   lastStep: number | null;
+  /** Steps of the whole schedule (epochs × steps per epoch): the comparison's epoch axis. */
+  totalSteps: number | null;
   /** Increases whenever all peers restart together (rollback, Redis or coordinator restart). */
   generation: number | null;
   createdAt: number | null;
@@ -55,6 +58,12 @@ export interface RunDetail extends RunSummary {
     /** Entries that were not well-formed metrics (not shown). */
     skipped: number;
   };
+  /**
+   * On the first read (no `after`) of a run whose metrics stream does not start at the run's creation
+   * (Redis restarted empty, or does not know the run at all): its history from the run directory's
+   * metrics.jsonl, with a note saying so.
+   */
+  history?: RunHistory;
   /** Server clock (ms epoch), to show heartbeat ages without trusting the browser's clock. */
   now: number;
 }
@@ -66,6 +75,8 @@ export interface RunReaderOptions {
   maxEntries?: number;
   /** Where malformed stream entries are reported (a few a minute at most). */
   log?: (line: string) => void;
+  /** Where run directories are (mat train --out-dir), to find a run Redis lost. @defaultValue none */
+  runsDir?: string;
 }
 
 const intOrNull = (v: string | undefined) => {
@@ -82,6 +93,7 @@ function toSummary(id: string, h: Record<string, string>): RunSummary {
     peers: intOrNull(h.peers),
     checkpointStep: intOrNull(h.checkpointStep),
     lastStep: intOrNull(h.lastStep),
+    totalSteps: intOrNull(h.totalSteps),
     generation: intOrNull(h.generation),
     createdAt: intOrNull(h.createdAt),
     updatedAt: intOrNull(h.updatedAt),
@@ -113,6 +125,11 @@ function toSlot(runId: string, field: string, json: string): SlotView | null {
   }
 }
 
+function startsAtCreation(entries: StreamMetricsEntry[]): boolean {
+  const first = entries[0];
+  return first?.type === 'run' && first.event === 'create';
+}
+
 export class RunReader {
   private readonly heartbeatTimeoutMs: number;
   private readonly maxEntries: number;
@@ -125,7 +142,10 @@ export class RunReader {
     this.heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 10000;
     this.maxEntries = options.maxEntries ?? 2000;
     this.skips = new SkipCounter(options.log ?? (() => {}));
+    this.runsDir = options.runsDir;
   }
+
+  private readonly runsDir: string | undefined;
 
   /** Runs in the index, newest update first. */
   async listRuns(): Promise<RunSummary[]> {
@@ -144,7 +164,7 @@ export class RunReader {
       this.redis.sismember(RUNS_INDEX_KEY, id),
       this.redis.exists(runKeys(id).state),
     ]);
-    return inIndex === 1 || hasState === 1;
+    return inIndex === 1 || hasState === 1 || metricsFileOf(id, { runsDir: this.runsDir }) !== null;
   }
 
   /** The run's state, workers and the metrics entries after stream id `after`; null for an unknown run. */
@@ -172,7 +192,7 @@ export class RunReader {
       Record<string, string>,
       Array<[string, string[]]>,
     ];
-    if (inIndex !== 1 && Object.keys(state).length === 0) return null;
+    if (inIndex !== 1 && Object.keys(state).length === 0) return this.fromRunDirectory(id, after);
 
     const now = Date.now();
     const more = rows.length > this.maxEntries;
@@ -189,8 +209,16 @@ export class RunReader {
         config = { error: `the stored run config is unreadable: ${err.message}` };
       }
     }
+    // The stream of a run starts with its `create` entry; one that does not (Redis restarted empty and the
+    // coordinator registered the run again) lacks the run's start, which metrics.jsonl has.
+    let history: RunHistory | undefined;
+    if (after === undefined && !startsAtCreation(entries)) {
+      const file = metricsFileOf(id, { runDir: state.runDir, runsDir: this.runsDir });
+      if (file) history = readRunHistory(file, "Redis lost the start of this run's metrics stream");
+    }
     return {
       ...toSummary(id, state),
+      ...(history && { history }),
       config,
       slots: Object.entries(slots)
         .map(([field, json]) => toSlot(id, field, json))
@@ -206,6 +234,24 @@ export class RunReader {
         skipped,
       },
       now,
+    };
+  }
+
+  /** A run Redis does not know (restarted empty), from its run directory under runsDir, if there is one. */
+  private fromRunDirectory(id: string, after: string | undefined): RunDetail | null {
+    const file = metricsFileOf(id, { runsDir: this.runsDir });
+    if (!file) return null;
+    return {
+      ...toSummary(id, {}),
+      status: 'not in Redis',
+      ...(after === undefined && {
+        history: readRunHistory(file, 'Redis does not know this run (restarted without persistence?)'),
+      }),
+      config: null,
+      slots: [],
+      workers: [],
+      metrics: { entries: [], lastId: after ?? null, more: false, skipped: 0 },
+      now: Date.now(),
     };
   }
 }

@@ -1,4 +1,4 @@
-/* global document, fetch, setTimeout */
+/* global document, fetch, setTimeout, window */
 /**
  * The dashboard page, inlined by the server (see src/html.ts). Without a run id it lists the runs; with
  * one it polls /api/runs/<id>?after=<last stream id>, keeps every metrics entry it has seen, and redraws
@@ -10,8 +10,11 @@
   const app = document.getElementById('app');
   const live = document.getElementById('live');
   const runId = app.dataset.runId;
+  const compareIds = app.dataset.compare ? app.dataset.compare.split(',') : null;
   const pollMs = Number(app.dataset.pollMs) || 1000;
-  const COLORS = ['#2456c7', '#d64545', '#1f9d55', '#d88c00', '#7b3fc4', '#0f8fa3', '#c2417f', '#6b7385'];
+  // One palette, tick rule and number format with `mat report` (chart-core.js, inlined before this script).
+  const chartCore = window.MatChartCore;
+  const COLORS = chartCore.PALETTE;
   const SVG = 'http://www.w3.org/2000/svg';
 
   // ---------- small DOM helpers ----------
@@ -51,8 +54,8 @@
     if (v === 0) return '0';
     return v < 1 ? Number((1000 * v).toPrecision(3)) + ' ms' : Number(v.toPrecision(3)) + ' s';
   }
-  /** Axis labels: tick values are round already, so only float noise needs trimming. */
-  const tickFmt = (v) => String(Number(v.toPrecision(6)));
+  /** Axis labels (chart-core.js, as in `mat report`). */
+  const tickFmt = (v) => chartCore.tickText(v);
   function ago(seconds) {
     if (seconds === null || seconds === undefined) return 'never';
     if (seconds < 60) return seconds.toFixed(1) + ' s ago';
@@ -67,23 +70,8 @@
   }
 
   // ---------- chart ----------
-  /** "Nice" tick values (1, 2, 5 × 10^k) covering [lo, hi]. */
-  function ticks(lo, hi, count) {
-    if (!(hi > lo)) {
-      const pad = Math.abs(lo) * 0.1 || 1;
-      lo -= pad;
-      hi += pad;
-    }
-    const raw = (hi - lo) / count;
-    const mag = Math.pow(10, Math.floor(Math.log10(raw)));
-    const r = raw / mag;
-    const step = mag * (r >= 7.5 ? 10 : r >= 3.5 ? 5 : r >= 1.5 ? 2 : 1);
-    const start = Math.floor(lo / step) * step;
-    const end = Math.ceil(hi / step) * step;
-    const out = [];
-    for (let v = start; v <= end + step / 2; v += step) out.push(Number(v.toPrecision(12)));
-    return out;
-  }
+  /** Round tick values covering [lo, hi] (chart-core.js). */
+  const ticks = (lo, hi, count) => chartCore.coveringTicks(lo, hi, count);
 
   /** At most `max` points: keeps the last point, strides over the rest (curves stay readable and cheap). */
   function thin(points, max) {
@@ -121,7 +109,9 @@
     if (opts.yMin === undefined) yLo = yt[0];
     if (opts.yMax === undefined) yHi = yt[yt.length - 1];
     if (yHi === yLo) yHi = yLo + 1;
-    const xt = ticks(xLo, xHi, 6).filter((v) => v >= xLo && v <= xHi && Number.isInteger(v));
+    const xt = ticks(xLo, xHi, 6).filter(
+      (v) => v >= xLo && v <= xHi && (opts.xInteger === false || Number.isInteger(v)),
+    );
     const X = (v) => m.l + ((v - xLo) / (xHi - xLo)) * (W - m.l - m.r);
     const Y = (v) => H - m.b - ((v - yLo) / (yHi - yLo)) * (H - m.t - m.b);
 
@@ -134,11 +124,13 @@
     }
     for (const v of xt) {
       root.appendChild(svg('line', { x1: X(v), x2: X(v), y1: H - m.b, y2: H - m.b + 4, class: 'axis' }));
-      root.appendChild(svg('text', { x: X(v), y: H - m.b + 16, 'text-anchor': 'middle', text: String(v) }));
+      root.appendChild(svg('text', { x: X(v), y: H - m.b + 16, 'text-anchor': 'middle', text: tickFmt(v) }));
     }
     root.appendChild(svg('line', { x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b, class: 'axis' }));
     root.appendChild(svg('line', { x1: m.l, x2: m.l, y1: m.t, y2: H - m.b, class: 'axis' }));
-    root.appendChild(svg('text', { x: W - m.r, y: H - 4, 'text-anchor': 'end', text: 'step' }));
+    root.appendChild(
+      svg('text', { x: W - m.r, y: H - 4, 'text-anchor': 'end', text: opts.xLabel || 'step' }),
+    );
 
     // Generations and rollbacks: every peer went back to this step (the curves after it are re-taken steps).
     for (const mark of opts.marks || []) {
@@ -172,12 +164,15 @@
         'data-series': s.label,
         'data-points': s.points.length,
         'data-last-step': s.points[s.points.length - 1][0],
+        'data-last-value': s.points[s.points.length - 1][1],
       });
       if (s.dash) path.setAttribute('stroke-dasharray', '5 4');
       const last = s.points[s.points.length - 1];
       path.appendChild(
         svg('title', {
-          text: `${s.label} peer ${s.peer}: ${(opts.yFormat || fmt)(last[1])} at step ${last[0]}`,
+          text:
+            (opts.seriesName ? opts.seriesName(s) : `${s.label} peer ${s.peer}`) +
+            `: ${(opts.yFormat || fmt)(last[1])} at ${opts.xLabel || 'step'} ${tickFmt(last[0])}`,
         }),
       );
       root.appendChild(path);
@@ -199,6 +194,11 @@
     // Every stream entry read (steps, evaluations, worker, run and checkpoint events).
     total: 0,
     skipped: 0,
+    // Where the curves before the stream come from, when Redis lost them (metrics.jsonl).
+    historyNote: null,
+    // This run's jobs of the shared queues (null until read).
+    jobs: null,
+    polls: 0,
     detail: null,
   };
 
@@ -276,6 +276,7 @@
     const body = [];
 
     if (d.error) body.push(el('div', { class: 'banner', text: 'run error: ' + d.error }));
+    if (run.historyNote) body.push(el('div', { class: 'note', id: 'history-note', text: run.historyNote }));
     body.push(el('h1', { text: 'Run ' + d.id }));
     const kv = (k, v) =>
       el('div', { class: 'kv' }, [el('b', { text: k }), typeof v === 'string' ? el('span', { text: v }) : v]);
@@ -470,6 +471,30 @@
           ),
         ]),
         el('section', { class: 'card' }, [el('h2', { text: 'Worker events' }), events]),
+        el('section', { class: 'card', id: 'jobs' }, [
+          el('h2', { text: 'Jobs of this run' }),
+          el('div', { class: 'muted' }, [
+            'checkpoint commits and evaluations; every run’s, mixed: ',
+            el('a', { href: '/queues', text: 'bull-board' }),
+          ]),
+          table(
+            'jobs',
+            ['queue', 'job', 'state', 'step', 'peer', 'added'],
+            (run.jobs || [])
+              .slice(0, 100)
+              .map((j) =>
+                el('tr', { 'data-job': j.id, 'data-state': j.state }, [
+                  el('td', { text: j.queue }),
+                  el('td', { text: j.name }),
+                  el('td', { text: j.state + (j.failedReason ? ': ' + j.failedReason : '') }),
+                  el('td', { class: 'num', text: j.step === null ? '–' : String(j.step) }),
+                  el('td', { class: 'num', text: j.peer === null ? '–' : String(j.peer) }),
+                  el('td', { text: time(j.timestamp) }),
+                ]),
+              ),
+            run.jobs === null ? 'reading…' : 'no jobs of this run in the queues',
+          ),
+        ]),
         el('section', { class: 'card' }, [
           el('h2', { text: 'Config' }),
           // Redrawn every poll: keep it open if the reader opened it.
@@ -484,9 +509,21 @@
   }
 
   function renderRuns(runs) {
+    // Redrawn every poll: keep what the reader ticked.
+    const ticked = new Set([...document.querySelectorAll('input.pick:checked')].map((c) => c.value));
     const rows = runs.map((r) =>
       el('tr', { 'data-run': r.id }, [
-        el('td', {}, [el('a', { href: '/runs/' + encodeURIComponent(r.id), text: r.id })]),
+        el('td', {}, [
+          el('input', {
+            type: 'checkbox',
+            class: 'pick',
+            value: r.id,
+            'aria-label': 'compare ' + r.id,
+            checked: ticked.has(r.id) ? '' : null,
+          }),
+          ' ',
+          el('a', { href: '/runs/' + encodeURIComponent(r.id), text: r.id }),
+        ]),
         el('td', {}, [el('span', { class: 'badge ' + (r.status || ''), text: r.status || 'unknown' })]),
         el('td', { class: 'num', text: r.step === null ? '–' : String(r.step) }),
         el('td', { class: 'num', text: r.peers === null ? '–' : String(r.peers) }),
@@ -522,12 +559,214 @@
           ),
         ]),
       ]),
+      compareButton(),
       el('p', { class: 'muted' }, ['Queues and jobs: ', el('a', { href: '/queues', text: 'bull-board' })]),
     );
   }
 
+  /** Opens the comparison of the runs ticked in the list. */
+  function compareButton() {
+    const button = el('button', { type: 'button', id: 'compare', text: 'Compare the ticked runs' });
+    button.addEventListener('click', () => {
+      const ids = [...document.querySelectorAll('input.pick:checked')].map((c) => c.value);
+      if (ids.length > 0) window.location.href = '/compare?runs=' + ids.map(encodeURIComponent).join(',');
+    });
+    return el('p', {}, [button]);
+  }
+
   function showProblem(text) {
     app.replaceChildren(el('div', { class: 'banner', id: 'problem', text }));
+  }
+
+  async function readJobs() {
+    const res = await fetch('/api/runs/' + encodeURIComponent(runId) + '/jobs', {
+      headers: { Accept: 'application/json' },
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+    return res.ok ? (await res.json()).jobs : run.jobs;
+  }
+
+  // ---------- comparison of several runs ----------
+  const METRICS = {
+    loss: { label: 'Training loss', source: 'step', field: 'loss' },
+    advAccuracy: {
+      label: 'Adversarial accuracy on training batches',
+      source: 'step',
+      field: 'advAccuracy',
+      percent: true,
+    },
+    robustAccuracy: {
+      label: 'Test accuracy under attack (evaluations)',
+      source: 'eval',
+      field: 'robustAccuracy',
+      percent: true,
+    },
+    cleanAccuracy: {
+      label: 'Clean test accuracy (evaluations)',
+      source: 'eval',
+      field: 'cleanAccuracy',
+      percent: true,
+    },
+    distill: { label: 'Distillation loss', source: 'step', field: 'distill' },
+    lr: { label: 'Learning rate', source: 'step', field: 'lr' },
+  };
+  const X_AXES = { step: 'step', epoch: 'epoch', time: 'seconds since the run started' };
+  const cmp = { runs: [], metric: 'loss', x: 'step', smoothing: 0.6 };
+
+  /** Every entry of one run (all pages), its history from metrics.jsonl first when the API has one. */
+  async function loadCompared(r) {
+    for (;;) {
+      const url =
+        '/api/runs/' + encodeURIComponent(r.id) + (r.lastId ? '?after=' + encodeURIComponent(r.lastId) : '');
+      const res = await fetch(url, {
+        headers: { Accept: 'application/json' },
+        credentials: 'same-origin',
+        cache: 'no-store',
+      });
+      if (!res.ok) {
+        r.problem = (await res.json().catch(() => ({}))).error || res.statusText;
+        return;
+      }
+      const data = await res.json();
+      r.detail = data;
+      if (data.history && !r.lastId) for (const e of data.history.entries) take(r, e);
+      for (const e of data.metrics.entries) take(r, e);
+      r.lastId = data.metrics.lastId;
+      if (!data.metrics.more) return;
+    }
+  }
+
+  /** One entry into the run's per-step means over its peers (a re-taken step replaces the earlier one). */
+  function take(r, e) {
+    if (e.type !== 'step' && e.type !== 'eval') return;
+    const bySteps = e.type === 'step' ? r.steps : r.evals;
+    if (!bySteps.has(e.step)) bySteps.set(e.step, new Map());
+    bySteps.get(e.step).set(e.peer, e);
+    if (r.t0 === null || e.time < r.t0) r.t0 = e.time;
+  }
+
+  /** TensorBoard's smoothing: an exponential moving average, debiased at the start. */
+  function smooth(points, weight) {
+    if (!(weight > 0)) return points;
+    let last = 0;
+    return points.map((p, i) => {
+      last = last * weight + (1 - weight) * p[1];
+      return [p[0], last / (1 - Math.pow(weight, i + 1))];
+    });
+  }
+
+  /** The run's curve of the chosen metric: the mean over its peers at each step, on the chosen axis. */
+  function comparedCurve(r) {
+    const metric = METRICS[cmp.metric];
+    const bySteps = metric.source === 'step' ? r.steps : r.evals;
+    const d = r.detail || {};
+    const epochs = d.config && d.config.train && d.config.train.epochs;
+    const perEpoch = d.totalSteps && epochs ? d.totalSteps / epochs : null;
+    const points = [];
+    for (const [step, peers] of [...bySteps.entries()].sort((a, b) => a[0] - b[0])) {
+      const values = [...peers.values()]
+        .map((e) => e[metric.field])
+        .filter((v) => v !== null && v !== undefined);
+      if (values.length === 0) continue;
+      const time = Math.max(...[...peers.values()].map((e) => e.time));
+      const x =
+        cmp.x === 'epoch'
+          ? perEpoch
+            ? step / perEpoch
+            : null
+          : cmp.x === 'time'
+            ? (time - r.t0) / 1000
+            : step;
+      if (x === null) continue;
+      points.push([x, values.reduce((a, b) => a + b, 0) / values.length]);
+    }
+    return smooth(points, cmp.smoothing);
+  }
+
+  function renderCompare() {
+    const metric = METRICS[cmp.metric];
+    const select = (id, options, value, onChange) => {
+      const node = el(
+        'select',
+        { id },
+        Object.entries(options).map(([k, v]) =>
+          el('option', {
+            value: k,
+            text: typeof v === 'string' ? v : v.label,
+            selected: k === value ? '' : null,
+          }),
+        ),
+      );
+      node.addEventListener('change', () => {
+        onChange(node.value);
+        renderCompare();
+      });
+      return node;
+    };
+    const slider = el('input', {
+      id: 'smoothing',
+      type: 'range',
+      min: '0',
+      max: '0.99',
+      step: '0.01',
+      value: String(cmp.smoothing),
+    });
+    slider.addEventListener('change', () => {
+      cmp.smoothing = Number(slider.value);
+      renderCompare();
+    });
+    const legend = el('div', { class: 'legend' });
+    cmp.runs.forEach((r, i) => {
+      const swatch = el('i');
+      swatch.style.background = color(i);
+      legend.appendChild(
+        el('span', { 'data-run': r.id }, [swatch, r.id + (r.problem ? ' (' + r.problem + ')' : '')]),
+      );
+    });
+    const series = cmp.runs.map((r, i) => ({ peer: i, label: r.id, points: comparedCurve(r) }));
+    const noEpochs =
+      cmp.x === 'epoch' && cmp.runs.some((r) => r.steps.size > 0 && comparedCurve(r).length === 0);
+    const card = el('section', { class: 'card chart', 'data-chart': 'compare' }, [
+      el('h2', { text: metric.label }),
+      el('div', {
+        class: 'muted',
+        text:
+          'mean over each run’s peers' +
+          (cmp.smoothing > 0 ? ', smoothed (exponential moving average, weight ' + cmp.smoothing + ')' : '') +
+          (noEpochs ? '; a run without its schedule (epochs) is left out on the epoch axis' : ''),
+      }),
+    ]);
+    card.appendChild(
+      lineChart(series, {
+        name: metric.label,
+        xLabel: X_AXES[cmp.x],
+        xInteger: cmp.x === 'step',
+        seriesName: (s) => s.label,
+        ...(metric.percent ? { yMin: 0, yMax: 1, yFormat: (v) => (100 * v).toFixed(0) + '%' } : {}),
+      }),
+    );
+    app.replaceChildren(
+      el('h1', { text: 'Compare runs' }),
+      el('section', { class: 'card controls' }, [
+        el('label', {}, ['metric ', select('metric', METRICS, cmp.metric, (v) => (cmp.metric = v))]),
+        el('label', {}, ['x axis ', select('x-axis', X_AXES, cmp.x, (v) => (cmp.x = v))]),
+        el('label', {}, ['smoothing ', slider, ' ' + cmp.smoothing]),
+      ]),
+      legend,
+      card,
+    );
+  }
+
+  async function pollCompare() {
+    try {
+      await Promise.all(cmp.runs.map(loadCompared));
+      renderCompare();
+      setLive(true, 'live · updated ' + new Date().toLocaleTimeString());
+    } catch (err) {
+      setLive(false, 'disconnected: ' + err.message + ' (retrying)');
+    }
+    setTimeout(pollCompare, Math.max(pollMs, 5000));
   }
 
   // ---------- polling ----------
@@ -558,9 +797,18 @@
       failures = 0;
       if (runId) {
         run.detail = data;
+        if (data.history && !run.historyNote) {
+          // Older than anything the stream has: the stream's entries of the same steps replace these.
+          run.historyNote = data.history.note;
+          const streamEntries = run.total;
+          ingest(data.history.entries);
+          run.total = streamEntries; // the entries count is the stream's
+        }
         run.skipped += data.metrics.skipped;
         run.lastId = data.metrics.lastId;
         ingest(data.metrics.entries);
+        // The run's jobs change slowly (a few per checkpoint): read them every fifth poll.
+        if (run.polls++ % 5 === 0) run.jobs = await readJobs();
         renderRun();
         if (data.metrics.more) next = 0;
         else if (['finished', 'stopped', 'failed'].includes(data.status)) next = Math.max(pollMs, 5000);
@@ -575,5 +823,18 @@
     }
     setTimeout(poll, next);
   }
-  poll();
+  if (compareIds) {
+    cmp.runs = compareIds.map((id) => ({
+      id,
+      lastId: null,
+      steps: new Map(),
+      evals: new Map(),
+      t0: null,
+      detail: null,
+      problem: null,
+    }));
+    pollCompare();
+  } else {
+    poll();
+  }
 })();

@@ -18,6 +18,7 @@ interface DashboardArgs extends RedisArgs {
   token?: string;
   'heartbeat-timeout': number;
   'queues-writable': boolean;
+  'runs-dir': string;
 }
 
 export function dashboardCommand(yargs: Argv): Argv {
@@ -41,6 +42,12 @@ export function dashboardCommand(yargs: Argv): Argv {
           default: 10,
           describe: 'Seconds without heartbeat before a worker shows as lost',
         })
+        .option('runs-dir', {
+          type: 'string',
+          default: 'runs',
+          describe:
+            'Where the run directories are (--out-dir of the runs): a run Redis lost is shown from its metrics.jsonl',
+        })
         .option('queues-writable', {
           type: 'boolean',
           default: false,
@@ -63,6 +70,7 @@ export function dashboardCommand(yargs: Argv): Argv {
         heartbeatTimeoutMs: a['heartbeat-timeout'] * 1000,
         queuePrefix: a['queue-prefix'],
         queuesWritable: a['queues-writable'],
+        runsDir: a['runs-dir'],
         log,
       });
       log(

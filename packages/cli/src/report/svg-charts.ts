@@ -1,22 +1,15 @@
+import { chartCore } from '@mat/dashboard';
 import type { BarChartSpec, LineChartSpec } from './build-report';
 
 /**
- * Plain SVG charts, written as strings so that the HTML page is self-contained (no script, no CDN). Every
+ * Plain SVG charts, written as strings so that the HTML page is self-contained (no script, no CDN); their
+ * palette, ticks and number format are the dashboard's (@mat/dashboard's chart-core). Every
  * chart carries a <title>, axis labels, tick labels and a legend, and `data-chart` / `data-series`
  * attributes that tests and readers can query.
  */
 
-/** Colour-blind-safe palette (Okabe & Ito 2008). */
-export const PALETTE = [
-  '#0072B2',
-  '#D55E00',
-  '#009E73',
-  '#CC79A7',
-  '#E69F00',
-  '#56B4E9',
-  '#000000',
-  '#F0E442',
-];
+/** The palette of every MAT chart (the dashboard's too): @mat/dashboard's chart-core. */
+export const PALETTE = chartCore.PALETTE;
 
 const WIDTH = 760;
 const HEIGHT = 340;
@@ -29,20 +22,11 @@ export function escapeXml(s: string): string {
   );
 }
 
-/** About `count` round tick values covering [min, max] (1, 2, 5 × 10^k steps). */
-export function niceTicks(min: number, max: number, count = 5): number[] {
-  if (!(max > min)) return [min];
-  const raw = (max - min) / count;
-  const magnitude = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? 10 * magnitude;
-  const ticks: number[] = [];
-  for (let t = Math.ceil(min / step - 1e-9) * step; t <= max + step * 1e-9; t += step)
-    ticks.push(+t.toPrecision(12));
-  return ticks;
-}
+/** About `count` round tick values inside [min, max] (1, 2, 5 × 10^k steps; @mat/dashboard's chart-core). */
+export const niceTicks = (min: number, max: number, count = 5): number[] =>
+  chartCore.niceTicks(min, max, count);
 
-const fmt = (v: number) =>
-  Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(1) : `${+v.toPrecision(4)}`;
+const fmt = (v: number) => chartCore.tickText(v);
 
 interface Box {
   width: number;
