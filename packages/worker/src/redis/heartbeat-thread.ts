@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import {
   connectRedis,
   GpuPool,
+  isConnectionError,
   JOBS,
   QUEUES,
   RunStore,
@@ -47,6 +48,9 @@ port.on('message', (u: HeartbeatUpdate) => {
 });
 
 const post = (e: HeartbeatEvent) => port.postMessage(e);
+/** A connection error goes to the process's outage report (one line per outage); others are logged. */
+const postError = (err: Error, source = '') =>
+  post({ type: isConnectionError(err) ? 'connection-error' : 'error', message: `${source}${err.message}` });
 let store: RunStore | undefined;
 let gpuPool: GpuPool | undefined;
 let gpuLost = false;
@@ -58,7 +62,7 @@ async function evaluationQueue(): Promise<Queue> {
   if (!evaluations) {
     const { Queue } = await import('bullmq');
     evaluations = new Queue(QUEUES.evaluations, { connection: redis!, prefix: init.queuePrefix });
-    evaluations.on('error', (err) => post({ type: 'error', message: `evaluation queue: ${err.message}` }));
+    evaluations.on('error', (err) => postError(err, 'evaluation queue: '));
   }
   return evaluations;
 }
@@ -77,7 +81,7 @@ async function beat(): Promise<void> {
     if (gpuPool && init.gpu) await renewGpu(gpuPool, init.gpu.device);
     if (evaluation) await renewEvaluationLock(evaluation);
   } catch (err) {
-    post({ type: 'error', message: (err as Error).message });
+    postError(err as Error);
   } finally {
     beating = false;
   }

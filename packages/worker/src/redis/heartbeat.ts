@@ -19,7 +19,11 @@ export interface EvaluationLock {
   token: string;
 }
 
-export type HeartbeatEvent = { type: 'lost'; peer: number } | { type: 'error'; message: string };
+export type HeartbeatEvent =
+  | { type: 'lost'; peer: number }
+  | { type: 'error'; message: string }
+  /** The thread's connection to Redis failed: counted in the process's outage report, not logged each time. */
+  | { type: 'connection-error'; message: string };
 
 /**
  * The worker's heartbeat, in a thread of its own (./heartbeat-thread.ts): every `leaseMs / 3` it renews
