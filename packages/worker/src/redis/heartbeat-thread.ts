@@ -3,6 +3,7 @@ import { Job, Queue } from 'bullmq';
 import {
   connectRedis,
   GpuPool,
+  isConnectionError,
   JOBS,
   QUEUES,
   RunStore,
@@ -103,7 +104,9 @@ void (async () => {
   store = new RunStore(redis, init.runId);
   if (init.gpu) gpuPool = new GpuPool(redis, init.gpu.pool);
   evaluations = new Queue(QUEUES.evaluations, { connection: redis, prefix: init.queuePrefix });
-  evaluations.on('error', (err) => post({ type: 'error', message: `evaluation queue: ${err.message}` }));
+  evaluations.on('error', (err) =>
+    post({ type: 'error', message: `evaluation queue: ${err.message}`, connection: isConnectionError(err) }),
+  );
   await beat();
   const timer = setInterval(() => void beat(), init.intervalMs);
   port.on('message', (u: HeartbeatUpdate) => {

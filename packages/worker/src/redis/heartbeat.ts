@@ -19,7 +19,10 @@ export interface EvaluationLock {
   token: string;
 }
 
-export type HeartbeatEvent = { type: 'lost'; peer: number } | { type: 'error'; message: string };
+export type HeartbeatEvent =
+  | { type: 'lost'; peer: number }
+  /** `connection`: Redis itself is unreachable (reported once per outage, not per retry). */
+  | { type: 'error'; message: string; connection?: boolean };
 
 /**
  * The worker's heartbeat, in a thread of its own (./heartbeat-thread.ts): every `leaseMs / 3` it renews

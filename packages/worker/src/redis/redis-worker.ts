@@ -143,6 +143,7 @@ export class RedisWorker {
         },
         (e) => {
           if (e.type === 'lost') worker.self?.onSlotLost(e.peer);
+          else if (e.connection) redisOutage(opts.conn, log).lost(e.message);
           else log(`heartbeat: ${e.message}`);
         },
       );
