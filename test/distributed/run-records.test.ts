@@ -16,6 +16,8 @@ interface Records {
 
 /** Fields that depend on timing: how long a step, an exchange or the run took. */
 const TIMING = new Set(['seconds', 'exchangeSeconds', 'imagesPerSecond', 'timing']);
+/** What happened on the way (checked on its own below: a loaded machine may make a worker miss its lease). */
+const HISTORY = new Set(['history']);
 /** Fields that say where the run ran (the runtime, its backend, its directory). */
 const WHERE = new Set(['metadata', 'runDir']);
 
@@ -25,7 +27,7 @@ function withoutTiming(value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value;
   return Object.fromEntries(
     Object.entries(value)
-      .filter(([key]) => !TIMING.has(key) && !WHERE.has(key))
+      .filter(([key]) => !TIMING.has(key) && !WHERE.has(key) && !HISTORY.has(key))
       .map(([key, v]) => [key, withoutTiming(v)]),
   );
 }
@@ -90,7 +92,7 @@ describe('run records are the same in every runtime', () => {
     );
     expect(progress.at(-1)).toMatch(/step 20\/20 \(100%\)/);
     expect(printed).toMatch(/final evaluation at step 20:\n\s*peer 0: clean [\d.]+%\s+robust [\d.]+%/);
-    expect(printed).toMatch(/time: training \S+, evaluation \S+, waiting for workers \S+, recovery 0s/);
+    expect(printed).toMatch(/time: training \S+, evaluation \S+, waiting for workers \S+, recovery \S+/);
 
     // 20 step lines and the final evaluation; the process runtimes also time the exchange.
     expect(inProcess.metrics.map((l) => (l as { type: string }).type)).toEqual([
@@ -103,15 +105,24 @@ describe('run records are the same in every runtime', () => {
     expect(processes.summary.metadata).toMatchObject({ runtime: 'processes' });
     expect(redis.summary.metadata).toMatchObject({ runtime: 'redis' });
 
-    // Every runtime splits its time into phases that add up to its seconds; none had a fault to recover from.
+    // Every runtime splits its time into phases that add up to its seconds.
     for (const { summary } of [inProcess, processes, redis]) {
       const timing = summary.timing as Record<string, number>;
       const sum = Object.values(timing).reduce((a, b) => a + b, 0);
       expect(sum).toBeCloseTo(summary.seconds as number, 6);
       expect(timing.trainingSeconds).toBeGreaterThan(0);
       expect(timing.evaluationSeconds).toBeGreaterThan(0);
-      expect(summary.history).toEqual({ generations: 1, rollbacks: 0, lostWorkers: 0, stepsRedone: 0 });
     }
+    // Nothing to recover from in the process runtimes. A loaded machine can make the distributed run's
+    // workers miss their lease at the start (they are lost and the run restarts from the last checkpoint,
+    // to the same weights): its history must then say so, and be the others' when that did not happen.
+    const clean = { generations: 1, rollbacks: 0, lostWorkers: 0, stepsRedone: 0 };
+    expect(inProcess.summary.history).toEqual(clean);
+    expect(processes.summary.history).toEqual(clean);
+    const h = redis.summary.history as typeof clean;
+    if (h.lostWorkers === 0) expect(h).toEqual(clean);
+    else expect(h.generations).toBeGreaterThanOrEqual(2);
+    expect(redis.summary.history).toEqual({ ...h, rollbacks: 0 });
     // Only the coordinator waits for workers to join.
     expect((redis.summary.timing as Record<string, number>).waitingSeconds).toBeGreaterThan(0);
 

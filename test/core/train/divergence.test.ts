@@ -127,6 +127,17 @@ describe('divergence at its source', () => {
         .split('\n')
         .map((l) => JSON.parse(l) as { step: number });
       expect(lines.map((l) => l.step)).toEqual(Array.from({ length: diverged - 1 }, (_, i) => i + 1));
+      // summary.json: one rollback, so two generations; the checkpoint was the last completed step, so
+      // no step was taken twice; the time of the reload is recovery.
+      const summary = JSON.parse(fs.readFileSync(path.join(trainer.runDir, 'summary.json'), 'utf8'));
+      expect(summary.history).toEqual({ generations: 2, rollbacks: 1, lostWorkers: 0, stepsRedone: 0 });
+      expect(Object.keys(summary.timing).sort()).toEqual([
+        'evaluationSeconds',
+        'recoverySeconds',
+        'trainingSeconds',
+        'waitingSeconds',
+      ]);
+      expect(summary.timing.trainingSeconds).toBeGreaterThan(0);
     } finally {
       trainer.dispose();
     }
