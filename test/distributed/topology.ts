@@ -37,9 +37,9 @@ export class Topology {
   }
 
   startWorker(extra: string[] = []): MatProcess {
-    // 4 s: short enough for quick fault tests, long enough that heartbeats delayed on a busy machine do not
-    // count as lost workers (1.5 s did with the load average near 20).
-    const lease = String(this.opts.leaseMs ?? 4000);
+    // 6 s: short enough for quick fault tests, long enough that heartbeats delayed on a busy machine do not
+    // count as lost workers (1.5 s did with the load average near 20, 4 s once at 18).
+    const lease = String(this.opts.leaseMs ?? 6000);
     const p = spawnMat([
       'worker',
       '--run',
