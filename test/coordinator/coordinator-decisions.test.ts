@@ -1,24 +1,12 @@
 import type { RunState } from '@mat/exchange';
+import { runState } from '../helpers/run-state';
 import { decideCoordinator, type RunView } from '../../packages/coordinator/src/coordinator-decisions';
 
 const NOW = 1_000_000;
 const policy = { stopGraceMs: 60000, onDivergence: 'fail' as const };
 
 function state(fields: Partial<RunState> = {}): RunState {
-  return {
-    status: 'running',
-    generation: 3,
-    resumeStep: 8,
-    lastStep: 20,
-    totalSteps: 20,
-    step: 10,
-    peers: 2,
-    checkpointStep: 8,
-    runDir: '/runs/r',
-    createdAt: 0,
-    updatedAt: NOW - 1000,
-    ...fields,
-  };
+  return runState({ updatedAt: NOW - 1000, ...fields });
 }
 
 function view(s: RunState | undefined, fields: Partial<RunView> = {}): RunView {

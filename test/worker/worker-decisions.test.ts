@@ -1,4 +1,5 @@
 import type { RunState } from '@mat/exchange';
+import { runState } from '../helpers/run-state';
 import {
   decideAtBoundary,
   decideDuringStep,
@@ -8,22 +9,7 @@ import {
   type WorkerSelf,
 } from '../../packages/worker/src/redis/worker-decisions';
 
-function state(fields: Partial<RunState> = {}): RunState {
-  return {
-    status: 'running',
-    generation: 3,
-    resumeStep: 8,
-    lastStep: 20,
-    totalSteps: 20,
-    step: 10,
-    peers: 2,
-    checkpointStep: 8,
-    runDir: '/runs/r',
-    createdAt: 0,
-    updatedAt: 0,
-    ...fields,
-  };
-}
+const state = runState;
 
 const spare: WorkerSelf = {
   peer: undefined,
