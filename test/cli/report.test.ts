@@ -249,7 +249,7 @@ describe('mat report (data, Markdown, HTML)', () => {
     expect(svg).toMatch(/class="y-label"[^>]*>accuracy</);
     expect((svg.match(/class="legend-entry"/g) ?? []).length).toBe(2);
     expect(svg).toMatch(/>100%</);
-    expect(svg).toMatch(/stroke-dasharray="5 3" points=/);
+    expect(svg).toMatch(/stroke-dasharray="5 3" d=/);
     expect(
       downsample(
         [
