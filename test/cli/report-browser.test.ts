@@ -72,7 +72,7 @@ describe('report.html in chromium', () => {
           series: nodes('g.series').map((g) => ({
             name: g.getAttribute('data-series'),
             points: Number(g.getAttribute('data-points')),
-            marks: g.querySelectorAll('polyline, rect').length,
+            marks: g.querySelectorAll('path, rect').length,
           })),
           width: box.width,
           height: box.height,

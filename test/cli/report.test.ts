@@ -249,7 +249,18 @@ describe('mat report (data, Markdown, HTML)', () => {
     expect(svg).toMatch(/class="y-label"[^>]*>accuracy</);
     expect((svg.match(/class="legend-entry"/g) ?? []).length).toBe(2);
     expect(svg).toMatch(/>100%</);
-    expect(svg).toMatch(/stroke-dasharray="5 3" points=/);
+    expect(svg).toMatch(/stroke-dasharray="5 3" d=/);
+    // The dashboard parses this markup: a series name from the server stays text, never markup.
+    const hostile = lineChart({
+      id: 'x"y',
+      title: 't',
+      xLabel: 'step',
+      yLabel: 'loss',
+      yFormat: 'number',
+      series: [{ name: '<img src=x onerror=alert(1)>"', points: [[1, 1]] }],
+    });
+    expect(hostile).not.toMatch(/<img|x"y/);
+    expect(hostile).toMatch(/data-series="&lt;img src=x onerror=alert\(1\)&gt;&quot;"/);
     expect(
       downsample(
         [

@@ -120,7 +120,7 @@ describe('dashboard in a real browser', () => {
         yFormat: 'number',
         series: [0, 1].map((p) => ({ name: `peer ${p}`, points: [[1, p] as [number, number]] })),
       });
-      const reportColours = [...report.matchAll(/<polyline fill="none" stroke="([^"]+)"/g)].map((m) => m[1]);
+      const reportColours = [...report.matchAll(/<path fill="none" stroke="([^"]+)"/g)].map((m) => m[1]);
       const pageColours = await page.$$eval('[data-chart="loss"] path[data-peer]', (ps) =>
         ps.map((p) => p.getAttribute('stroke')),
       );

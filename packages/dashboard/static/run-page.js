@@ -2,7 +2,8 @@
 /**
  * The dashboard page, inlined by the server (see src/html.ts). Without a run id it lists the runs; with
  * one it polls /api/runs/<id>?after=<last stream id>, keeps every metrics entry it has seen, and redraws
- * the SVG charts and the worker table. Text from the server only ever goes through textContent.
+ * the SVG charts (chart-core.js's renderer, escaped markup) and the worker table. Other text from the server
+ * only ever goes through textContent.
  */
 (function () {
   'use strict';
@@ -12,10 +13,9 @@
   const runId = app.dataset.runId;
   const compareIds = app.dataset.compare ? app.dataset.compare.split(',') : null;
   const pollMs = Number(app.dataset.pollMs) || 1000;
-  // One palette, tick rule and number format with `mat report` (chart-core.js, inlined before this script).
+  // One palette and one line-chart renderer with `mat report` (chart-core.js, inlined before this script).
   const chartCore = window.MatChartCore;
   const COLORS = chartCore.PALETTE;
-  const SVG = 'http://www.w3.org/2000/svg';
 
   // ---------- small DOM helpers ----------
   function el(tag, attrs, children) {
@@ -26,14 +26,6 @@
     }
     for (const c of children || [])
       if (c) node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
-    return node;
-  }
-  function svg(tag, attrs) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === 'text') node.textContent = v;
-      else node.setAttribute(k, v);
-    }
     return node;
   }
   const color = (peer) => COLORS[peer % COLORS.length];
@@ -54,8 +46,6 @@
     if (v === 0) return '0';
     return v < 1 ? Number((1000 * v).toPrecision(3)) + ' ms' : Number(v.toPrecision(3)) + ' s';
   }
-  /** Axis labels (chart-core.js, as in `mat report`). */
-  const tickFmt = (v) => chartCore.tickText(v);
   function ago(seconds) {
     if (seconds === null || seconds === undefined) return 'never';
     if (seconds < 60) return seconds.toFixed(1) + ' s ago';
@@ -70,116 +60,33 @@
   }
 
   // ---------- chart ----------
-  /** Round tick values covering [lo, hi] (chart-core.js). */
-  const ticks = (lo, hi, count) => chartCore.coveringTicks(lo, hi, count);
-
-  /** At most `max` points: keeps the last point, strides over the rest (curves stay readable and cheap). */
-  function thin(points, max) {
-    if (points.length <= max) return points;
-    const stride = Math.ceil(points.length / max);
-    const out = points.filter((_, i) => i % stride === 0);
-    if (out[out.length - 1] !== points[points.length - 1]) out.push(points[points.length - 1]);
-    return out;
-  }
-
   /**
-   * series: [{peer, label, points: [[step, value]], dash}]; opts: {name, yFormat, yMin, yMax}.
-   * Returns an <svg>; each curve is a <path data-peer data-points> so tests can count what was drawn.
+   * series: [{peer, label, points: [[step, value]], dash}]; opts: {id, name, yFormat, yMin, yMax, xLabel,
+   * xInteger, marks, seriesName}. The <svg> of chart-core.js's renderer (the one `mat report` draws with);
+   * each curve is a <path data-peer data-points> so tests can count what was drawn.
    */
   function lineChart(series, opts) {
-    const W = 560;
-    const H = 250;
-    const m = { l: 56, r: 14, t: 10, b: 34 };
-    const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': opts.name });
-    const all = series.flatMap((s) => s.points);
-    if (all.length === 0) {
-      root.appendChild(
-        svg('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'empty', text: 'no data yet' }),
-      );
-      return root;
-    }
-    let xLo = Math.min(...all.map((p) => p[0]));
-    let xHi = Math.max(...all.map((p) => p[0]));
-    // One point (a first evaluation): the axis runs from step 0 to it, not over a collapsed range.
-    if (xHi === xLo) xLo = Math.min(0, xLo);
-    if (xHi === xLo) xHi = xLo + 1;
-    let yLo = opts.yMin !== undefined ? opts.yMin : Math.min(...all.map((p) => p[1]));
-    let yHi = opts.yMax !== undefined ? opts.yMax : Math.max(...all.map((p) => p[1]));
-    const yt = ticks(yLo, yHi, 5);
-    if (opts.yMin === undefined) yLo = yt[0];
-    if (opts.yMax === undefined) yHi = yt[yt.length - 1];
-    if (yHi === yLo) yHi = yLo + 1;
-    const xt = ticks(xLo, xHi, 6).filter(
-      (v) => v >= xLo && v <= xHi && (opts.xInteger === false || Number.isInteger(v)),
-    );
-    const X = (v) => m.l + ((v - xLo) / (xHi - xLo)) * (W - m.l - m.r);
-    const Y = (v) => H - m.b - ((v - yLo) / (yHi - yLo)) * (H - m.t - m.b);
-
-    for (const v of yt) {
-      if (v < yLo || v > yHi) continue;
-      root.appendChild(svg('line', { x1: m.l, x2: W - m.r, y1: Y(v), y2: Y(v), class: 'grid' }));
-      root.appendChild(
-        svg('text', { x: m.l - 6, y: Y(v) + 4, 'text-anchor': 'end', text: (opts.yFormat || tickFmt)(v) }),
-      );
-    }
-    for (const v of xt) {
-      root.appendChild(svg('line', { x1: X(v), x2: X(v), y1: H - m.b, y2: H - m.b + 4, class: 'axis' }));
-      root.appendChild(svg('text', { x: X(v), y: H - m.b + 16, 'text-anchor': 'middle', text: tickFmt(v) }));
-    }
-    root.appendChild(svg('line', { x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b, class: 'axis' }));
-    root.appendChild(svg('line', { x1: m.l, x2: m.l, y1: m.t, y2: H - m.b, class: 'axis' }));
-    root.appendChild(
-      svg('text', { x: W - m.r, y: H - 4, 'text-anchor': 'end', text: opts.xLabel || 'step' }),
-    );
-
-    // Generations and rollbacks: every peer went back to this step (the curves after it are re-taken steps).
-    for (const mark of opts.marks || []) {
-      if (mark.step < xLo || mark.step > xHi) continue;
-      const x = X(mark.step);
-      root.appendChild(
-        svg('line', {
-          x1: x,
-          x2: x,
-          y1: m.t,
-          y2: H - m.b,
-          class: 'mark ' + mark.kind,
-          'data-mark': mark.kind,
-          'data-step': mark.step,
-        }),
-      );
-      root.appendChild(svg('text', { x: x + 3, y: m.t + 10, class: 'mark-label', text: mark.label }));
-    }
-
-    for (const s of series) {
-      if (s.points.length === 0) continue;
-      const pts = thin(s.points, 800);
-      const d = pts.map((p, i) => (i ? 'L' : 'M') + X(p[0]).toFixed(1) + ' ' + Y(p[1]).toFixed(1)).join('');
-      const path = svg('path', {
-        d,
-        fill: 'none',
-        stroke: color(s.peer),
-        'stroke-width': 1.8,
-        'stroke-linejoin': 'round',
-        'data-peer': s.peer,
-        'data-series': s.label,
-        'data-points': s.points.length,
-        'data-last-step': s.points[s.points.length - 1][0],
-        'data-last-value': s.points[s.points.length - 1][1],
-      });
-      if (s.dash) path.setAttribute('stroke-dasharray', '5 4');
-      const last = s.points[s.points.length - 1];
-      path.appendChild(
-        svg('title', {
-          text:
-            (opts.seriesName ? opts.seriesName(s) : `${s.label} peer ${s.peer}`) +
-            `: ${(opts.yFormat || fmt)(last[1])} at ${opts.xLabel || 'step'} ${tickFmt(last[0])}`,
-        }),
-      );
-      root.appendChild(path);
-      if (pts.length === 1)
-        root.appendChild(svg('circle', { cx: X(last[0]), cy: Y(last[1]), r: 3, fill: color(s.peer) }));
-    }
-    return root;
+    const holder = document.createElement('div');
+    // The renderer escapes every text it writes (run ids, labels), so the markup is safe to parse.
+    holder.innerHTML = chartCore.lineChartSvg({
+      id: opts.id,
+      title: opts.name,
+      xLabel: opts.xLabel || 'step',
+      series: series.map((s) => ({
+        name: s.label,
+        points: s.points,
+        dashed: Boolean(s.dash),
+        colour: s.peer,
+        peer: s.peer,
+        tooltip: opts.seriesName ? opts.seriesName(s) : `${s.label} peer ${s.peer}`,
+      })),
+      yFormat: opts.yFormat,
+      yMin: opts.yMin,
+      yMax: opts.yMax,
+      xInteger: opts.xInteger !== false,
+      marks: opts.marks,
+    });
+    return holder.firstElementChild;
   }
 
   // ---------- run model: everything seen so far ----------
@@ -238,7 +145,7 @@
       el('h2', { text: title }),
       note ? el('div', { class: 'muted', text: note }) : null,
     ]);
-    card.appendChild(lineChart(series, Object.assign({ name: title }, opts)));
+    card.appendChild(lineChart(series, Object.assign({ id: key, name: title }, opts)));
     return card;
   }
 
@@ -341,7 +248,7 @@
           seriesOf(run.evals, 'cleanAccuracy', 'clean').concat(
             seriesOf(run.evals, 'robustAccuracy', 'adversarial', true),
           ),
-          { yMin: 0, yMax: 1, yFormat: (v) => (100 * v).toFixed(0) + '%' },
+          { yMin: 0, yMax: 1, yFormat: 'percent' },
         ),
         chartCard(
           'train-adv-accuracy',
@@ -351,7 +258,7 @@
           {
             yMin: 0,
             yMax: 1,
-            yFormat: (v) => (100 * v).toFixed(0) + '%',
+            yFormat: 'percent',
             marks: run.marks,
           },
         ),
@@ -739,11 +646,12 @@
     ]);
     card.appendChild(
       lineChart(series, {
+        id: 'compare',
         name: metric.label,
         xLabel: X_AXES[cmp.x],
         xInteger: cmp.x === 'step',
         seriesName: (s) => s.label,
-        ...(metric.percent ? { yMin: 0, yMax: 1, yFormat: (v) => (100 * v).toFixed(0) + '%' } : {}),
+        ...(metric.percent ? { yMin: 0, yMax: 1, yFormat: 'percent' } : {}),
       }),
     );
     app.replaceChildren(

@@ -2,9 +2,9 @@ import { chartCore } from '@mat/dashboard';
 import type { BarChartSpec, LineChartSpec } from './build-report';
 
 /**
- * Plain SVG charts, written as strings so that the HTML page is self-contained (no script, no CDN); their
- * palette, ticks and number format are the dashboard's (@mat/dashboard's chart-core). Every
- * chart carries a <title>, axis labels, tick labels and a legend, and `data-chart` / `data-series`
+ * Plain SVG charts, written as strings so that the HTML page is self-contained (no script, no CDN); the
+ * line charts are the dashboard's renderer, the bar charts share its palette, ticks and number format
+ * (@mat/dashboard's chart-core). Every chart carries a <title>, axis labels, tick labels and a legend, and `data-chart` / `data-series`
  * attributes that tests and readers can query.
  */
 
@@ -15,18 +15,12 @@ const WIDTH = 760;
 const HEIGHT = 340;
 const MARGIN = { left: 64, right: 190, top: 36, bottom: 52 };
 
-export function escapeXml(s: string): string {
-  return s.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
-  );
-}
+/** Text for SVG/HTML markup (@mat/dashboard's chart-core). */
+export const escapeXml = (s: string): string => chartCore.escapeXml(s);
 
 /** About `count` round tick values inside [min, max] (1, 2, 5 × 10^k steps; @mat/dashboard's chart-core). */
 export const niceTicks = (min: number, max: number, count = 5): number[] =>
   chartCore.niceTicks(min, max, count);
-
-const fmt = (v: number) => chartCore.tickText(v);
 
 interface Box {
   width: number;
@@ -64,92 +58,40 @@ function frame(
     .join('\n');
 }
 
-function legendEntries(
-  names: string[],
-  dashed: (i: number) => boolean,
-  swatch: 'line' | 'box',
-  box: Box,
-): string {
+/** The bar charts' legend: a colour box and the series' name per entry. */
+function legendEntries(names: string[], box: Box): string {
   const x = box.x + box.w + 16;
   return names
     .map((name, i) => {
       const y = box.y + 6 + i * 18;
-      const colour = PALETTE[i % PALETTE.length];
-      const mark =
-        swatch === 'line'
-          ? `<line x1="${x}" y1="${y}" x2="${x + 22}" y2="${y}" stroke="${colour}" stroke-width="2.5"${dashed(i) ? ' stroke-dasharray="5 3"' : ''}/>`
-          : `<rect x="${x + 5}" y="${y - 6}" width="12" height="12" fill="${colour}"/>`;
+      const mark = `<rect x="${x + 5}" y="${y - 6}" width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/>`;
       return `<g class="legend-entry">${mark}<text x="${x + 28}" y="${y + 4}">${escapeXml(name)}</text></g>`;
     })
     .join('');
 }
 
-/** A line chart of the spec's series; y as % for yFormat 'percent' (axis 0–100 %). */
+const finiteYs = (spec: LineChartSpec) =>
+  spec.series.flatMap((s) => s.points.map((p) => p[1])).filter((y) => Number.isFinite(y));
+
+/**
+ * A line chart of the spec's series, drawn by the dashboard's renderer (@mat/dashboard's chart-core
+ * lineChartSvg); y as % for yFormat 'percent' (axis 0–100 %), a number axis from 0 or below.
+ */
 export function lineChart(spec: LineChartSpec): string {
-  const plotW = WIDTH - MARGIN.left - MARGIN.right;
-  const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
-  const box: Box = {
+  return chartCore.lineChartSvg({
+    id: spec.id,
+    title: spec.title,
+    xLabel: spec.xLabel,
+    yLabel: spec.yLabel,
+    yFormat: spec.yFormat,
+    ...(spec.yFormat === 'percent' ? { yMin: 0, yMax: 1 } : { yMin: Math.min(0, ...finiteYs(spec)) }),
+    series: spec.series,
+    markers: 40,
     width: WIDTH,
-    height: Math.max(HEIGHT, MARGIN.top + 18 * spec.series.length + 16),
-    x: MARGIN.left,
-    y: MARGIN.top,
-    w: plotW,
-    h: plotH,
-  };
-  const all = spec.series
-    .flatMap((s) => s.points)
-    .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
-  const xs = all.map((p) => p[0]);
-  const ys = all.map((p) => p[1]);
-  let [xMin, xMax] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1];
-  if (xMax === xMin) [xMin, xMax] = [xMin - 1, xMax + 1];
-  const yMin = spec.yFormat === 'percent' ? 0 : Math.min(0, ...ys);
-  let yMax = spec.yFormat === 'percent' ? 1 : ys.length ? Math.max(...ys) : 1;
-  if (yMax === yMin) yMax = yMin + 1;
-  const yTicks = niceTicks(yMin, yMax);
-  yMax = Math.max(yMax, yTicks[yTicks.length - 1]);
-  const sx = (x: number) => MARGIN.left + ((x - xMin) / (xMax - xMin)) * plotW;
-  const sy = (y: number) => MARGIN.top + plotH - ((y - yMin) / (yMax - yMin)) * plotH;
-  const yText = (v: number) => (spec.yFormat === 'percent' ? `${Math.round(v * 100)}%` : fmt(v));
-  const grid = [
-    ...yTicks.map(
-      (t) =>
-        `<line x1="${MARGIN.left}" y1="${sy(t)}" x2="${MARGIN.left + plotW}" y2="${sy(t)}" stroke="#e5e5e5"/>` +
-        `<text class="y-tick" x="${MARGIN.left - 6}" y="${sy(t) + 4}" text-anchor="end" font-size="11">${yText(t)}</text>`,
-    ),
-    ...niceTicks(xMin, xMax, 6).map(
-      (t) =>
-        `<line x1="${sx(t)}" y1="${MARGIN.top + plotH}" x2="${sx(t)}" y2="${MARGIN.top + plotH + 4}" stroke="#333"/>` +
-        `<text class="x-tick" x="${sx(t)}" y="${MARGIN.top + plotH + 17}" text-anchor="middle" font-size="11">${fmt(t)}</text>`,
-    ),
-  ].join('');
-  const lines = spec.series
-    .map((s, i) => {
-      const colour = PALETTE[i % PALETTE.length];
-      const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
-      const path = pts.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
-      const markers =
-        pts.length <= 40
-          ? pts
-              .map(
-                ([x, y]) =>
-                  `<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${colour}"/>`,
-              )
-              .join('')
-          : '';
-      return (
-        `<g class="series" data-series="${escapeXml(s.name)}" data-points="${pts.length}">` +
-        `<polyline fill="none" stroke="${colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''} points="${path}"/>${markers}</g>`
-      );
-    })
-    .join('\n');
-  const legend = legendEntries(
-    spec.series.map((s) => s.name),
-    (i) => Boolean(spec.series[i].dashed),
-    'line',
-    box,
-  );
-  return frame(spec.id, spec.title, grid + lines, legend, { x: spec.xLabel, y: spec.yLabel }, box);
+    height: HEIGHT,
+    heading: true,
+    legend: true,
+  });
 }
 
 /**
@@ -206,8 +148,6 @@ export function barChart(spec: BarChartSpec): string {
     .join('');
   const legend = legendEntries(
     spec.series.map((s) => s.name),
-    () => false,
-    'box',
     box,
   );
   return frame(spec.id, spec.title, grid + bars + categories, legend, { x: spec.yLabel, y: '' }, box);
