@@ -9,18 +9,7 @@ import { ControlJobs } from '../../packages/coordinator/src/control-jobs';
 import type { Evaluations } from '../../packages/coordinator/src/evaluations';
 import { JOBS, QUEUES, RunStore, type RunState } from '@mat/exchange';
 import { deleteRun, newRedis, REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 20000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+import { waitFor } from '../helpers/wait-for';
 
 /** A job as BullMQ hands it to a processor: its data as JSON text read back (what a forger controls). */
 function jobOf(name: string, id: string, json: string): Job<unknown> {
@@ -244,14 +233,16 @@ describe('control jobs through the coordinator', () => {
       const outcome = coordinator.run();
       outcome.catch(() => {});
       const store = new RunStore(redis, runId);
-      const before = await until('the run', async () => store.readState());
+      const before = await waitFor(async () => store.readState(), 'the run', 20000);
       const forged = await queue.add(JOBS.create, {
         runId,
         config: { ...config, peers: 3 },
         state: { ...before, peers: 3, generation: 0, runDir: '/tmp/elsewhere' },
       });
-      const line = await until('the refusal in the log', async () =>
-        lines.find((l) => l.includes(`(${forged.id})`)),
+      const line = await waitFor(
+        async () => lines.find((l) => l.includes(`(${forged.id})`)),
+        'the refusal in the log',
+        20000,
       );
       expect(line).toBe(
         `queue ${QUEUES.control}: job create (${forged.id}) failed: refused control create job ${forged.id} (run ${runId}): run ${runId} is waiting (step 0 of ${before.lastStep}); only a new, stopped or failed run is created or resumed`,

@@ -4,18 +4,7 @@ import { JOBS, jobIds, QUEUES } from '@mat/exchange';
 import { EvaluationJobs } from '@mat/worker';
 import { Evaluations } from '../../packages/coordinator/src/evaluations';
 import { deleteRun, newRedis, REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 20000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+import { waitFor } from '../helpers/wait-for';
 
 /** A run whose only scheduled evaluation is the final one, at `lastStep`. */
 const finalOnly = (peers: number, lastStep: number) => ({
@@ -56,7 +45,7 @@ describe('evaluation jobs through the contracts', () => {
       },
       { connection: { url: REDIS_URL }, prefix },
     );
-    await until('the jobs', async () => (done >= jobs ? true : undefined));
+    await waitFor(async () => (done >= jobs ? true : undefined), 'the jobs', 20000);
     await worker.close();
   }
 
@@ -76,10 +65,14 @@ describe('evaluation jobs through the contracts', () => {
             : { ...good(0) }, // the result of another peer
       3,
     );
-    const final = await until('the final evaluation', async () => {
-      const f = await evaluations.check(finalOnly(3, 8));
-      return f.type === 'pending' ? undefined : f;
-    });
+    const final = await waitFor(
+      async () => {
+        const f = await evaluations.check(finalOnly(3, 8));
+        return f.type === 'pending' ? undefined : f;
+      },
+      'the final evaluation',
+      20000,
+    );
     expect(final.type).toBe('ended');
     if (final.type !== 'ended') return;
     expect(final.final).toEqual([good(0)]);
@@ -97,10 +90,14 @@ describe('evaluation jobs through the contracts', () => {
     await evaluations.enqueue(2, 4, '/runs/r/checkpoints/step-4', true);
     const good = (peer: number) => ({ peer, step: 4, count: 10, cleanAccuracy: 1, robustAccuracy: 0 });
     await completeWith(good, 2);
-    const final = await until('the final evaluation', async () => {
-      const f = await evaluations.check(finalOnly(2, 4));
-      return f.type === 'pending' ? undefined : f;
-    });
+    const final = await waitFor(
+      async () => {
+        const f = await evaluations.check(finalOnly(2, 4));
+        return f.type === 'pending' ? undefined : f;
+      },
+      'the final evaluation',
+      20000,
+    );
     expect(final).toEqual({ type: 'ended', final: [good(0), good(1)], missing: [] });
   }, 60000);
 

@@ -6,18 +6,7 @@ import { parseRunConfig } from '@mat/core';
 import { Coordinator } from '@mat/coordinator';
 import { RunStore } from '@mat/exchange';
 import { deleteRun, newRedis, REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 20000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+import { waitFor } from '../helpers/wait-for';
 
 // Needs Redis on 127.0.0.1:6379. A real Coordinator; the workers are only their slot leases.
 describe('Coordinator: a lost worker', () => {
@@ -57,11 +46,15 @@ describe('Coordinator: a lost worker', () => {
     const outcome = coordinator.run();
     outcome.catch(() => {}); // detached in afterEach
     const store = new RunStore(redis, runId);
-    await until('the run', async () => ((await store.readState()) ? true : undefined));
+    await waitFor(async () => ((await store.readState()) ? true : undefined), 'the run', 20000);
     // Worker A's lease runs out soon (no heartbeat renews it); worker B's holds.
     expect(await store.claimSlot('worker-a', 1500, 2)).toBe(0);
     expect(await store.claimSlot('worker-b', 600000, 2)).toBe(1);
-    await until('generation 1', async () => ((await store.readState())?.generation === 1 ? true : undefined));
+    await waitFor(
+      async () => ((await store.readState())?.generation === 1 ? true : undefined),
+      'generation 1',
+      20000,
+    );
 
     // The race: a spare (or worker A's container, restarted) claims the freed slot right after the
     // coordinator's expiry removed A's lease and before the coordinator reads the slots.
@@ -74,10 +67,14 @@ describe('Coordinator: a lost worker', () => {
       return lost;
     });
 
-    const state = await until('generation 2', async () => {
-      const s = await store.readState();
-      return s && s.generation >= 2 ? s : undefined;
-    });
+    const state = await waitFor(
+      async () => {
+        const s = await store.readState();
+        return s && s.generation >= 2 ? s : undefined;
+      },
+      'generation 2',
+      20000,
+    );
     expect(spareClaimed).toBe(0);
     expect(state).toMatchObject({ status: 'running', generation: 2, resumeStep: 0 });
   }, 60000);
