@@ -111,8 +111,9 @@ export class ControlJobs {
     const saved = await store.countSaved(generation, step, peer);
     if (saved < state.peers) return { saved };
     const config = parseRunConfig(await store.readConfig(), `config of run ${runId}`);
-    // Older checkpoints are pruned, but never one an evaluation job has yet to read.
-    const pinned = await this.evaluations(runId).pinnedSteps();
+    const schedule = new RunSchedule(config, state.totalSteps / config.train.epochs);
+    // Older checkpoints are pruned, but never one an evaluation job has yet to read or one the config keeps.
+    const pinned = new Set([...(await this.evaluations(runId).pinnedSteps()), ...schedule.keptSteps()]);
     const dir = commitCheckpoint(
       state.runDir,
       { step, seed: config.seed, peers: state.peers, arch: config.model.arch },
@@ -120,7 +121,6 @@ export class ControlJobs {
     );
     await store.writeState({ checkpointStep: Math.max(state.checkpointStep, step) });
     await store.addMetric({ type: 'checkpoint', step, dir });
-    const schedule = new RunSchedule(config, state.totalSteps / config.train.epochs);
     if (step === state.lastStep) {
       await store.writeState({ status: 'evaluating' });
       await this.evaluations(runId).enqueue(state.peers, step, dir, true);

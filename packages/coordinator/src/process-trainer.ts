@@ -241,7 +241,7 @@ export class ProcessTrainer {
             if (count === n) {
               checkpoints.delete(m.step);
               const meta = { step: m.step, seed: config.seed, peers: n, arch: config.model.arch };
-              const dir = commitCheckpoint(this.dir.path, meta);
+              const dir = commitCheckpoint(this.dir.path, meta, { pinned: this.schedule.keptSteps() });
               events.onCheckpoint?.({ step: m.step, dir });
             }
             break;

@@ -25,6 +25,8 @@ interface ExperimentArgs extends Partial<RedisArgs> {
   spec: string;
   'dry-run'?: boolean;
   'report-only'?: boolean;
+  jobs: number;
+  only?: string[];
   'log-format': 'text' | 'json';
 }
 
@@ -46,6 +48,17 @@ export function experimentCommand(yargs: Argv): Argv {
           .positional('spec', { type: 'string', demandOption: true, describe: 'Experiment spec (JSON)' })
           .option('dry-run', { type: 'boolean', describe: 'Print the runs of the study and what each needs' })
           .option('report-only', { type: 'boolean', describe: 'Write the report from the runs done so far' })
+          .option('jobs', {
+            type: 'number',
+            default: 1,
+            describe: 'Runs at a time (e.g. 2 one-peer runs on 2 cores with the native backend)',
+          })
+          .option('only', {
+            type: 'array',
+            string: true,
+            describe:
+              'Train/evaluate only the runs whose names match (* wildcard), e.g. --only "*-s1": a batch',
+          })
           .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const }),
       ),
     async (a) => {
@@ -59,6 +72,8 @@ export async function runExperiment(a: ExperimentArgs): Promise<number> {
   const log = lineLogger(a['log-format'], 'experiment');
   const spec = readExperimentSpec(a.spec);
   const plan = planStudy(spec, path.basename(a.spec));
+  if (!Number.isInteger(a.jobs) || a.jobs < 1 || a.jobs > 64)
+    throw new Error(`--jobs must be an integer from 1 to 64, got ${a.jobs}`);
   const dir = studyDir(spec);
   log(
     `study ${spec.name}: ${plan.length} run(s) (${spec.configurations.length} configuration(s) × ` +
@@ -66,7 +81,7 @@ export async function runExperiment(a: ExperimentArgs): Promise<number> {
   );
   if (a['dry-run']) {
     for (const run of plan) {
-      const next = decideRunAction(readRunFacts(run.config, spec.evaluation !== undefined));
+      const next = decideRunAction(readRunFacts(run.config, spec.evaluation));
       log(`  ${run.name}: ${run.config.peers} peer(s), seed ${run.seed}: ${next.type}`);
     }
     return 0;
@@ -81,6 +96,7 @@ export async function runExperiment(a: ExperimentArgs): Promise<number> {
       cli: defaultCli(),
       trainCommand: redis ? 'coordinator' : 'train',
       trainFlags: redis ? redisFlags(a) : ['--runtime', spec.runtime],
+      jobs: a.jobs,
       log,
     });
     const stop = (signal: NodeJS.Signals) => {
@@ -90,7 +106,7 @@ export async function runExperiment(a: ExperimentArgs): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     try {
-      const result = await runner.runAll(plan);
+      const result = await runner.runAll(selectRuns(plan, a.only));
       if (result === 'stopped') return 130;
       outcomes = result;
     } finally {
@@ -103,6 +119,26 @@ export async function runExperiment(a: ExperimentArgs): Promise<number> {
   const failed = outcomes.filter((o) => o.status === 'failed');
   if (failed.length > 0) log(`${failed.length} run(s) failed: ${failed.map((o) => o.name).join(', ')}`);
   return failed.length > 0 ? 1 : 0;
+}
+
+/** The runs named by --only patterns (`*` matches any characters); all runs without it. */
+export function selectRuns(plan: readonly PlannedRun[], only: readonly string[] | undefined): PlannedRun[] {
+  if (!only || only.length === 0) return [...plan];
+  const patterns = only.map(
+    (p) =>
+      new RegExp(
+        `^${p
+          .split('*')
+          .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+          .join('.*')}$`,
+      ),
+  );
+  const chosen = plan.filter((run) => patterns.some((re) => re.test(run.name)));
+  if (chosen.length === 0)
+    throw new Error(
+      `--only ${only.join(' ')} matches none of the runs: ${plan.map((r) => r.name).join(', ')}`,
+    );
+  return chosen;
 }
 
 /** The Redis flags given, passed on to `mat coordinator` (the password by environment or file only). */

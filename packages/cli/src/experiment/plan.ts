@@ -56,6 +56,7 @@ function overrides(set: Record<string, unknown>): Record<string, unknown> {
 export function planStudy(spec: ExperimentSpec, specFile = 'experiment spec'): PlannedRun[] {
   const runs: PlannedRun[] = [];
   const runsDir = path.join(studyDir(spec), 'runs');
+  const epochs = spec.evaluation?.epochs;
   for (const configuration of spec.configurations) {
     for (const point of gridPoints(spec.grid)) {
       const pointName = Object.entries(point)
@@ -74,8 +75,14 @@ export function planStudy(spec: ExperimentSpec, specFile = 'experiment spec'): P
               name,
               seed,
               outDir: runsDir,
+              ...(epochs ? { train: { keepEpochs: epochs } } : {}),
             }),
           });
+          const late = epochs?.find((e) => e >= config.train.epochs);
+          if (late !== undefined)
+            throw new Error(
+              `evaluation.epochs holds ${late}, not before the run's last epoch (train.epochs ${config.train.epochs}; the last one is always evaluated)`,
+            );
         } catch (e) {
           throw new Error(`run ${name} of ${specFile}: ${(e as Error).message}`);
         }

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { isDeepStrictEqual } from 'util';
 import { findLatestCheckpoint, parseRunConfig, type RunConfig, type RunSummary } from '@mat/core';
+import type { EvaluationSpec } from './spec';
 
 /**
  * Where one run of a study stands, from its files alone (so a study killed at any point resumes from what
@@ -16,7 +17,7 @@ export interface RunFacts {
   summary?: Pick<RunSummary, 'stoppedEarly' | 'stepsDone' | 'error'>;
   /** The planned config's train.maxSteps: a run that stops there is done. */
   maxSteps?: number;
-  /** The study's evaluation file of this run is there. */
+  /** Every evaluation file the study wants of this run is there. */
   evaluated: boolean;
   /** The study has an evaluation to run. */
   evaluationWanted: boolean;
@@ -48,13 +49,21 @@ export function decideRunAction(f: RunFacts): RunAction {
   return { type: 'done' };
 }
 
-/** The study's evaluation file of a run (in the run directory, where `mat report` finds it too). */
-export function studyEvalFile(runDir: string): string {
-  return path.join(runDir, 'eval-study.json');
+/**
+ * The study's evaluation file of a run (in the run directory, where `mat report` finds it too): of its
+ * final checkpoint, or of the checkpoint at the end of `epoch` (evaluation.epochs).
+ */
+export function studyEvalFile(runDir: string, epoch?: number): string {
+  return path.join(runDir, epoch === undefined ? 'eval-study.json' : `eval-study-epoch-${epoch}.json`);
+}
+
+/** The evaluations a study wants of a run: each epoch of evaluation.epochs, then the final checkpoint. */
+export function wantedEvaluations(evaluation: EvaluationSpec | undefined): Array<number | undefined> {
+  return evaluation ? [...(evaluation.epochs ?? []), undefined] : [];
 }
 
 /** Reads the facts of a planned run from its directory. */
-export function readRunFacts(planned: RunConfig, evaluationWanted: boolean): RunFacts {
+export function readRunFacts(planned: RunConfig, evaluation: EvaluationSpec | undefined): RunFacts {
   const runDir = path.join(planned.outDir, planned.name);
   const configFile = path.join(runDir, 'config.json');
   const exists = fs.existsSync(configFile);
@@ -73,7 +82,7 @@ export function readRunFacts(planned: RunConfig, evaluationWanted: boolean): Run
     hasCheckpoint: exists && findLatestCheckpoint(runDir) !== undefined,
     summary,
     maxSteps: planned.train.maxSteps,
-    evaluated: fs.existsSync(studyEvalFile(runDir)),
-    evaluationWanted,
+    evaluated: wantedEvaluations(evaluation).every((epoch) => fs.existsSync(studyEvalFile(runDir, epoch))),
+    evaluationWanted: evaluation !== undefined,
   };
 }

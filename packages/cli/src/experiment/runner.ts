@@ -1,13 +1,13 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeJsonAtomic } from '@mat/core';
+import { parseRunConfig, stepDirName, writeJsonAtomic } from '@mat/core';
 import type { PlannedRun } from './plan';
-import { decideRunAction, readRunFacts, studyEvalFile, type RunAction } from './run-state';
+import { decideRunAction, readRunFacts, studyEvalFile, wantedEvaluations, type RunAction } from './run-state';
 import type { EvaluationSpec, ExperimentSpec } from './spec';
 
 /**
- * Runs a study's runs one after the other, each as `mat train` (or `mat coordinator`, with Redis workers)
+ * Runs a study's runs in order (`jobs` at a time), each as `mat train` (or `mat coordinator`, with Redis workers)
  * and `mat eval` child processes: a run that crashes or diverges is a result of the study, not its end, and
  * each run has all of a process's memory. Every decision comes from the files on disk (run-state.ts), so
  * the same command after an interruption continues where the study stopped.
@@ -26,6 +26,8 @@ export interface StudyRunnerOptions {
   trainCommand: 'train' | 'coordinator';
   trainFlags: string[];
   env?: NodeJS.ProcessEnv;
+  /** Runs trained or evaluated at the same time (default 1). */
+  jobs?: number;
   log: (message: string) => void;
 }
 
@@ -48,6 +50,7 @@ export function evaluationFlags(e: EvaluationSpec): string[] {
   const numbers: Array<[string, number | undefined]> = [
     ['--steps', e.steps],
     ['--apgd-steps', e.apgdSteps],
+    ['--targets', e.targets],
     ['--restarts', e.restarts],
     ['--test-subset', e.testSubset],
     ['--batch-size', e.batchSize],
@@ -57,8 +60,24 @@ export function evaluationFlags(e: EvaluationSpec): string[] {
   return flags;
 }
 
+/**
+ * The checkpoint at the end of `epoch` of a trained run (kept by train.keepEpochs): step epoch × steps per
+ * epoch, the schedule's total over the epochs. An error names it when it is not there.
+ */
+export function epochCheckpointDir(runDir: string, epoch: number): string {
+  const config = parseRunConfig(JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')));
+  const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8')) as {
+    totalSteps: number;
+  };
+  const step = epoch * (summary.totalSteps / config.train.epochs);
+  const dir = path.join(runDir, 'checkpoints', stepDirName(step));
+  if (!fs.existsSync(path.join(dir, 'manifest.json')))
+    throw new Error(`${runDir}: no checkpoint of epoch ${epoch} (step ${step}) at ${dir}`);
+  return dir;
+}
+
 export class StudyRunner {
-  private child: ReturnType<typeof spawn> | undefined;
+  private readonly children = new Set<ReturnType<typeof spawn>>();
   private stopping = false;
 
   constructor(
@@ -70,13 +89,13 @@ export class StudyRunner {
   /** Ends the study after the current child has stopped (it checkpoints; the next start resumes). */
   stop(signal: NodeJS.Signals): void {
     this.stopping = true;
-    this.child?.kill(signal);
+    for (const child of this.children) child.kill(signal);
   }
 
   async runAll(runs: readonly PlannedRun[]): Promise<RunOutcome[] | 'stopped'> {
     // Conflicts first: a study never starts when one of its runs' directories holds something else.
     const conflicts = runs.flatMap((run) => {
-      const action = decideRunAction(readRunFacts(run.config, this.spec.evaluation !== undefined));
+      const action = decideRunAction(readRunFacts(run.config, this.spec.evaluation));
       return action.type === 'conflict' ? [`${path.join(run.config.outDir, run.name)} ${action.reason}`] : [];
     });
     if (conflicts.length > 0)
@@ -84,13 +103,18 @@ export class StudyRunner {
         `the study ${this.spec.name} cannot go on:\n  ${conflicts.join('\n  ')}\n` +
           'move those directories away, or give the study another name',
       );
-    const outcomes: RunOutcome[] = [];
-    for (const [i, run] of runs.entries()) {
-      const outcome = await this.runOne(run, `[${i + 1}/${runs.length}] ${run.name}`);
-      if (outcome === 'stopped') return 'stopped';
-      outcomes.push(outcome);
-    }
-    return outcomes;
+    // `jobs` runs at a time, taken in the plan's order (one core each for a one-thread backend and 1 peer).
+    const outcomes: Array<RunOutcome | 'stopped'> = new Array(runs.length);
+    let next = 0;
+    const lane = async () => {
+      while (next < runs.length && !this.stopping) {
+        const i = next++;
+        outcomes[i] = await this.runOne(runs[i], `[${i + 1}/${runs.length}] ${runs[i].name}`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.opts.jobs ?? 1) }, lane));
+    if (this.stopping || outcomes.includes('stopped')) return 'stopped';
+    return outcomes as RunOutcome[];
   }
 
   private async runOne(run: PlannedRun, tag: string): Promise<RunOutcome | 'stopped'> {
@@ -99,7 +123,7 @@ export class StudyRunner {
     // from outside, out of memory) is reported, never started again and again.
     const tried = new Set<RunAction['type']>();
     for (;;) {
-      const action: RunAction = decideRunAction(readRunFacts(run.config, this.spec.evaluation !== undefined));
+      const action: RunAction = decideRunAction(readRunFacts(run.config, this.spec.evaluation));
       if (this.stopping) return 'stopped';
       if (tried.has(action.type)) return this.failed(run, tag, `still to ${action.type} after one attempt`);
       tried.add(action.type);
@@ -134,13 +158,24 @@ export class StudyRunner {
           break;
         }
         case 'evaluate': {
-          this.opts.log(`${tag}: evaluating`);
-          const code = await this.exec(
-            ['eval', runDir, '--out', studyEvalFile(runDir), ...evaluationFlags(this.spec.evaluation!)],
-            `${run.name}.eval.log`,
-          );
-          if (this.stopping) return 'stopped';
-          if (code !== 0) return this.failed(run, tag, `mat eval exited with ${code}`);
+          for (const epoch of wantedEvaluations(this.spec.evaluation)) {
+            const out = studyEvalFile(runDir, epoch);
+            if (fs.existsSync(out)) continue;
+            const what = epoch === undefined ? 'the final checkpoint' : `epoch ${epoch}`;
+            let checkpoint: string[] = [];
+            try {
+              if (epoch !== undefined) checkpoint = ['--checkpoint', epochCheckpointDir(runDir, epoch)];
+            } catch (e) {
+              return this.failed(run, tag, (e as Error).message);
+            }
+            this.opts.log(`${tag}: evaluating ${what}`);
+            const code = await this.exec(
+              ['eval', runDir, ...checkpoint, '--out', out, ...evaluationFlags(this.spec.evaluation!)],
+              `${run.name}.eval.log`,
+            );
+            if (this.stopping) return 'stopped';
+            if (code !== 0) return this.failed(run, tag, `mat eval of ${what} exited with ${code}`);
+          }
           break;
         }
       }
@@ -164,13 +199,14 @@ export class StudyRunner {
         env: this.opts.env ?? process.env,
         stdio: ['ignore', out, out],
       });
-      this.child = child;
+      this.children.add(child);
       child.on('error', (e) => {
+        this.children.delete(child);
         fs.closeSync(out);
         reject(new Error(`cannot start ${cmd}: ${e.message}`));
       });
       child.on('exit', (code, signal) => {
-        this.child = undefined;
+        this.children.delete(child);
         fs.closeSync(out);
         resolve(code ?? (signal ? 128 : 1));
       });

@@ -42,6 +42,12 @@ export const evaluationSchema = z
     /** PGD / CW iterations. */
     steps: positiveInt.max(10000).optional(),
     apgdSteps: positiveInt.max(10000).optional(),
+    /** APGD-T target classes (default 9, AutoAttack's standard version). */
+    targets: positiveInt.max(999).optional(),
+    /** Also evaluate the checkpoints at the end of these epochs (1-based, before the run's last epoch); the
+     * runs keep them (train.keepEpochs). With a constant learning rate, epoch e of a longer run is exactly a
+     * run of e epochs (same seed, same batches), so one run gives several training lengths. */
+    epochs: z.array(positiveInt).max(100).optional(),
     restarts: positiveInt.max(100).optional(),
     testSubset: positiveInt.optional(),
     batchSize: positiveInt.max(4096).optional(),

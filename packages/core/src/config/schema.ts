@@ -152,6 +152,10 @@ export const runConfigSchema = z
         checkpointEvery: z.number().int().nonnegative().default(0),
         /** Stop after this many steps (debugging, tests). */
         maxSteps: positiveInt.optional(),
+        /** Keep the checkpoint at the end of these epochs (1-based) for good, e.g. to evaluate epoch 3 and 10 of
+         * a 20-epoch run later (robust overfitting, `mat experiment` evaluation.epochs); other checkpoints are
+         * pruned to the newest three. */
+        keepEpochs: z.array(positiveInt).max(1000).optional(),
         /** Bounded staleness s of the process runtimes (`--runtime processes`, `mat worker`): at step t a
          * peer may learn from teacher outputs of steps t−s..t instead of waiting for step t's, so a slow
          * peer holds the others back only once they are s steps ahead (docs/distributed.md). 0 = fully

@@ -55,9 +55,20 @@ export class RunSchedule {
     return steps;
   }
 
+  /** The steps whose checkpoints are never pruned: the ends of train.keepEpochs (up to lastStep). */
+  keptSteps(): Set<number> {
+    const steps = (this.config.train.keepEpochs ?? []).map((epoch) => epoch * this.stepsPerEpoch);
+    return new Set(steps.filter((step) => step <= this.lastStep));
+  }
+
   /** Whether a checkpoint is taken after step `done`. */
   checkpointDue(done: number): boolean {
     const every = this.config.train.checkpointEvery;
-    return (every > 0 && done > 0 && done % every === 0) || this.epochEvalDue(done) || done === this.lastStep;
+    return (
+      (every > 0 && done > 0 && done % every === 0) ||
+      this.epochEvalDue(done) ||
+      done === this.lastStep ||
+      this.keptSteps().has(done)
+    );
   }
 }

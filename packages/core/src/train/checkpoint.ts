@@ -137,12 +137,15 @@ function nonFinite(data: Float32Array): string | undefined {
   return `${count} non-finite value${count === 1 ? '' : 's'} (${data[first]} at index ${first})`;
 }
 
-/** Writes a global checkpoint of all peers at `step` and moves `latest.json` to it. Keeps the newest `keep`. */
+/**
+ * Writes a global checkpoint of all peers at `step` and moves `latest.json` to it. Keeps the newest `keep`
+ * (default 3) and the `pinned` steps.
+ */
 export function saveCheckpoint(
   runDir: string,
   peers: readonly Peer[],
   meta: { step: number; seed: number },
-  keep = 3,
+  keep: number | { keep?: number; pinned?: ReadonlySet<number> } = 3,
 ): string {
   for (const peer of peers) writePeerCheckpoint(runDir, peer, meta);
   return commitCheckpoint(

@@ -286,7 +286,12 @@ export class InProcessTrainer {
   }
 
   private checkpoint(events: RunEvents): void {
-    const dir = saveCheckpoint(this.dir.path, this.peerList, { step: this.step, seed: this.config.seed });
+    const dir = saveCheckpoint(
+      this.dir.path,
+      this.peerList,
+      { step: this.step, seed: this.config.seed },
+      { pinned: this.schedule.keptSteps() },
+    );
     this.checkpointed = this.step;
     events.onCheckpoint?.({ step: this.step, dir });
   }
