@@ -124,6 +124,73 @@ describe('mat experiment', () => {
   );
 
   it(
+    'a batch (--only, --jobs 2) with evaluation.epochs: epoch e of a constant-LR run is the e-epoch run',
+    () => {
+      const base = {
+        ...tiny,
+        train: { epochs: 3, batchSize: 32 },
+        optim: { lr: 0.05, schedule: { type: 'constant' } },
+      };
+      const spec = {
+        name: 'epochs',
+        outDir: 'out',
+        base,
+        configurations: [
+          { label: 'AT', set: { peers: 1 } },
+          { label: 'MAT', set: { peers: 2 } },
+        ],
+        seeds: [1, 2],
+        evaluation: {
+          attacks: ['pgd'],
+          norms: ['linf'],
+          eps: { linf: 0.1 },
+          steps: 3,
+          testSubset: 40,
+          epochs: [1],
+        },
+        runtime: 'auto',
+      };
+      fs.writeFileSync(path.join(dir, 'epochs.json'), JSON.stringify(spec));
+      const r = mat(['experiment', 'epochs.json', '--jobs', '2', '--only', '*-s1'], dir);
+      expect({ code: r.code, out: r.code === 0 ? '' : r.out }).toEqual({ code: 0, out: '' });
+      expect(r.out).toMatch(/AT-s1: evaluating epoch 1/);
+      expect(r.out).not.toMatch(/-s2: /);
+      const study = path.join(dir, 'out', 'epochs');
+      const runDir = path.join(study, 'runs', 'AT-s1');
+      expect(fs.existsSync(path.join(runDir, 'eval-study-epoch-1.json'))).toBe(true);
+      const report = JSON.parse(fs.readFileSync(path.join(study, 'study.json'), 'utf8'));
+      expect(
+        report.rows.map((row: { group: string; seeds: number[]; missing: unknown[] }) => [
+          row.group,
+          row.seeds,
+          row.missing.length,
+        ]),
+      ).toEqual([
+        ['AT @ epoch 1', [1], 1],
+        ['AT', [1], 1],
+        ['MAT @ epoch 1', [1], 1],
+        ['MAT', [1], 1],
+      ]);
+      expect(fs.readFileSync(path.join(study, 'study.md'), 'utf8')).toMatch(/- AT-s2: not run yet/);
+
+      // The kept checkpoint of epoch 1 (2 steps per epoch) holds the weights of a 1-epoch run of the same config.
+      const config = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8'));
+      const oneEpoch = { ...config, name: 'one-epoch', outDir: dir, train: { ...config.train, epochs: 1 } };
+      delete oneEpoch.train.keepEpochs;
+      fs.writeFileSync(path.join(dir, 'one-epoch.json'), JSON.stringify(oneEpoch));
+      const one = mat(['train', '--config', 'one-epoch.json'], dir);
+      expect({ code: one.code, out: one.code === 0 ? '' : one.out }).toEqual({ code: 0, out: '' });
+      const weights = (run: string, step: number) =>
+        fs.readFileSync(
+          path.join(run, 'checkpoints', `step-${String(step).padStart(8, '0')}`, 'peer-0.safetensors'),
+        );
+      expect(weights(runDir, 2).equals(weights(path.join(dir, 'one-epoch'), 2))).toBe(true);
+      expect(fs.readdirSync(path.join(runDir, 'checkpoints'))).toContain('step-00000002');
+    },
+    20 * 60000,
+  );
+
+  it(
     'a diverging configuration is a failed run, named in the report, and the exit code says so',
     () => {
       const spec = {

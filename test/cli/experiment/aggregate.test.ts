@@ -28,10 +28,11 @@ const spec = parseExperimentSpec({
 });
 const plan = planStudy(spec);
 
+/** An evaluation at the end of `epoch` (1-based; metrics.jsonl counts epochs from 0). */
 function evalEvent(epoch: number, final: boolean, peers: Array<[number, number]>): EvalEvent {
   return {
     step: epoch * 10,
-    epoch,
+    epoch: epoch - 1,
     final,
     peers: peers.map(([clean, robust], peer) => ({
       peer,
@@ -86,12 +87,58 @@ describe('study statistics', () => {
     );
     expect(v.failed).toBeUndefined();
     expect(v.values[CLEAN]).toBeCloseTo(0.85, 12);
-    expect(v.values['PGD-20 linf 0.1 (final)']).toBeCloseTo(0.425, 12);
+    expect(v.values['PGD-20 linf 0.1 (training eval)']).toBeCloseTo(0.425, 12);
     expect(v.values[BEST_ROBUST]).toBeCloseTo(0.55, 12);
     expect(v.values[BEST_EPOCH]).toBe(2);
     expect(v.values[LAST_ROBUST]).toBeCloseTo(0.425, 12);
     expect(v.values[OVERFIT]).toBeCloseTo(0.125, 12);
     expect(v.curve.map(([e]) => e)).toEqual([1, 2, 3]);
+  });
+
+  it('a run at an evaluated epoch: the evaluation there, the curve up to it, the study file of that epoch', () => {
+    const mat = plan.find((r) => r.name === 'MAT-s1')!;
+    const run = data([
+      evalEvent(1, false, [
+        [0.6, 0.3],
+        [0.7, 0.4],
+      ]),
+      evalEvent(2, false, [
+        [0.7, 0.5],
+        [0.8, 0.6],
+      ]),
+      evalEvent(3, true, [
+        [0.8, 0.4],
+        [0.9, 0.45],
+      ]),
+    ]);
+    const studyFile = (file: string, accuracy: number) => ({
+      file,
+      count: 100,
+      seconds: 7,
+      models: [0, 1].map((peer) => ({
+        peer,
+        cleanAccuracy: 0.5,
+        results: [{ label: 'APGD-CE', norm: 'linf', eps: 0.1, scale: 1, accuracy }],
+        unions: [],
+      })),
+    });
+    run.evalFiles = [studyFile('eval-study-epoch-2.json', 0.25), studyFile('eval-study.json', 0.35)] as never;
+    const v = runValues(mat, run, undefined, 2);
+    expect(v).toMatchObject({ group: 'MAT @ epoch 2', epoch: 2 });
+    expect(v.values[CLEAN]).toBeCloseTo(0.75, 12);
+    expect(v.values['PGD-20 linf 0.1 (training eval)']).toBeCloseTo(0.55, 12);
+    expect(v.values['APGD-CE linf 0.1']).toBe(0.25);
+    expect(v.curve.map(([e]) => e)).toEqual([1, 2]);
+    expect(v.values[BEST_EPOCH]).toBe(2);
+    expect(v.values['train s']).toBeUndefined(); // the run's time belongs to its end
+    expect(runValues(mat, run).values['APGD-CE linf 0.1']).toBe(0.35);
+    expect(runValues(mat, run, undefined, 5).failed).toBe('no evaluation at epoch 5');
+    // Rows: per configuration and epoch, in the order of the values.
+    const rows = studyRows(plan, [v, runValues(mat, run)]);
+    expect(rows.map((r) => [r.group, r.epoch, r.label])).toEqual([
+      ['MAT @ epoch 2', 2, 'MAT'],
+      ['MAT', undefined, 'MAT'],
+    ]);
   });
 
   it('a failed or missing run is named, never counted as zero', () => {

@@ -108,6 +108,23 @@ describe('planStudy', () => {
     expect(() => planStudy(spec, 'spec.json')).toThrow(/run AT-lr-1-s0 of spec.json: .*optim.lr/s);
   });
 
+  it("evaluation.epochs: every run keeps those epochs' checkpoints; an epoch not before the last is refused", () => {
+    const spec = parseExperimentSpec({
+      ...minimal,
+      grid: { 'train.epochs': [5] },
+      evaluation: { attacks: ['pgd'], epochs: [1, 3], targets: 3 },
+    });
+    expect(planStudy(spec).map((r) => r.config.train.keepEpochs)).toEqual([
+      [1, 3],
+      [1, 3],
+    ]);
+    const late = parseExperimentSpec({ ...spec, grid: { 'train.epochs': [3] } });
+    expect(() => planStudy(late, 'spec.json')).toThrow(
+      /run AT-epochs3-s0 of spec.json: evaluation.epochs holds 3, not before the run's last epoch/,
+    );
+    expect(planStudy(parseExperimentSpec(minimal))[0].config.train.keepEpochs).toBeUndefined();
+  });
+
   it('refuses two runs with one name', () => {
     const spec = parseExperimentSpec({ ...minimal, grid: { 'data.dataDir': ['a/b', 'a_b'] } });
     expect(() => planStudy(spec, 'spec.json')).toThrow(/two runs would be named AT-dataDira_b-s0/);

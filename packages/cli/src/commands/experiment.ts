@@ -158,11 +158,14 @@ function writeStudyReport(
   plan: readonly PlannedRun[],
   outcomes: readonly RunOutcome[],
 ): void {
-  const values = plan.map((run) => {
+  // Per run: its evaluated epochs, then its end (the rows come in that order).
+  const values = plan.flatMap((run) => {
     const runDir = path.join(run.config.outDir, run.name);
     const reason = outcomes.find((o) => o.name === run.name)?.reason;
     const data = fs.existsSync(path.join(runDir, 'config.json')) ? loadRunData(runDir) : undefined;
-    return runValues(run, data, reason);
+    return [...(spec.evaluation?.epochs ?? []), undefined].map((epoch) =>
+      runValues(run, data, reason, epoch),
+    );
   });
   const report = buildStudyReport(spec, studyRows(plan, values), values);
   writeJsonAtomic(path.join(dir, 'study.json'), report);

@@ -1,6 +1,8 @@
 import type { EvalEvent } from '@mat/core';
 import type { RunData } from '../report/run-data';
+import * as path from 'path';
 import type { PlannedRun } from './plan';
+import { studyEvalFile } from './run-state';
 
 /**
  * A study's numbers: one value per run and metric (a run's value is the mean over its peers: the peers of a
@@ -13,10 +15,12 @@ export interface RunValues {
   name: string;
   group: string;
   seed: number;
+  /** The values are of the checkpoint at the end of this epoch (evaluation.epochs), not of the run's end. */
+  epoch?: number;
   /** The run did not end well: its reason. Its values are left out of the means. */
   failed?: string;
   values: Record<string, number>;
-  /** Mean robust accuracy of the peers at each evaluation during training: [epoch, accuracy]. */
+  /** Mean robust accuracy of the peers at each evaluation during training: [epoch (1-based), accuracy]. */
   curve: Array<[number, number]>;
 }
 
@@ -32,6 +36,8 @@ export interface Stat {
 export interface StudyRow {
   group: string;
   label: string;
+  /** A row of the checkpoints at the end of this epoch (evaluation.epochs). */
+  epoch?: number;
   point: Record<string, unknown>;
   /** Seeds whose runs are in the statistics. */
   seeds: number[];
@@ -56,25 +62,52 @@ function peersRobust(e: EvalEvent): number {
   return mean(e.peers.map((p) => p.robustAccuracy));
 }
 
-/** One run's values from its files; `failed` when it has no final evaluation or its summary says so. */
-export function runValues(run: PlannedRun, data: RunData | undefined, reason?: string): RunValues {
-  const base = { name: run.name, group: run.group, seed: run.seed, values: {}, curve: [] };
+/** The row of a configuration's checkpoints at the end of `epoch`, e.g. "MAT-epochs20 @ epoch 3". */
+export function epochGroup(group: string, epoch: number): string {
+  return `${group} @ epoch ${epoch}`;
+}
+
+/**
+ * One run's values from its files: of its end, or with `atEpoch` of its checkpoint at the end of that epoch
+ * (the evaluation during training there, the study's eval-study-epoch-<e>.json, the curve up to it).
+ * `failed` when that evaluation is missing or the summary says the run failed.
+ */
+export function runValues(
+  run: PlannedRun,
+  data: RunData | undefined,
+  reason?: string,
+  atEpoch?: number,
+): RunValues {
+  const group = atEpoch === undefined ? run.group : epochGroup(run.group, atEpoch);
+  const base = { name: run.name, group, seed: run.seed, epoch: atEpoch, values: {}, curve: [] };
   if (!data) return { ...base, failed: reason ?? 'not run yet' };
   const { summary } = data;
   if (summary?.error) return { ...base, failed: summary.error };
-  const final = summary?.final ?? data.evals.filter((e) => e.final).pop();
-  if (!summary || !final) return { ...base, failed: reason ?? 'no final evaluation' };
+  // Evaluation events count epochs from 0: the one at the end of epoch e (1-based) has epoch e − 1.
+  const evals = atEpoch === undefined ? data.evals : data.evals.filter((e) => e.epoch < atEpoch);
+  const final =
+    atEpoch === undefined
+      ? (summary?.final ?? evals.filter((e) => e.final).pop())
+      : evals.filter((e) => e.epoch === atEpoch - 1).pop();
+  if (!summary || !final)
+    return {
+      ...base,
+      failed: reason ?? (atEpoch === undefined ? 'no final evaluation' : `no evaluation at epoch ${atEpoch}`),
+    };
 
   const trainingAttack = trainingEvalLabel(data.config);
   const values: Record<string, number> = {
     [CLEAN]: mean(final.peers.map((p) => p.cleanAccuracy)),
-    [`${trainingAttack} (final)`]: peersRobust(final),
-    [TRAIN_SECONDS]: summary.seconds,
-    [IMAGES_PER_SECOND]: summary.imagesPerSecond,
+    [`${trainingAttack} (training eval)`]: peersRobust(final),
   };
-  // Robust accuracy per epoch: the epoch evaluations and the final one (at the last epoch).
+  // The run's time belongs to its end; a checkpoint within it has no time of its own here.
+  if (atEpoch === undefined) {
+    values[TRAIN_SECONDS] = summary.seconds;
+    values[IMAGES_PER_SECOND] = summary.imagesPerSecond;
+  }
+  // Robust accuracy per epoch (1-based): the epoch evaluations and the final one (at the last epoch).
   const byEpoch = new Map<number, number>();
-  for (const e of data.evals) byEpoch.set(e.epoch, peersRobust(e));
+  for (const e of evals) byEpoch.set(e.epoch + 1, peersRobust(e));
   const curve = [...byEpoch.entries()].sort((a, b) => a[0] - b[0]);
   if (curve.length > 0) {
     const best = curve.reduce((b, p) => (p[1] > b[1] ? p : b));
@@ -84,7 +117,7 @@ export function runValues(run: PlannedRun, data: RunData | undefined, reason?: s
     values[OVERFIT] = best[1] - curve[curve.length - 1][1];
   }
   // The study's evaluation (mat eval of the final checkpoint): every attack and union, peers averaged.
-  const study = data.evalFiles.find((f) => f.file === 'eval-study.json');
+  const study = data.evalFiles.find((f) => f.file === path.basename(studyEvalFile('', atEpoch)));
   if (study) {
     const peers = study.models.filter((m) => m.peer !== undefined);
     const keys = new Map<string, number[]>();
@@ -119,15 +152,25 @@ export function stat(xs: readonly number[]): Stat {
   return { mean: m, sd, min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
 }
 
-/** One row per configuration (label × grid point): the statistics of its runs that ended well. */
+/**
+ * One row per configuration (label × grid point) and evaluated epoch, in the order of `runs`: the
+ * statistics of its runs that ended well.
+ */
 export function studyRows(plan: readonly PlannedRun[], runs: readonly RunValues[]): StudyRow[] {
   const rows: StudyRow[] = [];
-  for (const run of plan) {
-    let row = rows.find((r) => r.group === run.group);
-    if (!row) {
-      row = { group: run.group, label: run.label, point: run.point, seeds: [], missing: [], stats: {} };
-      rows.push(row);
-    }
+  for (const v of runs) {
+    const run = plan.find((r) => r.name === v.name);
+    if (!run) throw new Error(`run ${v.name} is not in the study's plan`);
+    if (!rows.some((r) => r.group === v.group))
+      rows.push({
+        group: v.group,
+        label: run.label,
+        ...(v.epoch !== undefined ? { epoch: v.epoch } : {}),
+        point: run.point,
+        seeds: [],
+        missing: [],
+        stats: {},
+      });
   }
   for (const row of rows) {
     const mine = runs.filter((r) => r.group === row.group);

@@ -112,7 +112,9 @@ export function studyHtml(report: StudyReport): string {
     xLabel: 'epoch',
     yLabel: 'robust accuracy',
     yFormat: 'percent',
-    series: report.runs.filter((r) => r.curve.length > 0).map((r) => ({ name: r.name, points: r.curve })),
+    series: report.runs
+      .filter((r) => r.epoch === undefined && r.curve.length > 0)
+      .map((r) => ({ name: r.name, points: r.curve })),
   });
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Study ${escapeXml(report.name)}</title>
