@@ -5,13 +5,11 @@ import {
   commitCheckpoint,
   decideOnDivergence,
   findLatestCheckpoint,
-  RunFailedError,
   type DivergenceReport,
   type MetricsAppender,
   loadRunData,
   openRunDirectory,
   RunSchedule,
-  runSummary,
   StepAggregator,
   type EvalEvent,
   type OpenRunOptions,
@@ -19,7 +17,6 @@ import {
   type RunDirectory,
   type RunEvents,
   type RunSummary,
-  imagesTrained,
   PhaseClock,
 } from '@mat/core';
 import { EXCHANGE_SECRET_ENV, routeExchange } from '@mat/exchange';
@@ -177,24 +174,17 @@ export class ProcessTrainer {
     if (rolledBackFrom !== undefined || error !== undefined || this.forcedStop)
       this.dir.keepMetricsUpTo(lastDone);
 
-    const summary = runSummary({
+    return this.dir.finishSession({
       metadata: this.metadata,
-      runDir: this.dir.path,
       stepsDone: lastDone,
       totalSteps: this.schedule.totalSteps,
       timing: clock.timing(Date.now()),
       history,
-      images: imagesTrained(
-        { stepsDone: lastDone, countedFrom: earlier.countedFrom, stepsRedone: history.stepsRedone },
-        config.train.batchSize,
-        config.peers,
-      ),
+      earlier,
+      config,
       final,
       error,
     });
-    this.dir.writeSummary(summary);
-    if (error !== undefined) throw new RunFailedError(error, summary);
-    return summary;
   }
 
   /**

@@ -3,8 +3,24 @@ import * as path from 'path';
 import { ConfigError, type RunConfig } from '../config/schema';
 import { checkpointToResume } from '../train/checkpoint';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write';
-import { compactMetricsLines, type MetricsLine, type RunSummary } from './run-records';
-import { NO_HISTORY, NO_TIME, parseRunSummary, runSummarySchema, type EarlierSessions } from './run-summary';
+import {
+  compactMetricsLines,
+  RunFailedError,
+  type EvalEvent,
+  runSummary,
+  type MetricsLine,
+  type RunSummary,
+} from './run-records';
+import {
+  imagesTrained,
+  NO_HISTORY,
+  NO_TIME,
+  parseRunSummary,
+  runSummarySchema,
+  type EarlierSessions,
+  type RunHistory,
+  type RunTiming,
+} from './run-summary';
 
 /** What the coordinator of a distributed run keeps in its run directory (coordinator.json). */
 export interface CoordinatorRecord {
@@ -103,6 +119,41 @@ export class RunDirectory {
       throw new Error(`${this.summaryFile}: not written, the summary is malformed (${problems.join('; ')})`);
     }
     writeJsonAtomic(this.summaryFile, checked.data);
+  }
+
+  /**
+   * The end of a session of an embedded runtime (in-process, one process per peer): summary.json from what
+   * it did, written; a failed run (`error`) throws RunFailedError carrying the summary.
+   */
+  finishSession(o: {
+    metadata: Record<string, unknown>;
+    stepsDone: number;
+    totalSteps: number;
+    timing: RunTiming;
+    history: RunHistory;
+    earlier: EarlierSessions;
+    config: Pick<RunConfig, 'peers'> & { train: Pick<RunConfig['train'], 'batchSize'> };
+    final?: EvalEvent;
+    error?: string;
+  }): RunSummary {
+    const summary = runSummary({
+      metadata: o.metadata,
+      runDir: this.path,
+      stepsDone: o.stepsDone,
+      totalSteps: o.totalSteps,
+      timing: o.timing,
+      history: o.history,
+      images: imagesTrained(
+        { stepsDone: o.stepsDone, countedFrom: o.earlier.countedFrom, stepsRedone: o.history.stepsRedone },
+        o.config.train.batchSize,
+        o.config.peers,
+      ),
+      final: o.final,
+      error: o.error,
+    });
+    this.writeSummary(summary);
+    if (o.error !== undefined) throw new RunFailedError(o.error, summary);
+    return summary;
   }
 
   /** summary.json through its contract; undefined when there is none. */

@@ -6,15 +6,9 @@ import { createModel } from '../models';
 import { evalAttackSpec } from './attack-config';
 import { openRunDirectory, type OpenRunOptions } from '../run/open-run';
 import type { RunDirectory } from '../run/run-directory';
-import {
-  RunFailedError,
-  runSummary,
-  type EvalEvent,
-  type RunSummary,
-  type StepEvent,
-} from '../run/run-records';
+import { type EvalEvent, type RunSummary, type StepEvent } from '../run/run-records';
 import { RunSchedule } from '../run/run-schedule';
-import { imagesTrained, PhaseClock } from '../run/run-summary';
+import { PhaseClock } from '../run/run-summary';
 import { StepAggregator } from '../run/step-aggregator';
 import { loadCheckpoint, saveCheckpoint, stepDirName } from './checkpoint';
 import { evaluateModel } from './evaluate';
@@ -245,24 +239,17 @@ export class InProcessTrainer {
     }
     // Steps re-taken after a rollback were appended again: one line per step, the last one kept.
     if (rolledBackFrom !== undefined) this.dir.keepMetricsUpTo(this.step);
-    const summary = runSummary({
+    return this.dir.finishSession({
       metadata: this.metadata,
-      runDir: this.dir.path,
       stepsDone: this.step,
       totalSteps: schedule.totalSteps,
       timing: clock.timing(Date.now()),
       history,
-      images: imagesTrained(
-        { stepsDone: this.step, countedFrom: earlier.countedFrom, stepsRedone: history.stepsRedone },
-        config.train.batchSize,
-        config.peers,
-      ),
+      earlier,
+      config,
       final,
       error,
     });
-    this.dir.writeSummary(summary);
-    if (error !== undefined) throw new RunFailedError(error, summary);
-    return summary;
   }
 
   /** Every peer back to the last committed checkpoint of this run, or to the initial state without one. */
