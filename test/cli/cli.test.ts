@@ -75,7 +75,7 @@ describe('mat CLI', () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     const types = events.map((e) => e.type);
-    expect(types).toEqual(expect.arrayContaining(['info', 'step', 'checkpoint', 'eval', 'summary']));
+    expect(types).toEqual(expect.arrayContaining(['info', 'progress', 'checkpoint', 'eval', 'summary']));
     const summary = events.find((e) => e.type === 'summary');
     expect(summary.stepsDone).toBe(1);
     expect(summary.metadata.backend.name).toBe('wasm');

@@ -108,8 +108,10 @@ describe('divergence and stops', () => {
       '3',
       '--log-format',
       'json',
+      '--progress-every',
+      '0',
     ]);
-    await waitFor(() => /"type":"step","step":[3-9]/.test(run.output()), 'step 3');
+    await waitFor(() => /"type":"progress","step":[3-9]/.test(run.output()), 'step 3');
     const peers = childrenOf(run.child.pid!);
     expect(peers).toHaveLength(2);
     // One peer hangs: the other waits for its messages forever.

@@ -118,11 +118,21 @@ describe('embedded runtime (one process per peer, no Redis)', () => {
     const config = tinyConfig(dir, 'embedded-env', 2);
     const password = `redis-password-${process.pid}-${Date.now()}`;
     const run = spawnMat(
-      ['train', '--config', writeConfig(config), '--runtime', 'processes', '--log-format', 'json'],
+      [
+        'train',
+        '--config',
+        writeConfig(config),
+        '--runtime',
+        'processes',
+        '--log-format',
+        'json',
+        '--progress-every',
+        '0',
+      ],
       { MAT_REDIS_PASSWORD: password },
     );
     try {
-      await waitFor(() => /"type":"step","step":[1-9]/.test(run.output()), 'step 1');
+      await waitFor(() => /"type":"progress","step":[1-9]/.test(run.output()), 'step 1');
       // While the run trains: the children of `mat train` are its two peer processes.
       const children = childrenOf(run.child.pid!).map(procOf);
       expect(children).toHaveLength(2);
@@ -149,8 +159,18 @@ describe('embedded runtime (one process per peer, no Redis)', () => {
   it('Ctrl-C stops every peer at a common step with a checkpoint; --resume then ends with the uninterrupted weights', async () => {
     const config = tinyConfig(dir, 'embedded-stop', 2);
     const file = writeConfig(config);
-    const run = spawnMat(['train', '--config', file, '--runtime', 'processes', '--log-format', 'json']);
-    await waitFor(() => /"type":"step","step":[3-9]/.test(run.output()), 'step 3');
+    const run = spawnMat([
+      'train',
+      '--config',
+      file,
+      '--runtime',
+      'processes',
+      '--log-format',
+      'json',
+      '--progress-every',
+      '0',
+    ]);
+    await waitFor(() => /"type":"progress","step":[3-9]/.test(run.output()), 'step 3');
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(0);
     const runDir = path.join(dir, config.name);

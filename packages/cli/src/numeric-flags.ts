@@ -26,6 +26,7 @@ export const FLAG_RANGES: Record<string, NumberRange> = {
   'gpu-count': { min: 1, max: 1024, integer: true },
   peer: { min: 0, max: 1023, integer: true },
   step: { min: 0, integer: true },
+  'progress-every': { min: 0, max: 86_400, unit: 'seconds' },
 };
 
 /** The text given for `--flag` on the command line (the last one), for the message. */

@@ -21,15 +21,29 @@ export interface Reporter {
 
 export type LogFormat = 'text' | 'json';
 
-export function createReporter(format: LogFormat, stream: NodeJS.WriteStream = process.stdout): Reporter {
-  return format === 'json' ? new JsonReporter(stream) : new TextReporter(stream);
+/**
+ * `progressMs`: without a terminal (a log file, CI, JSON lines), one progress line per this interval (and the
+ * first and last steps), with the pace over the steps since the last one; 0 prints every step.
+ */
+export function createReporter(
+  format: LogFormat,
+  stream: NodeJS.WriteStream = process.stdout,
+  progressMs = DEFAULT_PROGRESS_MS,
+): Reporter {
+  return format === 'json' ? new JsonReporter(stream, progressMs) : new TextReporter(stream, progressMs);
 }
 
-/** Without a terminal (a log file, CI): one progress line per this interval (and the first and last steps). */
-const LOG_PROGRESS_MS = 10000;
+export const DEFAULT_PROGRESS_MS = 10000;
 
+/** JSON lines: `progress` carries the coordinator's progress fields (core's ProgressFields), one per interval. */
 class JsonReporter implements Reporter {
-  constructor(private readonly out: NodeJS.WritableStream) {}
+  private readonly throttle: ProgressThrottle;
+  constructor(
+    private readonly out: NodeJS.WritableStream,
+    progressMs: number,
+  ) {
+    this.throttle = new ProgressThrottle(progressMs);
+  }
   private write(type: string, payload: object): void {
     this.out.write(JSON.stringify({ time: new Date().toISOString(), type, ...payload }) + '\n');
   }
@@ -37,7 +51,8 @@ class JsonReporter implements Reporter {
     this.write('info', { message, ...fields });
   }
   step(e: StepEvent): void {
-    this.write('step', e);
+    const due = this.throttle.offer(e);
+    if (due) this.write('progress', due);
   }
   evalProgress(): void {}
   eval(e: EvalEvent): void {
@@ -53,8 +68,13 @@ class JsonReporter implements Reporter {
 
 class TextReporter implements Reporter {
   private barShown = false;
-  private readonly throttle = new ProgressThrottle(LOG_PROGRESS_MS);
-  constructor(private readonly out: NodeJS.WriteStream) {}
+  private readonly throttle: ProgressThrottle;
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    progressMs: number,
+  ) {
+    this.throttle = new ProgressThrottle(progressMs);
+  }
 
   private get tty(): boolean {
     return Boolean(this.out.isTTY);

@@ -52,6 +52,7 @@ export interface TrainArgs {
   runtime?: 'auto' | 'in-process' | 'processes';
   'stop-grace'?: number;
   'log-format': LogFormat;
+  'progress-every'?: number;
 }
 
 export function trainCommand(yargs: Argv): Argv {
@@ -76,7 +77,13 @@ export function trainCommand(yargs: Argv): Argv {
           describe:
             'Seconds a stop (SIGINT/SIGTERM) may wait for every peer to reach a common step; then the peer processes are stopped and the run ends at its last checkpoint',
         })
-        .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as LogFormat }),
+        .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as LogFormat })
+        .option('progress-every', {
+          type: 'number',
+          default: 10,
+          describe:
+            'Seconds between progress lines in a log or JSON (0: every step); a terminal shows a live line',
+        }),
     async (args) => {
       await runTrain(args);
     },
@@ -246,7 +253,7 @@ export async function runTrain(a: TrainArgs): Promise<void> {
   if (!(stopGrace >= 0))
     throw new Error(`--stop-grace must be a number of seconds >= 0, not ${a['stop-grace']}`);
   const { config, resume } = resolveConfig(a);
-  const reporter = createReporter(a['log-format']);
+  const reporter = createReporter(a['log-format'], process.stdout, (a['progress-every'] ?? 10) * 1000);
   const backend = await selectBackend(config.backend);
   reporter.info(`backend: ${backend.name} (tfjs ${backend.tfjsVersion})`, { backend });
   reporter.info(
