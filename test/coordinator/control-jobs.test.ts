@@ -196,6 +196,39 @@ describe('control jobs: forged and malformed jobs are refused, never acted on', 
     });
   });
 
+  it('commits the checkpoint once every peer saved it; prunes all but the newest three and train.keepEpochs', async () => {
+    const config = parseRunConfig({
+      ...configOf(runId, 1),
+      train: { epochs: 4, batchSize: 16, checkpointEvery: 1, keepEpochs: [1] },
+    }); // 64 images / 16: 4 steps per epoch, 16 in all
+    await store.create(config, { ...stateOf('running', 1), lastStep: 16, totalSteps: 16 });
+    const enqueued: number[] = [];
+    jobs = new ControlJobs(
+      redis,
+      () =>
+        ({
+          pinnedSteps: async () => new Set<number>(),
+          enqueue: async (_peers: number, step: number) => void enqueued.push(step),
+        }) as unknown as Evaluations,
+      () => 1234,
+    );
+    const root = path.join(outDir, runId, 'checkpoints');
+    for (let step = 1; step <= 9; step++) {
+      const dir = path.join(root, `step-${String(step).padStart(8, '0')}`);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'peer-0.safetensors'), 'weights');
+      const data = JSON.stringify({ runId, generation: 3, step, peer: 0 });
+      await jobs.onPeerSaved(jobOf(JOBS.peerSaved, `s${step}`, data));
+    }
+    expect(fs.readdirSync(root).filter((d) => d.startsWith('step-'))).toEqual([
+      'step-00000004', // the end of epoch 1, kept
+      'step-00000007',
+      'step-00000008',
+      'step-00000009',
+    ]);
+    expect(enqueued).toEqual([4, 8]); // the epoch evaluations
+  });
+
   it('a stop of a run that has ended changes nothing', async () => {
     await store.create(configOf(runId), stateOf('finished'));
     await expect(jobs.onControl(jobOf(JOBS.stop, '30', JSON.stringify({ runId })))).resolves.toEqual({
