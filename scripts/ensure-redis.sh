@@ -25,8 +25,8 @@ if ! command -v redis-server >/dev/null 2>&1; then
     echo "redis: need root to apt-get install redis-server (or start Redis on port $port yourself)" >&2
     exit 1
   fi
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  apt-get -o DPkg::Lock::Timeout=1200 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=1200 install -y -qq redis-server >/dev/null
 fi
 
 dir="${TMPDIR:-/tmp}/mat-redis-$port"

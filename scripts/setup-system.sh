@@ -100,8 +100,11 @@ if [ ${#packages[@]} -gt 0 ]; then
     exit 1
   fi
   echo "setup-system: apt-get install ${packages[*]}"
-  apt-get update -qq
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null; then
+  # Another apt-get (unattended upgrades, a second terminal) may hold the dpkg lock: wait for it, up to
+  # 20 minutes, instead of failing at once.
+  apt_lock=(-o DPkg::Lock::Timeout=1200)
+  apt-get "${apt_lock[@]}" update -qq
+  if ! DEBIAN_FRONTEND=noninteractive apt-get "${apt_lock[@]}" install -y -qq --no-install-recommends "${packages[@]}" >/dev/null; then
     echo "setup-system: apt-get install ${packages[*]} failed (see above)." >&2
     case " ${packages[*]} " in *" dataset-fashion-mnist "*)
       echo "  For the data: put the Fashion-MNIST files in data/fashion-mnist/ (or --data-dir DIR), or" >&2
