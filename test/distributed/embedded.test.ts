@@ -156,6 +156,41 @@ describe('embedded runtime (one process per peer, no Redis)', () => {
     }
   });
 
+  it('a stop during an epoch evaluation longer than the stop grace waits for it: the evaluation is not lost', async () => {
+    // 2 steps per epoch; each epoch evaluation runs PGD-10 on 1000 test images per peer (several seconds),
+    // the stop grace is 2 s (more than the step → evaluation gap). Before the fix the stop killed the
+    // evaluating peers and the epoch's evaluation was lost.
+    const config = tinyConfig(dir, 'embedded-stop-in-eval', 2, {
+      data: { dataset: 'fashion-mnist', trainSubset: 16, testSubset: 1000 },
+      train: { epochs: 3, batchSize: 8, checkpointEvery: 0 },
+      eval: { everyEpoch: true, batchSize: 250, attack: { eps: 0.1, stepSize: 0.01, steps: 10 } },
+    });
+    const run = spawnMat([
+      'train',
+      '--config',
+      writeConfig(config),
+      '--runtime',
+      'processes',
+      '--stop-grace',
+      '2',
+      '--log-format',
+      'json',
+      '--progress-every',
+      '0',
+    ]);
+    await waitFor(() => /"type":"progress","step":2/.test(run.output()), 'step 2');
+    run.child.kill('SIGINT'); // the peers are evaluating epoch 1 (or about to)
+    expect(await run.exited).toBe(0);
+    expect(run.output()).not.toMatch(/did not reach a common step/);
+    const runDir = path.join(dir, config.name);
+    const evals = fs
+      .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"type":"eval"'))
+      .map((l) => JSON.parse(l) as { step: number; final: boolean; peers: unknown[] });
+    expect(evals.find((e) => e.step === 2 && !e.final)?.peers).toHaveLength(2);
+  });
+
   it('Ctrl-C stops every peer at a common step with a checkpoint; --resume then ends with the uninterrupted weights', async () => {
     const config = tinyConfig(dir, 'embedded-stop', 2);
     const file = writeConfig(config);

@@ -53,6 +53,8 @@ export class ProcessTrainer {
   /** Set when a stop request was not honoured in time: the children were killed on purpose. */
   private forcedStop = false;
   private stopTimer: NodeJS.Timeout | undefined;
+  /** Peers evaluating (between their eval-start and eval messages). */
+  private readonly evaluating = new Set<number>();
   /** The key of this run's exchange MACs (message-codec.ts): made here, given to the children by env. */
   private readonly exchangeSecret = randomBytes(32).toString('hex');
   /** Ends the current attempt (the children's run) at once, with the given outcome. */
@@ -98,17 +100,23 @@ export class ProcessTrainer {
   /**
    * Every peer stops after a step all of them can still reach (one past the furthest), with a checkpoint.
    * A peer that cannot get there (it waits for a partner that hangs) does not hold the stop up: after
-   * `stopGraceMs` every child is killed and the run ends at its last committed checkpoint.
+   * `stopGraceMs` every child is killed and the run ends at its last committed checkpoint. A peer that is
+   * evaluating is not waiting for anyone (evaluations follow a step all peers took): the grace starts again
+   * once no peer evaluates, so a stop never throws an evaluation away (a second Ctrl-C still aborts).
    */
   requestStop(): void {
     if (this.pauseAt !== undefined) return;
     this.pauseAt = Math.max(this.startStep, ...this.reported.values()) + 1;
     for (const child of this.children) if (child.connected) child.send({ type: 'pause', at: this.pauseAt });
-    this.stopTimer = setTimeout(() => {
+    const expire = () => {
+      if (this.evaluating.size > 0) {
+        this.stopTimer = setTimeout(expire, this.opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS).unref();
+        return;
+      }
       this.forcedStop = true;
       this.endAttempt?.({ type: 'force-stopped' });
-    }, this.opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
-    this.stopTimer.unref();
+    };
+    this.stopTimer = setTimeout(expire, this.opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS).unref();
   }
 
   async run(events: RunEvents = {}): Promise<RunSummary> {
@@ -197,6 +205,7 @@ export class ProcessTrainer {
     const lines = new StepAggregator(this.schedule, n);
     const checkpoints = new Map<number, number>();
     const started = Date.now();
+    this.evaluating.clear(); // the children of an earlier attempt are gone
     let final: EvalEvent | undefined;
     let finishedPeers = 0;
     let lastDone = this.startStep;
@@ -236,11 +245,15 @@ export class ProcessTrainer {
             }
             break;
           }
+          case 'eval-start':
+            this.evaluating.add(m.peer);
+            break;
           case 'eval-progress':
             if (this.clock.phase !== 'evaluation') this.clock.enter('evaluation', Date.now());
             events.onEvalProgress?.(m.peer, m.done, m.total);
             break;
           case 'eval': {
+            this.evaluating.delete(m.peer);
             const line = lines.addEval({ ...m.result, peer: m.peer, step: m.step, final: m.final });
             if (line) {
               metrics.append({ type: 'eval', ...line });
@@ -268,6 +281,7 @@ export class ProcessTrainer {
         });
         child.on('message', (m) => isChildMessage(m) && onMessage(m));
         child.on('exit', (code, signal) => {
+          this.evaluating.delete(peer);
           settle(
             new Error(`peer ${peer}'s process exited (${signal ?? `code ${code}`}) before the run ended`),
           );

@@ -24,7 +24,8 @@ async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<vo
   });
   send({ type: 'ready', peer: index, backend: backend.name });
 
-  const evaluate = (step: number, final: boolean) =>
+  const evaluate = (step: number, final: boolean) => {
+    send({ type: 'eval-start', peer: index, step });
     send({
       type: 'eval',
       peer: index,
@@ -32,6 +33,7 @@ async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<vo
       final,
       result: runner.evaluate((done, total) => send({ type: 'eval-progress', peer: index, done, total })),
     });
+  };
   let checkpointed = startStep;
   const done = await trainLoop(runner, exchange, startStep, {
     shouldStop: (d) => pauseAt !== undefined && d >= pauseAt,

@@ -18,6 +18,8 @@ export type ChildMessage =
   | { type: 'step'; peer: number; report: StepReport }
   | { type: 'checkpoint'; peer: number; step: number; file: string }
   | { type: 'eval'; peer: number; step: number; final: boolean; result: EvalResult }
+  /** The peer starts evaluating (synchronously: it reads no message until the evaluation's result). */
+  | { type: 'eval-start'; peer: number; step: number }
   | { type: 'eval-progress'; peer: number; done: number; total: number }
   | { type: 'done'; peer: number; step: number; rejectedMessages: number }
   /** The child's run ended with an error; `divergence` when its peer diverged (core's DivergenceError). */
