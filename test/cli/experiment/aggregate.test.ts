@@ -133,6 +133,14 @@ describe('study statistics', () => {
     expect(v.values['train s']).toBeUndefined(); // the run's time belongs to its end
     expect(runValues(mat, run).values['APGD-CE linf 0.1']).toBe(0.35);
     expect(runValues(mat, run, undefined, 5).failed).toBe('no evaluation at epoch 5');
+    // The evaluation during training at epoch 2 lost (a stop during it): the study's evaluation stands, noted.
+    const cut = { ...run, evals: run.evals.filter((e) => e.epoch !== 1) };
+    const partial = runValues(mat, cut, undefined, 2);
+    expect(partial.failed).toBeUndefined();
+    expect(partial.values[CLEAN]).toBe(0.5); // mat eval's clean accuracy
+    expect(partial.values['APGD-CE linf 0.1']).toBe(0.25);
+    expect(partial.values['PGD-20 linf 0.1 (training eval)']).toBeUndefined();
+    expect(partial.notes).toEqual(['MAT-s1: no evaluation during training at epoch 2; clean from mat eval']);
     // Rows: per configuration and epoch, in the order of the values.
     const rows = studyRows(plan, [v, runValues(mat, run)]);
     expect(rows.map((r) => [r.group, r.epoch, r.label])).toEqual([

@@ -19,6 +19,8 @@ export interface RunValues {
   epoch?: number;
   /** The run did not end well: its reason. Its values are left out of the means. */
   failed?: string;
+  /** What its values lack, e.g. an evaluation during training cut short (listed under the table). */
+  notes?: string[];
   values: Record<string, number>;
   /** Mean robust accuracy of the peers at each evaluation during training: [epoch (1-based), accuracy]. */
   curve: Array<[number, number]>;
@@ -89,17 +91,24 @@ export function runValues(
     atEpoch === undefined
       ? (summary?.final ?? evals.filter((e) => e.final).pop())
       : evals.filter((e) => e.epoch === atEpoch - 1).pop();
-  if (!summary || !final)
+  const study = data.evalFiles.find((f) => f.file === path.basename(studyEvalFile('', atEpoch)));
+  const where = atEpoch === undefined ? 'at the end' : `at epoch ${atEpoch}`;
+  // A run stopped during an evaluation may lack the one during training: the study's own evaluation of
+  // the checkpoint still stands (its clean accuracy, its attacks), and the row says what is missing.
+  if (!summary || (!final && !study))
     return {
       ...base,
       failed: reason ?? (atEpoch === undefined ? 'no final evaluation' : `no evaluation at epoch ${atEpoch}`),
     };
+  const notes = final ? [] : [`${run.name}: no evaluation during training ${where}; clean from mat eval`];
 
   const trainingAttack = trainingEvalLabel(data.config);
-  const values: Record<string, number> = {
-    [CLEAN]: mean(final.peers.map((p) => p.cleanAccuracy)),
-    [`${trainingAttack} (training eval)`]: peersRobust(final),
-  };
+  const values: Record<string, number> = final
+    ? {
+        [CLEAN]: mean(final.peers.map((p) => p.cleanAccuracy)),
+        [`${trainingAttack} (training eval)`]: peersRobust(final),
+      }
+    : { [CLEAN]: mean(study!.models.filter((m) => m.peer !== undefined).map((m) => m.cleanAccuracy)) };
   // The run's time belongs to its end; a checkpoint within it has no time of its own here.
   if (atEpoch === undefined) {
     values[TRAIN_SECONDS] = summary.seconds;
@@ -117,7 +126,6 @@ export function runValues(
     values[OVERFIT] = best[1] - curve[curve.length - 1][1];
   }
   // The study's evaluation (mat eval of the final checkpoint): every attack and union, peers averaged.
-  const study = data.evalFiles.find((f) => f.file === path.basename(studyEvalFile('', atEpoch)));
   if (study) {
     const peers = study.models.filter((m) => m.peer !== undefined);
     const keys = new Map<string, number[]>();
@@ -135,7 +143,7 @@ export function runValues(
       values['ensemble, all attacks'] = u.accuracy;
     values[EVAL_SECONDS] = study.seconds;
   }
-  return { ...base, values, curve };
+  return { ...base, values, curve, ...(notes.length > 0 ? { notes } : {}) };
 }
 
 /** The label of the run's evaluation attack during training, e.g. "PGD-20 linf 0.1". */

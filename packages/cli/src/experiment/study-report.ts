@@ -82,6 +82,10 @@ function missingLines(report: StudyReport): string[] {
   return report.rows.flatMap((r) => r.missing.map((m) => `${m.name}: ${m.reason}`));
 }
 
+function noteLines(report: StudyReport): string[] {
+  return report.runs.flatMap((r) => r.notes ?? []);
+}
+
 export function studyMarkdown(report: StudyReport): string {
   const { header, body } = tableRows(report);
   const lines = [
@@ -96,6 +100,8 @@ export function studyMarkdown(report: StudyReport): string {
   ];
   const missing = missingLines(report);
   if (missing.length > 0) lines.push('', '**Runs not in the table:**', '', ...missing.map((m) => `- ${m}`));
+  const notes = noteLines(report);
+  if (notes.length > 0) lines.push('', '**Notes:**', '', ...notes.map((m) => `- ${m}`));
   return lines.join('\n') + '\n';
 }
 
@@ -128,6 +134,13 @@ td:first-child, th:first-child { text-align: left; } th { background: #f6f6f6; }
 <p>Mean ± sample standard deviation over seeds; each run's value is the mean over its peers. Written ${escapeXml(report.createdAt)}.</p>
 ${table}
 ${missing.length > 0 ? `<p class="note">Runs not in the table:</p><ul>${missing.map((m) => `<li class="note">${escapeXml(m)}</li>`).join('')}</ul>` : ''}
+${
+  noteLines(report).length > 0
+    ? `<p class="note">Notes:</p><ul>${noteLines(report)
+        .map((m) => `<li class="note">${escapeXml(m)}</li>`)
+        .join('')}</ul>`
+    : ''
+}
 <figure>${chart}</figure>
 </body></html>
 `;
