@@ -158,6 +158,14 @@ describe('study statistics', () => {
     expect(runValues(at, data([evalEvent(1, false, [[0.5, 0.2]])], { final: undefined })).failed).toBe(
       'no final evaluation',
     );
+    // Stopped short (Ctrl-C, a batch): the evaluation at the stop is not the end of the training.
+    const stopped = data([evalEvent(1, true, [[0.5, 0.2]])], {
+      stepsDone: 12,
+      totalSteps: 30,
+      stoppedEarly: true,
+    });
+    expect(runValues(at, stopped).failed).toBe('stopped at step 12 of 30, not done yet');
+    expect(runValues(at, stopped, undefined, 1).failed).toBeUndefined();
   });
 
   it('mean and sample standard deviation, checked by hand', () => {

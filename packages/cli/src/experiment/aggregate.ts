@@ -91,6 +91,11 @@ export function runValues(
     atEpoch === undefined
       ? (summary?.final ?? evals.filter((e) => e.final).pop())
       : evals.filter((e) => e.epoch === atEpoch - 1).pop();
+  // A run stopped short of its end (Ctrl-C, a batch of the study) has no end yet: its last evaluation is
+  // not the end of the configured training.
+  const maxSteps = (data.config.train as { maxSteps?: number } | undefined)?.maxSteps;
+  if (atEpoch === undefined && summary?.stoppedEarly && !(maxSteps && summary.stepsDone >= maxSteps))
+    return { ...base, failed: `stopped at step ${summary.stepsDone} of ${summary.totalSteps}, not done yet` };
   const study = data.evalFiles.find((f) => f.file === path.basename(studyEvalFile('', atEpoch)));
   const where = atEpoch === undefined ? 'at the end' : `at epoch ${atEpoch}`;
   // A run stopped during an evaluation may lack the one during training: the study's own evaluation of

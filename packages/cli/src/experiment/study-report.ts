@@ -79,7 +79,8 @@ function tableRows(report: StudyReport): { header: string[]; body: string[][] } 
 }
 
 function missingLines(report: StudyReport): string[] {
-  return report.rows.flatMap((r) => r.missing.map((m) => `${m.name}: ${m.reason}`));
+  // A run missing from every row of its configuration (each evaluated epoch) is named once.
+  return [...new Set(report.rows.flatMap((r) => r.missing.map((m) => `${m.name}: ${m.reason}`)))];
 }
 
 function noteLines(report: StudyReport): string[] {
