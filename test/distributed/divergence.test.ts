@@ -3,7 +3,15 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
-import { assertBuilt, runMat, spawnMat, tinyConfig, waitFor, writeConfig } from './helpers';
+import {
+  assertBuilt,
+  runMat,
+  spawnMat,
+  tinyConfig,
+  trainProcessesArgs,
+  waitFor,
+  writeConfig,
+} from './helpers';
 import { Topology } from './topology';
 
 jest.setTimeout(300000);
@@ -98,19 +106,7 @@ describe('divergence and stops', () => {
     const config = tinyConfig(dir, 'hung-peer', 2, {
       train: { epochs: 1, batchSize: 8, maxSteps: 20, checkpointEvery: 2 },
     });
-    const run = spawnMat([
-      'train',
-      '--config',
-      writeConfig(config),
-      '--runtime',
-      'processes',
-      '--stop-grace',
-      '3',
-      '--log-format',
-      'json',
-      '--progress-every',
-      '0',
-    ]);
+    const run = spawnMat(trainProcessesArgs(config, '--stop-grace', '3'));
     await waitFor(() => /"type":"progress","step":[3-9]/.test(run.output()), 'step 3');
     const peers = childrenOf(run.child.pid!);
     expect(peers).toHaveLength(2);

@@ -11,6 +11,7 @@ import {
   spawnMat,
   waitFor,
   tinyConfig,
+  trainProcessesArgs,
   writeConfig,
   stepLines,
 } from './helpers';
@@ -117,20 +118,7 @@ describe('embedded runtime (one process per peer, no Redis)', () => {
   it('the peer processes get the exchange secret and the Redis password by environment, never in argv', async () => {
     const config = tinyConfig(dir, 'embedded-env', 2);
     const password = `redis-password-${process.pid}-${Date.now()}`;
-    const run = spawnMat(
-      [
-        'train',
-        '--config',
-        writeConfig(config),
-        '--runtime',
-        'processes',
-        '--log-format',
-        'json',
-        '--progress-every',
-        '0',
-      ],
-      { MAT_REDIS_PASSWORD: password },
-    );
+    const run = spawnMat(trainProcessesArgs(config), { MAT_REDIS_PASSWORD: password });
     try {
       await waitFor(() => /"type":"progress","step":[1-9]/.test(run.output()), 'step 1');
       // While the run trains: the children of `mat train` are its two peer processes.
@@ -165,19 +153,7 @@ describe('embedded runtime (one process per peer, no Redis)', () => {
       train: { epochs: 3, batchSize: 8, checkpointEvery: 0 },
       eval: { everyEpoch: true, batchSize: 250, attack: { eps: 0.1, stepSize: 0.01, steps: 10 } },
     });
-    const run = spawnMat([
-      'train',
-      '--config',
-      writeConfig(config),
-      '--runtime',
-      'processes',
-      '--stop-grace',
-      '2',
-      '--log-format',
-      'json',
-      '--progress-every',
-      '0',
-    ]);
+    const run = spawnMat(trainProcessesArgs(config, '--stop-grace', '2'));
     await waitFor(() => /"type":"progress","step":2/.test(run.output()), 'step 2');
     run.child.kill('SIGINT'); // the peers are evaluating epoch 1 (or about to)
     expect(await run.exited).toBe(0);
@@ -193,18 +169,7 @@ describe('embedded runtime (one process per peer, no Redis)', () => {
 
   it('Ctrl-C stops every peer at a common step with a checkpoint; --resume then ends with the uninterrupted weights', async () => {
     const config = tinyConfig(dir, 'embedded-stop', 2);
-    const file = writeConfig(config);
-    const run = spawnMat([
-      'train',
-      '--config',
-      file,
-      '--runtime',
-      'processes',
-      '--log-format',
-      'json',
-      '--progress-every',
-      '0',
-    ]);
+    const run = spawnMat(trainProcessesArgs(config));
     await waitFor(() => /"type":"progress","step":[3-9]/.test(run.output()), 'step 3');
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(0);

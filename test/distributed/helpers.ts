@@ -47,6 +47,25 @@ export function tinyConfig(
   });
 }
 
+/**
+ * `mat train` of `config` with one process per peer, a JSON progress line for every step (tests wait for
+ * steps in the output) and `extra` flags.
+ */
+export function trainProcessesArgs(config: RunConfig, ...extra: string[]): string[] {
+  return [
+    'train',
+    '--config',
+    writeConfig(config),
+    '--runtime',
+    'processes',
+    '--log-format',
+    'json',
+    '--progress-every',
+    '0',
+    ...extra,
+  ];
+}
+
 export function writeConfig(config: RunConfig): string {
   fs.mkdirSync(config.outDir, { recursive: true });
   const file = path.join(config.outDir, `${config.name}.json`);

@@ -65,26 +65,27 @@ function data(evals: EvalEvent[], summary: Partial<RunSummary> = {}): RunData {
   };
 }
 
+/** A 2-peer run over 3 epochs: robust accuracy best at epoch 2, the last evaluation the final one. */
+const threeEpochMat = () =>
+  data([
+    evalEvent(1, false, [
+      [0.6, 0.3],
+      [0.7, 0.4],
+    ]),
+    evalEvent(2, false, [
+      [0.7, 0.5],
+      [0.8, 0.6],
+    ]),
+    evalEvent(3, true, [
+      [0.8, 0.4],
+      [0.9, 0.45],
+    ]),
+  ]);
+
 describe('study statistics', () => {
   it('a run: the mean over its peers; best and last epoch from the evaluations during training', () => {
     const mat = plan.find((r) => r.name === 'MAT-s1')!;
-    const v = runValues(
-      mat,
-      data([
-        evalEvent(1, false, [
-          [0.6, 0.3],
-          [0.7, 0.4],
-        ]),
-        evalEvent(2, false, [
-          [0.7, 0.5],
-          [0.8, 0.6],
-        ]),
-        evalEvent(3, true, [
-          [0.8, 0.4],
-          [0.9, 0.45],
-        ]),
-      ]),
-    );
+    const v = runValues(mat, threeEpochMat());
     expect(v.failed).toBeUndefined();
     expect(v.values[CLEAN]).toBeCloseTo(0.85, 12);
     expect(v.values['PGD-20 linf 0.1 (training eval)']).toBeCloseTo(0.425, 12);
@@ -97,20 +98,7 @@ describe('study statistics', () => {
 
   it('a run at an evaluated epoch: the evaluation there, the curve up to it, the study file of that epoch', () => {
     const mat = plan.find((r) => r.name === 'MAT-s1')!;
-    const run = data([
-      evalEvent(1, false, [
-        [0.6, 0.3],
-        [0.7, 0.4],
-      ]),
-      evalEvent(2, false, [
-        [0.7, 0.5],
-        [0.8, 0.6],
-      ]),
-      evalEvent(3, true, [
-        [0.8, 0.4],
-        [0.9, 0.45],
-      ]),
-    ]);
+    const run = threeEpochMat();
     const studyFile = (file: string, accuracy: number) => ({
       file,
       count: 100,
