@@ -1,4 +1,5 @@
 import {
+  DEFAULT_PROGRESS_MS,
   evalTableText,
   progressFields,
   progressText,
@@ -32,8 +33,6 @@ export function createReporter(
 ): Reporter {
   return format === 'json' ? new JsonReporter(stream, progressMs) : new TextReporter(stream, progressMs);
 }
-
-export const DEFAULT_PROGRESS_MS = 10000;
 
 /** JSON lines: `progress` carries the coordinator's progress fields (core's ProgressFields), one per interval. */
 class JsonReporter implements Reporter {

@@ -113,7 +113,7 @@ export class ControlJobs {
     const config = parseRunConfig(await store.readConfig(), `config of run ${runId}`);
     const schedule = new RunSchedule(config, state.totalSteps / config.train.epochs);
     // Older checkpoints are pruned, but never one an evaluation job has yet to read or one the config keeps.
-    const pinned = new Set([...(await this.evaluations(runId).pinnedSteps()), ...schedule.keptSteps()]);
+    const pinned = new Set([...(await this.evaluations(runId).pinnedSteps()), ...schedule.keptSteps]);
     const dir = commitCheckpoint(
       state.runDir,
       { step, seed: config.seed, peers: state.peers, arch: config.model.arch },

@@ -108,15 +108,16 @@ export class ProcessTrainer {
     if (this.pauseAt !== undefined) return;
     this.pauseAt = Math.max(this.startStep, ...this.reported.values()) + 1;
     for (const child of this.children) if (child.connected) child.send({ type: 'pause', at: this.pauseAt });
+    const grace = this.opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     const expire = () => {
       if (this.evaluating.size > 0) {
-        this.stopTimer = setTimeout(expire, this.opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS).unref();
+        this.stopTimer = setTimeout(expire, grace).unref();
         return;
       }
       this.forcedStop = true;
       this.endAttempt?.({ type: 'force-stopped' });
     };
-    this.stopTimer = setTimeout(expire, this.opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS).unref();
+    this.stopTimer = setTimeout(expire, grace).unref();
   }
 
   async run(events: RunEvents = {}): Promise<RunSummary> {
@@ -240,7 +241,7 @@ export class ProcessTrainer {
             if (count === n) {
               checkpoints.delete(m.step);
               const meta = { step: m.step, seed: config.seed, peers: n, arch: config.model.arch };
-              const dir = commitCheckpoint(this.dir.path, meta, { pinned: this.schedule.keptSteps() });
+              const dir = commitCheckpoint(this.dir.path, meta, { pinned: this.schedule.keptSteps });
               events.onCheckpoint?.({ step: m.step, dir });
             }
             break;

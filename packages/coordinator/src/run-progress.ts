@@ -1,4 +1,5 @@
 import {
+  DEFAULT_PROGRESS_MS,
   evalTableText,
   progressText,
   ProgressThrottle,
@@ -7,9 +8,6 @@ import {
   type MetricsLine,
   type RunSummary,
 } from '@mat/core';
-
-/** How often the coordinator prints where the run is, by default. */
-export const DEFAULT_PROGRESS_MS = 10000;
 
 export type ProgressLog = (message: string, fields?: Record<string, unknown>) => void;
 

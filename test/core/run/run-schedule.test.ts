@@ -33,11 +33,11 @@ describe('RunSchedule: one place for when a run steps, checkpoints, evaluates an
 
   it('keeps the checkpoints at the end of train.keepEpochs: taken there, never pruned', () => {
     const s = schedule({ epochs: 4, keepEpochs: [1, 3, 9] }, { everyEpoch: false });
-    expect([...s.keptSteps()]).toEqual([10, 30]); // epoch 9 is past the run's end
+    expect([...s.keptSteps]).toEqual([10, 30]); // epoch 9 is past the run's end
     const steps = Array.from({ length: 41 }, (_, d) => d);
     expect(steps.filter((d) => s.checkpointDue(d))).toEqual([10, 30, 40]);
-    expect(schedule({ epochs: 4, keepEpochs: [3], maxSteps: 25 }).keptSteps()).toEqual(new Set());
-    expect(schedule({ epochs: 2 }).keptSteps()).toEqual(new Set());
+    expect(schedule({ epochs: 4, keepEpochs: [3], maxSteps: 25 }).keptSteps).toEqual(new Set());
+    expect(schedule({ epochs: 2 }).keptSteps).toEqual(new Set());
   });
 
   it('refuses a run without a whole batch per epoch', () => {

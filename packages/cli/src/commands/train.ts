@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Argv } from 'yargs';
 import {
+  DEFAULT_PROGRESS_MS,
   describeMethod,
   describePerturbations,
   fetchDataset,
@@ -80,7 +81,7 @@ export function trainCommand(yargs: Argv): Argv {
         .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as LogFormat })
         .option('progress-every', {
           type: 'number',
-          default: 10,
+          default: DEFAULT_PROGRESS_MS / 1000,
           describe:
             'Seconds between progress lines in a log or JSON (0: every step); a terminal shows a live line',
         }),
@@ -253,7 +254,11 @@ export async function runTrain(a: TrainArgs): Promise<void> {
   if (!(stopGrace >= 0))
     throw new Error(`--stop-grace must be a number of seconds >= 0, not ${a['stop-grace']}`);
   const { config, resume } = resolveConfig(a);
-  const reporter = createReporter(a['log-format'], process.stdout, (a['progress-every'] ?? 10) * 1000);
+  const reporter = createReporter(
+    a['log-format'],
+    process.stdout,
+    a['progress-every'] !== undefined ? a['progress-every'] * 1000 : undefined,
+  );
   const backend = await selectBackend(config.backend);
   reporter.info(`backend: ${backend.name} (tfjs ${backend.tfjsVersion})`, { backend });
   reporter.info(

@@ -1,8 +1,7 @@
 import type { EvalEvent } from '@mat/core';
 import type { RunData } from '../report/run-data';
-import * as path from 'path';
 import type { PlannedRun } from './plan';
-import { studyEvalFile } from './run-state';
+import { studyEvalFileName, trainingDone } from './run-state';
 
 /**
  * A study's numbers: one value per run and metric (a run's value is the mean over its peers: the peers of a
@@ -94,9 +93,9 @@ export function runValues(
   // A run stopped short of its end (Ctrl-C, a batch of the study) has no end yet: its last evaluation is
   // not the end of the configured training.
   const maxSteps = (data.config.train as { maxSteps?: number } | undefined)?.maxSteps;
-  if (atEpoch === undefined && summary?.stoppedEarly && !(maxSteps && summary.stepsDone >= maxSteps))
+  if (atEpoch === undefined && summary && !trainingDone(summary, maxSteps))
     return { ...base, failed: `stopped at step ${summary.stepsDone} of ${summary.totalSteps}, not done yet` };
-  const study = data.evalFiles.find((f) => f.file === path.basename(studyEvalFile('', atEpoch)));
+  const study = data.evalFiles.find((f) => f.file === studyEvalFileName(atEpoch));
   const where = atEpoch === undefined ? 'at the end' : `at epoch ${atEpoch}`;
   // A run stopped during an evaluation may lack the one during training: the study's own evaluation of
   // the checkpoint still stands (its clean accuracy, its attacks), and the row says what is missing.

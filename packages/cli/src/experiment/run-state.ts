@@ -35,13 +35,21 @@ export type RunAction =
   | { type: 'failed'; reason: string }
   | { type: 'done' };
 
+/** A run's training is over: it reached its end, or the train.maxSteps it was given. */
+export function trainingDone(
+  summary: Pick<RunSummary, 'stoppedEarly' | 'stepsDone'> | undefined,
+  maxSteps: number | undefined,
+): boolean {
+  return (
+    summary !== undefined &&
+    (!summary.stoppedEarly || (maxSteps !== undefined && summary.stepsDone >= maxSteps))
+  );
+}
+
 export function decideRunAction(f: RunFacts): RunAction {
   if (f.exists && !f.sameConfig) return { type: 'conflict', reason: 'holds a run of a different config' };
   if (f.summary?.error) return { type: 'failed', reason: f.summary.error };
-  const trained =
-    f.summary !== undefined &&
-    (!f.summary.stoppedEarly || (f.maxSteps !== undefined && f.summary.stepsDone >= f.maxSteps));
-  if (!trained) {
+  if (!trainingDone(f.summary, f.maxSteps)) {
     if (f.exists && f.hasCheckpoint) return { type: 'resume' };
     return { type: 'train', overwrite: f.exists };
   }
@@ -54,7 +62,11 @@ export function decideRunAction(f: RunFacts): RunAction {
  * final checkpoint, or of the checkpoint at the end of `epoch` (evaluation.epochs).
  */
 export function studyEvalFile(runDir: string, epoch?: number): string {
-  return path.join(runDir, epoch === undefined ? 'eval-study.json' : `eval-study-epoch-${epoch}.json`);
+  return path.join(runDir, studyEvalFileName(epoch));
+}
+
+export function studyEvalFileName(epoch?: number): string {
+  return epoch === undefined ? 'eval-study.json' : `eval-study-epoch-${epoch}.json`;
 }
 
 /** The evaluations a study wants of a run: each epoch of evaluation.epochs, then the final checkpoint. */

@@ -87,6 +87,13 @@ function noteLines(report: StudyReport): string[] {
   return report.runs.flatMap((r) => r.notes ?? []);
 }
 
+/** A titled list under the table, or nothing when it is empty. */
+function noteList(title: string, items: readonly string[]): string {
+  if (items.length === 0) return '';
+  const list = items.map((m) => `<li class="note">${escapeXml(m)}</li>`).join('');
+  return `<p class="note">${escapeXml(title)}</p><ul>${list}</ul>`;
+}
+
 export function studyMarkdown(report: StudyReport): string {
   const { header, body } = tableRows(report);
   const lines = [
@@ -112,7 +119,6 @@ export function studyHtml(report: StudyReport): string {
     `<table><tr>${header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>\n` +
     body.map((r) => `<tr>${r.map((c) => `<td>${escapeXml(c)}</td>`).join('')}</tr>`).join('\n') +
     '</table>';
-  const missing = missingLines(report);
   const chart = lineChart({
     id: 'robust-per-epoch',
     title: 'Robust accuracy per epoch (mean of peers), every run',
@@ -134,14 +140,8 @@ td:first-child, th:first-child { text-align: left; } th { background: #f6f6f6; }
 <h1>Study ${escapeXml(report.name)}</h1>
 <p>Mean ± sample standard deviation over seeds; each run's value is the mean over its peers. Written ${escapeXml(report.createdAt)}.</p>
 ${table}
-${missing.length > 0 ? `<p class="note">Runs not in the table:</p><ul>${missing.map((m) => `<li class="note">${escapeXml(m)}</li>`).join('')}</ul>` : ''}
-${
-  noteLines(report).length > 0
-    ? `<p class="note">Notes:</p><ul>${noteLines(report)
-        .map((m) => `<li class="note">${escapeXml(m)}</li>`)
-        .join('')}</ul>`
-    : ''
-}
+${noteList('Runs not in the table:', missingLines(report))}
+${noteList('Notes:', noteLines(report))}
 <figure>${chart}</figure>
 </body></html>
 `;

@@ -6,6 +6,9 @@ import type { EvalEvent, RunSummary, StepEvent } from './run-records';
  * line per interval; progressText / evalTableText format for people, the fields are the JSON form.
  */
 
+/** How often a log (not a terminal) or a JSON stream gets a progress line, by default: mat train, mat coordinator. */
+export const DEFAULT_PROGRESS_MS = 10000;
+
 /** One progress line: where the run is, each peer's last numbers, its pace. */
 export interface ProgressFields {
   step: number;

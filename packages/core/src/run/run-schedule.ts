@@ -15,6 +15,8 @@ import { learningRateAt } from '../train/schedule';
 export class RunSchedule {
   readonly totalSteps: number;
   readonly lastStep: number;
+  /** The steps whose checkpoints are never pruned: the ends of train.keepEpochs (up to lastStep). */
+  readonly keptSteps: ReadonlySet<number>;
 
   constructor(
     private readonly config: Pick<RunConfig, 'optim' | 'train' | 'eval'>,
@@ -25,6 +27,8 @@ export class RunSchedule {
       throw new Error(`RunSchedule: stepsPerEpoch must be a positive integer, got ${stepsPerEpoch}`);
     this.totalSteps = config.train.epochs * stepsPerEpoch;
     this.lastStep = Math.min(this.totalSteps, config.train.maxSteps ?? Infinity);
+    const kept = (config.train.keepEpochs ?? []).map((epoch) => epoch * stepsPerEpoch);
+    this.keptSteps = new Set(kept.filter((step) => step <= this.lastStep));
   }
 
   /** The epoch (0-based) that step `done` belongs to: steps 1..stepsPerEpoch are epoch 0. */
@@ -55,12 +59,6 @@ export class RunSchedule {
     return steps;
   }
 
-  /** The steps whose checkpoints are never pruned: the ends of train.keepEpochs (up to lastStep). */
-  keptSteps(): Set<number> {
-    const steps = (this.config.train.keepEpochs ?? []).map((epoch) => epoch * this.stepsPerEpoch);
-    return new Set(steps.filter((step) => step <= this.lastStep));
-  }
-
   /** Whether a checkpoint is taken after step `done`. */
   checkpointDue(done: number): boolean {
     const every = this.config.train.checkpointEvery;
@@ -68,7 +66,7 @@ export class RunSchedule {
       (every > 0 && done > 0 && done % every === 0) ||
       this.epochEvalDue(done) ||
       done === this.lastStep ||
-      this.keptSteps().has(done)
+      this.keptSteps.has(done)
     );
   }
 }

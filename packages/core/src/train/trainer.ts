@@ -277,7 +277,7 @@ export class InProcessTrainer {
       this.dir.path,
       this.peerList,
       { step: this.step, seed: this.config.seed },
-      { pinned: this.schedule.keptSteps() },
+      { pinned: this.schedule.keptSteps },
     );
     this.checkpointed = this.step;
     events.onCheckpoint?.({ step: this.step, dir });
