@@ -15,6 +15,18 @@ const finalOnly = (peers: number, lastStep: number) => ({
   evaluated: () => false,
 });
 
+/** Waits until the final evaluation of a run of `peers` ending at `lastStep` is no longer pending. */
+function finalEvaluation(evaluations: Evaluations, peers: number, lastStep: number) {
+  return waitFor(
+    async () => {
+      const f = await evaluations.check(finalOnly(peers, lastStep));
+      return f.type === 'pending' ? undefined : f;
+    },
+    'the final evaluation',
+    20000,
+  );
+}
+
 // Needs Redis on 127.0.0.1:6379. Evaluation jobs go through the job contracts at both ends.
 describe('evaluation jobs through the contracts', () => {
   let redis: Redis;
@@ -65,14 +77,7 @@ describe('evaluation jobs through the contracts', () => {
             : { ...good(0) }, // the result of another peer
       3,
     );
-    const final = await waitFor(
-      async () => {
-        const f = await evaluations.check(finalOnly(3, 8));
-        return f.type === 'pending' ? undefined : f;
-      },
-      'the final evaluation',
-      20000,
-    );
+    const final = await finalEvaluation(evaluations, 3, 8);
     expect(final.type).toBe('ended');
     if (final.type !== 'ended') return;
     expect(final.final).toEqual([good(0)]);
@@ -90,14 +95,7 @@ describe('evaluation jobs through the contracts', () => {
     await evaluations.enqueue(2, 4, '/runs/r/checkpoints/step-4', true);
     const good = (peer: number) => ({ peer, step: 4, count: 10, cleanAccuracy: 1, robustAccuracy: 0 });
     await completeWith(good, 2);
-    const final = await waitFor(
-      async () => {
-        const f = await evaluations.check(finalOnly(2, 4));
-        return f.type === 'pending' ? undefined : f;
-      },
-      'the final evaluation',
-      20000,
-    );
+    const final = await finalEvaluation(evaluations, 2, 4);
     expect(final).toEqual({ type: 'ended', final: [good(0), good(1)], missing: [] });
   }, 60000);
 
