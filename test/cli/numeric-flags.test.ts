@@ -58,6 +58,13 @@ describe('numeric flags', () => {
       '--lr must be a number (got "abc")',
     );
     expect(await errorOf(['export', 'runs/x', '--peer', '1.5'])).toMatch(/^--peer must be an integer >= 0/);
+    for (const command of [
+      ['eval', 'runs/x'],
+      ['train', '--preset', 'quick'],
+    ])
+      expect(await errorOf([...command, '--progress-every', '-1'])).toMatch(
+        /^--progress-every must be a number >= 0 and <= 86400 \(seconds\)/,
+      );
     expect(await errorOf(['eval', 'runs/x', '--restarts', 'x'])).toMatch(/^--restarts must be a number/);
   });
 

@@ -1,5 +1,13 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { ConfigError } from '@mat/core';
-import { gridPoints, parseExperimentSpec, planStudy } from '../../../packages/cli/src/experiment';
+import {
+  gridPoints,
+  parseExperimentSpec,
+  planStudy,
+  readExperimentSpec,
+} from '../../../packages/cli/src/experiment';
 
 const minimal = {
   name: 'study',
@@ -42,6 +50,41 @@ describe('experiment spec', () => {
     );
     expect(() => parseExperimentSpec(hostile)).toThrow(/__proto__/);
     expect(({} as Record<string, unknown>).peers).toBeUndefined();
+  });
+});
+
+describe('mat experiment --set: overrides of the spec file', () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mat-spec-')), 'paper.json');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ ...minimal, base: { backend: 'tensorflow', train: { epochs: 200 } }, seeds: [1, 2] }),
+  );
+
+  it('sets keys of the spec before it is validated, leaving the rest as the file has it', () => {
+    const spec = readExperimentSpec(file, [
+      'base.backend=native',
+      'base.data.trainSubset=256',
+      'seeds=[1]',
+      'outDir=/tmp/smoke',
+    ]);
+    expect(spec.base).toEqual({ backend: 'native', train: { epochs: 200 }, data: { trainSubset: 256 } });
+    expect(spec.seeds).toEqual([1]);
+    expect(spec.outDir).toBe('/tmp/smoke');
+    expect(spec.configurations).toEqual(readExperimentSpec(file).configurations);
+    expect(planStudy(spec).map((r) => [r.name, r.config.backend, r.config.data.trainSubset])).toEqual([
+      ['AT-s1', 'native', 256],
+      ['MAT-s1', 'native', 256],
+    ]);
+  });
+
+  it('refuses an override the spec does not allow, naming the file, the flag and the key', () => {
+    expect(() => readExperimentSpec(file, ['seedz=[1]'])).toThrow(
+      /experiment spec paper.json with --set:\n {2}\(root\): .*seedz/s,
+    );
+    expect(() => readExperimentSpec(file, ['seeds=[-1]'])).toThrow(/seeds.0/);
+    expect(() => readExperimentSpec(file, ['seeds'])).toThrow(/--set seeds: expected key.path=value/);
+    expect(() => readExperimentSpec(file, ['base.__proto__.x=1'])).toThrow(/"__proto__" is not a config key/);
+    expect(() => planStudy(readExperimentSpec(file, ['base.optim.lr=-1']))).toThrow(/run AT-s1/);
   });
 });
 

@@ -1,4 +1,16 @@
-import { decideRunAction, type RunFacts, type RunAction } from '../../../packages/cli/src/experiment';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { RunDirectory } from '@mat/core';
+import {
+  decideRunAction,
+  epochCheckpointDir,
+  parseExperimentSpec,
+  planStudy,
+  readRunFacts,
+  type RunFacts,
+  type RunAction,
+} from '../../../packages/cli/src/experiment';
 
 const fresh: RunFacts = {
   exists: false,
@@ -66,5 +78,39 @@ describe('decideRunAction', () => {
     ],
   ])('%s', (_what, facts, action) => {
     expect(decideRunAction({ ...fresh, ...facts })).toEqual(action);
+  });
+});
+
+describe('readRunFacts: a run of the study from its files', () => {
+  const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mat-run-facts-'));
+  const [planned] = planStudy(
+    parseExperimentSpec({
+      name: 'facts',
+      outDir,
+      preset: 'quick',
+      configurations: [{ label: 'AT', set: { peers: 1 } }],
+    }),
+  );
+  const run = RunDirectory.of(planned.config);
+
+  it('reads nothing as a run to train, its own config as the same run, another config as a conflict', () => {
+    expect(readRunFacts(planned.config, undefined)).toMatchObject({ exists: false, hasCheckpoint: false });
+    run.writeConfig(planned.config);
+    expect(readRunFacts(planned.config, undefined)).toMatchObject({ exists: true, sameConfig: true });
+    run.writeConfig({ ...planned.config, seed: 7 });
+    expect(readRunFacts(planned.config, undefined).sameConfig).toBe(false);
+    run.writeConfig(planned.config);
+  });
+
+  it('refuses a damaged summary.json or config.json, naming the file, instead of guessing what the run did', () => {
+    fs.writeFileSync(path.join(run.path, 'summary.json'), '{"stepsDone": 4');
+    expect(() => readRunFacts(planned.config, undefined)).toThrow(/summary\.json is not valid JSON/);
+    expect(() => epochCheckpointDir(run.path, 1)).toThrow(/summary\.json is not valid JSON/);
+    fs.writeFileSync(path.join(run.path, 'summary.json'), '{"stepsDone": "four"}');
+    expect(() => readRunFacts(planned.config, undefined)).toThrow(/summary\.json/);
+    fs.rmSync(path.join(run.path, 'summary.json'));
+    expect(() => epochCheckpointDir(run.path, 1)).toThrow(/no summary\.json/);
+    fs.writeFileSync(run.configFile, '{"peers": ');
+    expect(() => readRunFacts(planned.config, undefined)).toThrow(/config\.json is not valid JSON/);
   });
 });

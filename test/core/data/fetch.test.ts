@@ -226,6 +226,19 @@ describe('when the data cannot be had', () => {
     expect(fs.readdirSync(dataDir)).toEqual([]);
   });
 
+  it('a local file that fails its checksum is named as the reason, with what it is and what was expected', async () => {
+    const spec = tinyIdxSpec(files, `${await deadUrl()}/files/`);
+    const dataDir = makeTempDir();
+    fs.mkdirSync(path.join(dataDir, 'tiny'));
+    const local = path.join(dataDir, 'tiny', IMAGES);
+    fs.writeFileSync(local, Buffer.from('a stand-in, not the real file'));
+    await expect(fetchDataset(spec, { dataDir, retries: 0 })).rejects.toThrow(
+      new RegExp(`^tiny: ${local.replace(/[.]/g, '\\.')} fails its checksum \\(md5 [0-9a-f]{32}\\); downloading it again; could not download`),
+    );
+    // Left as it was: only a verified download replaces it.
+    expect(fs.readFileSync(local, 'utf8')).toBe('a stand-in, not the real file');
+  });
+
   it('names the Debian package among the ways out where there is one', async () => {
     const spec = { ...tinyIdxSpec(files, `${await deadUrl()}/files/`) };
     spec.debian = { package: 'dataset-tiny', dir: makeTempDir('mat-no-debian-'), md5: {} };

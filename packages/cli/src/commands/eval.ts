@@ -288,9 +288,8 @@ export async function runEval(a: EvalArgs): Promise<void> {
     a.weights !== undefined ? planWeightsModel({ ...a, weights: a.weights }, runConfig) : undefined;
   const config = plan?.config ?? (runConfig as RunConfig);
   if (a['data-dir'] !== undefined) config.data.dataDir = a['data-dir'];
+  // Range-checked with every numeric flag before any command runs (numeric-flags.ts).
   const progressEvery = a['progress-every'] ?? 10;
-  if (!(progressEvery >= 0) || !Number.isFinite(progressEvery))
-    throw new Error(`--progress-every: '${a['progress-every']}' is not a number of seconds ≥ 0`);
   const suite = suiteFromArgs(a, config);
   const json = a['log-format'] === 'json';
   const say = (message: string, fields: object = {}) =>

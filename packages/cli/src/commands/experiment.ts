@@ -27,6 +27,7 @@ interface ExperimentArgs extends Partial<RedisArgs> {
   'report-only'?: boolean;
   jobs: number;
   only?: string[];
+  set?: string[];
   'log-format': 'text' | 'json';
 }
 
@@ -59,6 +60,12 @@ export function experimentCommand(yargs: Argv): Argv {
             describe:
               'Train/evaluate only the runs whose names match (* wildcard), e.g. --only "*-s1": a batch',
           })
+          .option('set', {
+            type: 'array',
+            string: true,
+            describe:
+              'Override a key of the spec: --set base.train.epochs=1 --set seeds=[1] --set outDir=/tmp/smoke',
+          })
           .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const }),
       ),
     async (a) => {
@@ -70,7 +77,7 @@ export function experimentCommand(yargs: Argv): Argv {
 /** Returns the exit code: 0 when every run is done, 1 when some failed, 130 when stopped. */
 export async function runExperiment(a: ExperimentArgs): Promise<number> {
   const log = lineLogger(a['log-format'], 'experiment');
-  const spec = readExperimentSpec(a.spec);
+  const spec = readExperimentSpec(a.spec, a.set ?? []);
   const plan = planStudy(spec, path.basename(a.spec));
   if (!Number.isInteger(a.jobs) || a.jobs < 1 || a.jobs > 64)
     throw new Error(`--jobs must be an integer from 1 to 64, got ${a.jobs}`);

@@ -242,6 +242,12 @@ export function resolveConfig(a: TrainArgs): { config: RunConfig; resume: boolea
 
 /** Makes the dataset available before training: verified local or Debian files, else a verified download. */
 export async function ensureDataset(config: RunConfig, reporter: Reporter): Promise<void> {
+  if (!config.data.verify) {
+    reporter.info(
+      `data.verify is false: ${config.data.dataset} from ${config.data.dataDir} as it is, not checked against its checksums`,
+    );
+    return;
+  }
   const result = await fetchDataset(config.data.dataset, { dataDir: config.data.dataDir });
   for (const note of result.notes) reporter.info(note);
   const downloaded = result.files.filter((f) => f.source === 'downloaded');

@@ -1,7 +1,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { isDeepStrictEqual } from 'util';
-import { findLatestCheckpoint, parseRunConfig, type RunConfig, type RunSummary } from '@mat/core';
+import {
+  findLatestCheckpoint,
+  parseRunConfig,
+  RunDirectory,
+  type RunConfig,
+  type RunSummary,
+} from '@mat/core';
 import type { EvaluationSpec } from './spec';
 
 /**
@@ -76,25 +82,21 @@ export function wantedEvaluations(evaluation: EvaluationSpec | undefined): Array
 
 /** Reads the facts of a planned run from its directory. */
 export function readRunFacts(planned: RunConfig, evaluation: EvaluationSpec | undefined): RunFacts {
-  const runDir = path.join(planned.outDir, planned.name);
-  const configFile = path.join(runDir, 'config.json');
-  const exists = fs.existsSync(configFile);
+  const run = RunDirectory.of(planned);
+  const exists = fs.existsSync(run.configFile);
   let sameConfig = false;
   if (exists) {
-    const onDisk = parseRunConfig(JSON.parse(fs.readFileSync(configFile, 'utf8')), configFile);
+    const onDisk = parseRunConfig(run.readConfig(), run.configFile);
     sameConfig = isDeepStrictEqual({ ...onDisk, outDir: '' }, { ...planned, outDir: '' });
   }
-  const summaryFile = path.join(runDir, 'summary.json');
-  const summary = fs.existsSync(summaryFile)
-    ? (JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as RunSummary)
-    : undefined;
   return {
     exists,
     sameConfig,
-    hasCheckpoint: exists && findLatestCheckpoint(runDir) !== undefined,
-    summary,
+    hasCheckpoint: exists && findLatestCheckpoint(run.path) !== undefined,
+    // Through the summary's contract: a damaged file is an error naming it, not a guess.
+    summary: run.readSummary(),
     maxSteps: planned.train.maxSteps,
-    evaluated: wantedEvaluations(evaluation).every((epoch) => fs.existsSync(studyEvalFile(runDir, epoch))),
+    evaluated: wantedEvaluations(evaluation).every((epoch) => fs.existsSync(studyEvalFile(run.path, epoch))),
     evaluationWanted: evaluation !== undefined,
   };
 }

@@ -1,7 +1,7 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseRunConfig, stepDirName, writeJsonAtomic } from '@mat/core';
+import { parseRunConfig, RunDirectory, stepDirName, writeJsonAtomic } from '@mat/core';
 import type { PlannedRun } from './plan';
 import { decideRunAction, readRunFacts, studyEvalFile, wantedEvaluations, type RunAction } from './run-state';
 import type { EvaluationSpec, ExperimentSpec } from './spec';
@@ -65,10 +65,10 @@ export function evaluationFlags(e: EvaluationSpec): string[] {
  * epoch, the schedule's total over the epochs. An error names it when it is not there.
  */
 export function epochCheckpointDir(runDir: string, epoch: number): string {
-  const config = parseRunConfig(JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')));
-  const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8')) as {
-    totalSteps: number;
-  };
+  const run = new RunDirectory(runDir);
+  const config = parseRunConfig(run.readConfig(), run.configFile);
+  const summary = run.readSummary();
+  if (!summary) throw new Error(`${runDir}: no summary.json, so no trained run to take epoch ${epoch} of`);
   const step = epoch * (summary.totalSteps / config.train.epochs);
   const dir = path.join(runDir, 'checkpoints', stepDirName(step));
   if (!fs.existsSync(path.join(dir, 'manifest.json')))

@@ -1,7 +1,15 @@
 import * as path from 'path';
 import { z } from 'zod';
-import { ATTACK_NAMES, checkConfigKeys, ConfigError, NORMS, runNameSchema, type Norm } from '@mat/core';
-import { readConfigFile } from '../config-file';
+import {
+  ATTACK_NAMES,
+  checkConfigKeys,
+  ConfigError,
+  mergeLayers,
+  NORMS,
+  runNameSchema,
+  type Norm,
+} from '@mat/core';
+import { parseSetOverrides, readConfigFile } from '../config-file';
 
 /**
  * An experiment spec (`mat experiment spec.json`): a study as data. Every run is one configuration × one
@@ -122,7 +130,15 @@ export function parseExperimentSpec(input: unknown, source = 'experiment spec'):
   return result.data;
 }
 
-/** Reads and validates a spec file; a relative outDir is taken from the current directory. */
-export function readExperimentSpec(file: string): ExperimentSpec {
-  return parseExperimentSpec(readConfigFile(file), `experiment spec ${path.basename(file)}`);
+/**
+ * Reads and validates a spec file; a relative outDir is taken from the current directory. `set` holds
+ * `key.path=value` overrides of the spec itself (`mat experiment --set`), applied before validation, e.g.
+ * a smoke run of a GPU study on CPU: `--set base.backend=native --set base.train.epochs=1 --set outDir=/tmp/smoke`.
+ */
+export function readExperimentSpec(file: string, set: readonly string[] = []): ExperimentSpec {
+  const source = `experiment spec ${path.basename(file)}${set.length > 0 ? ' with --set' : ''}`;
+  const raw = readConfigFile(file);
+  const isObject = typeof raw === 'object' && raw !== null && !Array.isArray(raw);
+  // A file that is no object is left to the schema, whose error says so.
+  return parseExperimentSpec(isObject ? mergeLayers(raw, parseSetOverrides(set)) : raw, source);
 }

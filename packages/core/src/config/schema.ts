@@ -94,6 +94,12 @@ export const runConfigSchema = z
         crop: z.number().int().min(0).max(16).default(0),
         /** Random horizontal flips. */
         flip: z.boolean().default(false),
+        /**
+         * Check the dataset files against the registry's checksums before training (and download them when
+         * missing or different). false: train on the files under dataDir as they are — a stand-in or a
+         * repacked copy; loading still checks their format, counts and labels.
+         */
+        verify: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

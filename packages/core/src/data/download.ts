@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as http from 'http';
 import * as https from 'https';
-import { Readable, Transform } from 'stream';
+import { PassThrough, Readable, Transform } from 'stream';
 import { pipeline } from 'stream/promises';
 import { fileURLToPath } from 'url';
 import { describeMismatch, fileDigest, verifyFile } from './checksum';
@@ -166,10 +166,21 @@ async function transferOnce(
       done(null, chunk);
     },
   });
-  await pipeline(res.body, counter, fs.createWriteStream(partPath, { flags: start > 0 ? 'a' : 'w' }));
+  // A dropped connection ends the copy rather than failing it: pipeline would destroy the file stream with
+  // writes still pending, so bytes already received could miss the .part (and a resume would start short, or
+  // race the dying stream). The byte count below then says the response was cut.
+  let dropped: Error | undefined;
+  const source = new PassThrough();
+  res.body.once('error', (err: Error) => {
+    dropped = err;
+    source.end();
+  });
+  res.body.pipe(source);
+  await pipeline(source, counter, fs.createWriteStream(partPath, { flags: start > 0 ? 'a' : 'w' }));
   const expectedEnd = total ?? (length !== undefined ? start + length : undefined);
-  if (expectedEnd !== undefined && received < expectedEnd) {
-    throw new Error(`${finalUrl}: connection closed after ${received} of ${expectedEnd} bytes`);
+  if ((expectedEnd !== undefined && received < expectedEnd) || (dropped && expectedEnd === undefined)) {
+    const why = dropped ? `${dropped.message}` : 'connection closed';
+    throw new Error(`${finalUrl}: ${why} after ${received} of ${expectedEnd ?? 'an unknown number of'} bytes`);
   }
   return { appended: start > 0 };
 }

@@ -160,7 +160,11 @@ export async function fetchDataset(nameOrSpec: string | DatasetSpec, opts: Fetch
       result.files.push({ file: remote.file, path: destPath, source: 'downloaded', url, resumed });
     } catch (err) {
       removeEmptyCreated(created, dir);
-      throw new Error(`${spec.name}: ${(err as Error).message}\n${waysToGetDataset(spec, opts.dataDir)}`);
+      // The local file that failed its checksum is why a download was tried: say so first.
+      const before = result.notes.filter((n) => n.startsWith(destPath));
+      throw new Error(
+        `${spec.name}: ${[...before, (err as Error).message].join('; ')}\n${waysToGetDataset(spec, opts.dataDir)}`,
+      );
     }
   }
   return result;
