@@ -176,7 +176,12 @@ async function transferOnce(
     source.end();
   });
   res.body.pipe(source);
-  await pipeline(source, counter, fs.createWriteStream(partPath, { flags: start > 0 ? 'a' : 'w' }));
+  try {
+    await pipeline(source, counter, fs.createWriteStream(partPath, { flags: start > 0 ? 'a' : 'w' }));
+  } catch (err) {
+    res.body.destroy(); // e.g. the disk is full: stop reading the response too
+    throw err;
+  }
   const expectedEnd = total ?? (length !== undefined ? start + length : undefined);
   if ((expectedEnd !== undefined && received < expectedEnd) || (dropped && expectedEnd === undefined)) {
     const why = dropped ? `${dropped.message}` : 'connection closed';
