@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { imageSize, loadDataset, type Dataset } from '@mat/core';
+import { imageSize, loadDataset, subset, type Dataset } from '@mat/core';
 
 const SCRIPT = path.resolve(__dirname, '..', '..', 'scripts', 'make-cifar-stand-in.js');
 
@@ -49,19 +49,7 @@ describe('scripts/make-cifar-stand-in.js', () => {
     expect([train.count, test.count, train.numClasses]).toEqual([50000, 10000, 10]);
     expect(train.shape).toEqual([32, 32, 3]);
     expect(new Set(test.labels).size).toBe(10);
-    const sample = {
-      ...test,
-      count: 500,
-      images: test.images.subarray(0, 500 * 3072),
-      labels: test.labels.subarray(0, 500),
-    };
-    const fewTrain = {
-      ...train,
-      count: 2000,
-      images: train.images.subarray(0, 2000 * 3072),
-      labels: train.labels.subarray(0, 2000),
-    };
-    expect(nearestMeanAccuracy(fewTrain, sample)).toBeGreaterThan(0.5);
+    expect(nearestMeanAccuracy(subset(train, 2000), subset(test, 500))).toBeGreaterThan(0.5);
 
     const before = fs.statSync(archive);
     const again = standIn(dataDir);
