@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { RunSummary } from '@mat/core';
+import { checkpointDigest, findLatestCheckpoint, type RunSummary } from '@mat/core';
 import { assertBuilt, CLI } from '../distributed/helpers';
 
 // `mat experiment` end to end on the built CLI: a tiny AT vs MAT study over 2 seeds, trained, evaluated,
@@ -97,6 +97,20 @@ describe('mat experiment', () => {
       expect(again.out).not.toMatch(/training|resuming|evaluating/);
       expect(again.out.match(/: done/g)).toHaveLength(4);
       expect(fs.readdirSync(path.join(study, 'runs', 'AT-s1', 'checkpoints'))).toEqual(checkpoints);
+
+      // The weights on disk are not those its evaluation measured (as after training again by other code):
+      // the study evaluates them again instead of reporting the old numbers for them.
+      const evalFile = path.join(study, 'runs', 'MAT-s1', 'eval-study.json');
+      const latest = findLatestCheckpoint(path.join(study, 'runs', 'MAT-s1'));
+      const recorded = JSON.parse(fs.readFileSync(evalFile, 'utf8'));
+      expect(recorded.weightsSha256).toBe(checkpointDigest(latest!.dir));
+      fs.writeFileSync(evalFile, JSON.stringify({ ...recorded, weightsSha256: '0'.repeat(64) }));
+      const stale = mat(['experiment', 'spec.json'], dir);
+      expect({ code: stale.code, out: stale.code === 0 ? '' : stale.out }).toEqual({ code: 0, out: '' });
+      expect(stale.out).toMatch(/MAT-s1: eval-study\.json measured other weights \(sha256 0{12}…\)/);
+      expect(stale.out.match(/: evaluating the final checkpoint/g)).toHaveLength(1);
+      expect(stale.out).not.toMatch(/training|resuming/);
+      expect(JSON.parse(fs.readFileSync(evalFile, 'utf8')).weightsSha256).toBe(checkpointDigest(latest!.dir));
 
       // An interrupted study: the last run lost its summary and evaluation (as if killed at its end).
       fs.rmSync(path.join(study, 'runs', 'MAT-s2', 'summary.json'));

@@ -5,6 +5,7 @@
  */
 import '@tensorflow/tfjs-backend-cpu';
 import { spawnSync } from 'child_process';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -219,6 +220,9 @@ describe('mat export and mat eval --weights', () => {
       const out = path.join(run, 'exports', file.replace(/\.safetensors$/, '.eval-pgd+fgsm-linf.json'));
       const saved = JSON.parse(fs.readFileSync(out, 'utf8'));
       expect(saved).toMatchObject({ run: 'exp', step: 16, weights: { arch: 'fmnist-cnn' } });
+      // The identity of the weights measured: the file's sha256.
+      const fileBytes = fs.readFileSync(path.join(run, 'exports', file));
+      expect(saved.weightsSha256).toBe(createHash('sha256').update(fileBytes).digest('hex'));
       const m = saved.models[0] as ModelResult;
       expect(saved.models).toHaveLength(1);
       expect(m.model).toBe('peer 1');

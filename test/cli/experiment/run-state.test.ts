@@ -1,10 +1,12 @@
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { RunDirectory } from '@mat/core';
+import { checkpointDigest, RunDirectory } from '@mat/core';
 import {
   decideRunAction,
   epochCheckpointDir,
+  evaluationState,
   parseExperimentSpec,
   planStudy,
   readRunFacts,
@@ -112,5 +114,77 @@ describe('readRunFacts: a run of the study from its files', () => {
     expect(() => epochCheckpointDir(run.path, 1)).toThrow(/no summary\.json/);
     fs.writeFileSync(run.configFile, '{"peers": ');
     expect(() => readRunFacts(planned.config, undefined)).toThrow(/config\.json is not valid JSON/);
+  });
+});
+
+describe('evaluationState: an evaluation file against the weights now on disk', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mat-eval-state-'));
+  const checkpoint = path.join(dir, 'checkpoints', 'step-00000004');
+  const file = path.join(dir, 'eval-study.json');
+  /** A complete checkpoint of two peers whose files hold `bytes` (the digest reads the files, nothing else). */
+  const writeCheckpoint = (bytes: [string, string]) => {
+    fs.mkdirSync(checkpoint, { recursive: true });
+    bytes.forEach((b, i) => fs.writeFileSync(path.join(checkpoint, `peer-${i}.safetensors`), b));
+    const files = ['peer-0.safetensors', 'peer-1.safetensors'];
+    fs.writeFileSync(
+      path.join(checkpoint, 'manifest.json'),
+      JSON.stringify({
+        format: 'mat-checkpoint',
+        version: '1',
+        step: 4,
+        peers: 2,
+        seed: 1,
+        arch: 'x',
+        files,
+      }),
+    );
+  };
+  const writeEval = (weightsSha256?: string) =>
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        kind: 'mat-eval',
+        version: 1,
+        run: 'r',
+        checkpoint,
+        step: 4,
+        models: [],
+        weightsSha256,
+      }),
+    );
+
+  it('checkpointDigest is the sha256 of the peer files in the manifest order', () => {
+    writeCheckpoint(['weights of peer 0', 'weights of peer 1']);
+    const expected = createHash('sha256').update('weights of peer 0weights of peer 1').digest('hex');
+    expect(checkpointDigest(checkpoint)).toBe(expected);
+  });
+
+  it('missing, current, stale (other weights), unverified (no digest recorded, or no checkpoint here)', () => {
+    writeCheckpoint(['weights of peer 0', 'weights of peer 1']);
+    expect(evaluationState(file, checkpoint)).toEqual({ state: 'missing' });
+    const digest = checkpointDigest(checkpoint);
+    writeEval(digest);
+    expect(evaluationState(file, checkpoint)).toEqual({ state: 'current' });
+    // The run trained again (from step 0, by other code): one byte of peer 1 differs.
+    writeCheckpoint(['weights of peer 0', 'weights of peer 2']);
+    expect(evaluationState(file, checkpoint)).toEqual({
+      state: 'stale',
+      recorded: digest,
+      actual: checkpointDigest(checkpoint),
+    });
+    expect(evaluationState(file, undefined)).toMatchObject({
+      state: 'unverified',
+      reason: expect.stringMatching(/not on this machine/),
+    });
+    writeEval(undefined);
+    expect(evaluationState(file, checkpoint)).toMatchObject({
+      state: 'unverified',
+      reason: expect.stringMatching(/before eval files recorded/),
+    });
+  });
+
+  it('a damaged evaluation file is an error naming it, not a result to keep or to overwrite', () => {
+    fs.writeFileSync(file, '{"kind": "mat-eval", ');
+    expect(() => evaluationState(file, checkpoint)).toThrow(/eval-study\.json: not a readable JSON file/);
   });
 });

@@ -3,9 +3,11 @@ import * as path from 'path';
 import type { Argv } from 'yargs';
 import {
   assertFiniteOutputs,
+  checkpointDigest,
   createPeers,
   defaultEvalEps,
   EnsembleModel,
+  fileSha256Sync,
   loadCheckpoint,
   loadDataset,
   newestCheckpoint,
@@ -204,7 +206,9 @@ interface EvalSubject {
   /** What the first line says about the source. */
   describe: string;
   /** The eval file's fields that name the source. */
-  header: Pick<WeightsEvalFile, 'run' | 'checkpoint' | 'step'> & { weights?: WeightsSource };
+  header: Pick<WeightsEvalFile, 'run' | 'checkpoint' | 'step' | 'weightsSha256'> & {
+    weights?: WeightsSource;
+  };
   defaultOut(suite: SuiteNames): string;
   dispose(): void;
 }
@@ -247,7 +251,12 @@ function checkpointSubject(
       config,
       targets,
       describe: `checkpoint ${ckptDir} (step ${manifest.step})`,
-      header: { run: config.name, checkpoint: ckptDir, step: manifest.step },
+      header: {
+        run: config.name,
+        checkpoint: ckptDir,
+        step: manifest.step,
+        weightsSha256: checkpointDigest(ckptDir),
+      },
       defaultOut: (names) => path.join(run, evalFileName(manifest.step, names)),
       dispose,
     };
@@ -271,6 +280,7 @@ function weightsSubject(a: EvalArgs & { weights: string }, plan: WeightsModelPla
       run: meta.run ?? null,
       checkpoint: meta.checkpoint ?? null,
       step,
+      weightsSha256: fileSha256Sync(a.weights),
       weights: { file: a.weights, layout, arch: plan.config.model.arch, metadata: meta },
     },
     defaultOut: (names) => weightsEvalPath(a.weights, names),

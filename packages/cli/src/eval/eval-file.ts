@@ -13,6 +13,12 @@ export interface EvalFile extends EvalSuiteResult {
   checkpoint: string;
   /** Training step of the checkpoint. */
   step: number;
+  /**
+   * sha256 of the weights evaluated: the checkpoint's peer files in manifest order (checkpointDigest), or the
+   * --weights file. A study re-evaluates a checkpoint whose digest differs. Absent in files written before
+   * it was recorded.
+   */
+  weightsSha256?: string;
   dataset: string;
   backend: string;
   createdAt: string;

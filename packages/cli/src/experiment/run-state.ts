@@ -2,12 +2,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { isDeepStrictEqual } from 'util';
 import {
+  checkpointDigest,
   findLatestCheckpoint,
   parseRunConfig,
   RunDirectory,
+  stepDirName,
   type RunConfig,
   type RunSummary,
 } from '@mat/core';
+import { readEvalFile } from '../eval/eval-file';
 import type { EvaluationSpec } from './spec';
 
 /**
@@ -23,7 +26,7 @@ export interface RunFacts {
   summary?: Pick<RunSummary, 'stoppedEarly' | 'stepsDone' | 'error'>;
   /** The planned config's train.maxSteps: a run that stops there is done. */
   maxSteps?: number;
-  /** Every evaluation file the study wants of this run is there. */
+  /** Every evaluation file the study wants of this run is there, and none measured other weights. */
   evaluated: boolean;
   /** The study has an evaluation to run. */
   evaluationWanted: boolean;
@@ -80,6 +83,84 @@ export function wantedEvaluations(evaluation: EvaluationSpec | undefined): Array
   return evaluation ? [...(evaluation.epochs ?? []), undefined] : [];
 }
 
+/**
+ * Where an evaluation file the study wants stands against the checkpoint it is of:
+ * - missing: not there yet;
+ * - current: it records the sha256 of the weights that are there now;
+ * - stale: it measured other weights (the run was trained again, e.g. from step 0 by other code): evaluated
+ *   again, since its numbers would be reported for a model they are not of;
+ * - unverified: kept as it is, because the checkpoint is not on this machine (weights are not committed
+ *   with a study) or the file was written before eval files recorded weightsSha256.
+ */
+export type EvaluationState =
+  | { state: 'missing' }
+  | { state: 'current' }
+  | { state: 'stale'; recorded: string; actual: string }
+  | { state: 'unverified'; reason: string };
+
+/** The state of one evaluation file of a run, given the checkpoint it is of (undefined: none on disk). */
+export function evaluationState(file: string, checkpointDir: string | undefined): EvaluationState {
+  if (!fs.existsSync(file)) return { state: 'missing' };
+  const recorded = readEvalFile(file).weightsSha256;
+  if (recorded === undefined)
+    return { state: 'unverified', reason: 'written before eval files recorded their weights' };
+  if (checkpointDir === undefined)
+    return { state: 'unverified', reason: 'the checkpoint it measured is not on this machine' };
+  const actual = checkpointDigest(checkpointDir);
+  return actual === recorded ? { state: 'current' } : { state: 'stale', recorded, actual };
+}
+
+/**
+ * The checkpoint an evaluation of the study is of: the one at the end of `epoch` (kept by train.keepEpochs;
+ * step epoch × steps per epoch), or the newest for the final evaluation; undefined when it is not on disk.
+ */
+export function evaluatedCheckpointDir(
+  runDir: string,
+  epoch: number | undefined,
+  trained: { config: RunConfig; summary: Pick<RunSummary, 'totalSteps'> },
+): string | undefined {
+  if (epoch === undefined) return findLatestCheckpoint(runDir)?.dir;
+  const dir = path.join(runDir, 'checkpoints', stepDirName(epochStep(epoch, trained)));
+  return fs.existsSync(path.join(dir, 'manifest.json')) ? dir : undefined;
+}
+
+function epochStep(epoch: number, t: { config: RunConfig; summary: Pick<RunSummary, 'totalSteps'> }): number {
+  return epoch * (t.summary.totalSteps / t.config.train.epochs);
+}
+
+/** The checkpoint at the end of `epoch` of a trained run; an error names it when it is not there. */
+export function epochCheckpointDir(runDir: string, epoch: number): string {
+  const trained = readTrainedRun(runDir);
+  if (!trained) throw new Error(`${runDir}: no summary.json, so no trained run to take epoch ${epoch} of`);
+  const dir = evaluatedCheckpointDir(runDir, epoch, trained);
+  if (dir === undefined)
+    throw new Error(
+      `${runDir}: no checkpoint of epoch ${epoch} (step ${epochStep(epoch, trained)}) at ` +
+        path.join(runDir, 'checkpoints', stepDirName(epochStep(epoch, trained))),
+    );
+  return dir;
+}
+
+/** config.json and summary.json of a run that has a summary (undefined without), through their contracts. */
+export function readTrainedRun(runDir: string): { config: RunConfig; summary: RunSummary } | undefined {
+  const run = new RunDirectory(runDir);
+  const summary = run.readSummary();
+  if (!summary) return undefined;
+  return { config: parseRunConfig(run.readConfig(), run.configFile), summary };
+}
+
+/** The state of each evaluation the study wants of a trained run, in order (see wantedEvaluations). */
+export function evaluationStates(
+  runDir: string,
+  evaluation: EvaluationSpec | undefined,
+  trained: { config: RunConfig; summary: Pick<RunSummary, 'totalSteps'> },
+): Array<{ epoch: number | undefined; file: string } & EvaluationState> {
+  return wantedEvaluations(evaluation).map((epoch) => {
+    const file = studyEvalFile(runDir, epoch);
+    return { epoch, file, ...evaluationState(file, evaluatedCheckpointDir(runDir, epoch, trained)) };
+  });
+}
+
 /** Reads the facts of a planned run from its directory. */
 export function readRunFacts(planned: RunConfig, evaluation: EvaluationSpec | undefined): RunFacts {
   const run = RunDirectory.of(planned);
@@ -89,14 +170,23 @@ export function readRunFacts(planned: RunConfig, evaluation: EvaluationSpec | un
     const onDisk = parseRunConfig(run.readConfig(), run.configFile);
     sameConfig = isDeepStrictEqual({ ...onDisk, outDir: '' }, { ...planned, outDir: '' });
   }
+  // Through the summary's contract: a damaged file is an error naming it, not a guess.
+  const summary = run.readSummary();
+  const maxSteps = planned.train.maxSteps;
+  // Evaluation files matter only to a run of this config whose training is over.
+  const evaluated =
+    exists && sameConfig && summary !== undefined && trainingDone(summary, maxSteps)
+      ? evaluationStates(run.path, evaluation, { config: planned, summary }).every(
+          (e) => e.state === 'current' || e.state === 'unverified',
+        )
+      : false;
   return {
     exists,
     sameConfig,
     hasCheckpoint: exists && findLatestCheckpoint(run.path) !== undefined,
-    // Through the summary's contract: a damaged file is an error naming it, not a guess.
-    summary: run.readSummary(),
-    maxSteps: planned.train.maxSteps,
-    evaluated: wantedEvaluations(evaluation).every((epoch) => fs.existsSync(studyEvalFile(run.path, epoch))),
+    summary,
+    maxSteps,
+    evaluated,
     evaluationWanted: evaluation !== undefined,
   };
 }

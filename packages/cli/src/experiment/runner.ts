@@ -1,9 +1,16 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseRunConfig, RunDirectory, stepDirName, writeJsonAtomic } from '@mat/core';
+import { writeJsonAtomic } from '@mat/core';
 import type { PlannedRun } from './plan';
-import { decideRunAction, readRunFacts, studyEvalFile, wantedEvaluations, type RunAction } from './run-state';
+import {
+  decideRunAction,
+  epochCheckpointDir,
+  evaluationStates,
+  readRunFacts,
+  readTrainedRun,
+  type RunAction,
+} from './run-state';
 import type { EvaluationSpec, ExperimentSpec } from './spec';
 
 /**
@@ -58,22 +65,6 @@ export function evaluationFlags(e: EvaluationSpec): string[] {
   for (const [flag, v] of numbers) if (v !== undefined) flags.push(flag, String(v));
   if (!e.ensemble) flags.push('--no-ensemble');
   return flags;
-}
-
-/**
- * The checkpoint at the end of `epoch` of a trained run (kept by train.keepEpochs): step epoch × steps per
- * epoch, the schedule's total over the epochs. An error names it when it is not there.
- */
-export function epochCheckpointDir(runDir: string, epoch: number): string {
-  const run = new RunDirectory(runDir);
-  const config = parseRunConfig(run.readConfig(), run.configFile);
-  const summary = run.readSummary();
-  if (!summary) throw new Error(`${runDir}: no summary.json, so no trained run to take epoch ${epoch} of`);
-  const step = epoch * (summary.totalSteps / config.train.epochs);
-  const dir = path.join(runDir, 'checkpoints', stepDirName(step));
-  if (!fs.existsSync(path.join(dir, 'manifest.json')))
-    throw new Error(`${runDir}: no checkpoint of epoch ${epoch} (step ${step}) at ${dir}`);
-  return dir;
 }
 
 export class StudyRunner {
@@ -158,16 +149,24 @@ export class StudyRunner {
           break;
         }
         case 'evaluate': {
-          for (const epoch of wantedEvaluations(this.spec.evaluation)) {
-            const out = studyEvalFile(runDir, epoch);
-            if (fs.existsSync(out)) continue;
+          // decideRunAction said the training is over, so the summary is there.
+          const trained = readTrainedRun(runDir);
+          if (!trained) return this.failed(run, tag, `${runDir}: no summary.json to evaluate the run by`);
+          const states = evaluationStates(runDir, this.spec.evaluation, trained);
+          for (const { epoch, file: out, ...e } of states) {
+            if (e.state === 'current' || e.state === 'unverified') continue;
             const what = epoch === undefined ? 'the final checkpoint' : `epoch ${epoch}`;
             let checkpoint: string[] = [];
             try {
               if (epoch !== undefined) checkpoint = ['--checkpoint', epochCheckpointDir(runDir, epoch)];
-            } catch (e) {
-              return this.failed(run, tag, (e as Error).message);
+            } catch (err) {
+              return this.failed(run, tag, (err as Error).message);
             }
+            if (e.state === 'stale')
+              this.opts.log(
+                `${tag}: ${path.basename(out)} measured other weights (sha256 ${e.recorded.slice(0, 12)}…) ` +
+                  `than ${what} now on disk (${e.actual.slice(0, 12)}…): evaluating it again`,
+              );
             this.opts.log(`${tag}: evaluating ${what}`);
             const code = await this.exec(
               ['eval', runDir, ...checkpoint, '--out', out, ...evaluationFlags(this.spec.evaluation!)],

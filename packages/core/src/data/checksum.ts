@@ -1,4 +1,4 @@
-import { createHash } from 'crypto';
+import { createHash, type Hash } from 'crypto';
 import * as fs from 'fs';
 import { pipeline } from 'stream/promises';
 import type { RemoteFile } from './registry';
@@ -10,6 +10,26 @@ export async function fileDigest(filePath: string, algorithm: DigestAlgorithm): 
   const hash = createHash(algorithm);
   await pipeline(fs.createReadStream(filePath), hash);
   return hash.digest('hex');
+}
+
+/**
+ * Feeds a file into `hash` in 1 MiB reads, synchronously: for decisions a process makes from the files on
+ * disk before it does anything else (e.g. which weights an evaluation measured).
+ */
+export function hashFileSync(hash: Hash, filePath: string): Hash {
+  const fd = fs.openSync(filePath, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0; ) hash.update(chunk.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash;
+}
+
+/** Hex sha256 of one file (synchronous: see hashFileSync). */
+export function fileSha256Sync(filePath: string): string {
+  return hashFileSync(createHash('sha256'), filePath).digest('hex');
 }
 
 export interface ChecksumResult {

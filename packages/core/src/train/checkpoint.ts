@@ -1,7 +1,9 @@
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeTensorFile, encodeTensorFile } from '../models/weights-file';
+import { hashFileSync } from '../data/checksum';
 import { writeFileAtomic } from '../run/atomic-write';
 import type { NamedVariable } from '../models/model';
 import type { Peer } from './peer';
@@ -222,6 +224,18 @@ export function loadPeerCheckpoint(dir: string, peer: Peer): CheckpointManifest 
   if (!fs.existsSync(file)) throw new Error(`${dir}: missing ${path.basename(file)}`);
   restorePeerState(peer, new Uint8Array(fs.readFileSync(file)), file);
   return manifest;
+}
+
+/**
+ * sha256 over a complete checkpoint's peer files, in the manifest's order: the identity of the weights an
+ * evaluation measured. The files hold no time stamp, so the same training gives the same digest; a run
+ * trained again from step 0 by other code is another model under the same path, and this tells them apart.
+ */
+export function checkpointDigest(dir: string): string {
+  const manifest = readManifest(dir);
+  const hash = createHash('sha256');
+  for (const file of manifest.files) hashFileSync(hash, path.join(dir, file));
+  return hash.digest('hex');
 }
 
 /** The checkpoint directories under `root` (step-XXXXXXXX), complete (with manifest.json) or not, by step. */
