@@ -193,4 +193,19 @@ describe('study statistics', () => {
     expect(md).toContain('| MAT | 1 (+1 missing) | 80.0 |');
     expect(md).toContain('- MAT-s2: mat train exited with 1');
   });
+
+  it('a metric only some seeds have is over those seeds, and the table says of how many', () => {
+    const withTraining = runValues(plan[0], data([evalEvent(1, true, [[0.5, 0.2]])])); // AT-s1
+    // AT-s2 lost its evaluation during training (stopped during it): no training-eval value, no curve.
+    const lost = runValues(plan[1], data([evalEvent(1, true, [[0.7, 0.4]])]));
+    const key = 'PGD-20 linf 0.1 (training eval)';
+    expect(withTraining.values[key]).toBeCloseTo(0.2, 12);
+    delete lost.values[key];
+    const [row] = studyRows(plan.slice(0, 2), [withTraining, lost]);
+    expect(row.seeds).toEqual([1, 2]);
+    expect(row.stats[key]).toMatchObject({ mean: 0.2, n: 1 });
+    expect(row.stats[CLEAN]).toMatchObject({ n: 2 });
+    expect(formatStat(key, row.stats[key], 2)).toBe('20.0 (1 of 2)');
+    expect(formatStat(CLEAN, row.stats[CLEAN], 2)).toBe('60.0 ± 14.1');
+  });
 });

@@ -192,8 +192,9 @@ export function studyRows(plan: readonly PlannedRun[], runs: readonly RunValues[
     const metrics = [...new Set(ok.flatMap((r) => Object.keys(r.values)))];
     for (const metric of metrics) {
       const xs = ok.map((r) => r.values[metric]).filter((v) => v !== undefined && Number.isFinite(v));
-      // A metric only some seeds have would compare unlike with unlike: left out.
-      if (xs.length === ok.length) row.stats[metric] = stat(xs);
+      // A metric only some seeds have (an evaluation lost when a run was stopped) is over those seeds; its
+      // n says so, and the table shows it (formatStat), so it is never read as the mean over all of them.
+      if (xs.length > 0) row.stats[metric] = stat(xs);
     }
   }
   return rows;

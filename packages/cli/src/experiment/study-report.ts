@@ -55,13 +55,17 @@ export function buildStudyReport(
   };
 }
 
-/** "71.2 ± 0.4" (%), or "612 ± 12" for times; "–" for a metric the row lacks. */
-export function formatStat(metric: string, s: Stat | undefined): string {
+/**
+ * "71.2 ± 0.4" (%), or "612 ± 12" for times; "–" for a metric the row lacks; "(1 of 2)" after a value over
+ * fewer than the row's `seeds`.
+ */
+export function formatStat(metric: string, s: Stat | undefined, seeds?: number): string {
   if (!s) return '–';
   const percent = !NOT_ACCURACY.has(metric);
   const f = (v: number) =>
     percent ? (100 * v).toFixed(1) : metric === BEST_EPOCH ? v.toFixed(1) : v.toFixed(0);
-  return s.sd === undefined ? f(s.mean) : `${f(s.mean)} ± ${f(s.sd)}`;
+  const value = s.sd === undefined ? f(s.mean) : `${f(s.mean)} ± ${f(s.sd)}`;
+  return seeds !== undefined && s.n < seeds ? `${value} (${s.n} of ${seeds})` : value;
 }
 
 function tableRows(report: StudyReport): { header: string[]; body: string[][] } {
@@ -73,7 +77,7 @@ function tableRows(report: StudyReport): { header: string[]; body: string[][] } 
   const body = report.rows.map((r) => [
     r.group,
     `${r.seeds.length}${r.missing.length > 0 ? ` (+${r.missing.length} missing)` : ''}`,
-    ...report.metrics.map((m) => formatStat(m, r.stats[m])),
+    ...report.metrics.map((m) => formatStat(m, r.stats[m], r.seeds.length)),
   ]);
   return { header, body };
 }
