@@ -11,13 +11,21 @@
  * momentum 0.9) on the adversarial batch; synthetic data. Also PreActResNet-18 on 32x32x3, batch 64 (fewer
  * timed steps; its PyTorch reference is scripts/reference/torch_model_at_bench.py, the same workload with the
  * torch_models.py PreActResNet18). Model, attack and optimiser are @mat/core's (createModel, PgdLinf, Sgd).
+ * Opt-in (--models): ResNet-18 and WideResNet-34-10 on 32x32x3, batch 64, each beside the same
+ * torch_model_at_bench.py workload with torch_models.py's ResNet18 / WideResNet(34, 10). WRN-34-10 is big
+ * (about 19 TFLOP per AT step at batch 64: minutes per step per engine and thread count); --zoo-batch 16
+ * shrinks it (for every model but fmnist-cnn, PyTorch's side too).
  *
  * Each measurement runs in a fresh child process (`--worker`), so backends, thread pools and buffer pools do
  * not interfere; PyTorch runs right before the native run it is compared with (same minute: the machine is
  * shared, so only ratios measured together mean much). Prints a table and writes bench-results/engine.json.
  *
  * Options: --backends native,wasm,cpu,tensorflow  --threads 1,2 (native)  --steps 5 (fmnist timed steps)
- *   --cpu-steps 1  --resnet-steps 1  --no-resnet  --no-torch  --profile  --quick  --out <file>
+ *   --cpu-steps 1  --resnet-steps 1 (timed steps of every model but fmnist-cnn)  --no-resnet  --no-torch
+ *   --profile  --quick  --out <file>
+ *   --unfused (native: without the fused batch norm + ReLU kernel, to measure what it gains)
+ *   --models fmnist-cnn,preact-resnet18 (the default; also resnet18, wrn-34-10, or 'all')
+ *   --zoo-batch 64 (batch of every model but fmnist-cnn)
  */
 const { spawnSync } = require('child_process');
 const fs = require('fs');
@@ -29,11 +37,15 @@ const TORCH_SCRIPT = path.resolve(ROOT, '..', 'shared', 'reference', 'torch_pgd_
 const TORCH_MODEL_SCRIPT = path.join(ROOT, 'scripts', 'reference', 'torch_model_at_bench.py');
 const PYTHON = '/usr/bin/python3';
 
-// The reference workload (torch_pgd_at_bench.py).
+// The reference workloads: fmnist-cnn is torch_pgd_at_bench.py's; the others torch_model_at_bench.py's, under
+// the same names there. `options` go to createModel.
 const WORKLOADS = {
   'fmnist-cnn': { arch: 'fmnist-cnn', batch: 128, shape: [28, 28, 1] },
   'preact-resnet18': { arch: 'preact-resnet18', batch: 64, shape: [32, 32, 3] },
+  resnet18: { arch: 'resnet18', batch: 64, shape: [32, 32, 3] },
+  'wrn-34-10': { arch: 'wide-resnet', options: { depth: 34, widen: 10 }, batch: 64, shape: [32, 32, 3] },
 };
+const DEFAULT_MODELS = ['fmnist-cnn', 'preact-resnet18'];
 const ATTACK = { eps: 0.1, stepSize: 0.025, steps: 10 };
 const SGD = { lr: 0.05, momentum: 0.9 };
 
@@ -44,9 +56,11 @@ function parseArgs(argv) {
     steps: 5,
     cpuSteps: 1,
     resnetSteps: 1,
-    resnet: true,
+    models: [...DEFAULT_MODELS],
+    zooBatch: null,
     torch: true,
     profile: false,
+    unfused: false,
     out: path.join(ROOT, 'bench-results', 'engine.json'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -65,19 +79,29 @@ function parseArgs(argv) {
     else if (a === '--steps') opts.steps = int(next());
     else if (a === '--cpu-steps') opts.cpuSteps = int(next());
     else if (a === '--resnet-steps') opts.resnetSteps = int(next());
-    else if (a === '--no-resnet') opts.resnet = false;
+    else if (a === '--no-resnet') opts.models = opts.models.filter((m) => m !== 'preact-resnet18');
+    else if (a === '--models') {
+      const list = next().split(',').filter(Boolean);
+      opts.models = list.includes('all') ? Object.keys(WORKLOADS) : list;
+    } else if (a === '--zoo-batch') opts.zooBatch = int(next());
     else if (a === '--no-torch') opts.torch = false;
     else if (a === '--profile') opts.profile = true;
+    else if (a === '--unfused') opts.unfused = true;
     else if (a === '--out') opts.out = path.resolve(next());
     else if (a === '--quick') {
       opts.backends = ['native', 'wasm'];
-      opts.resnet = false;
+      opts.models = ['fmnist-cnn'];
       opts.steps = 3;
     } else throw new Error(`bench: unknown option '${a}' (see the header of scripts/bench.js)`);
   }
   for (const b of opts.backends)
     if (!['native', 'wasm', 'cpu', 'tensorflow'].includes(b))
       throw new Error(`bench: unknown backend '${b}'`);
+  for (const m of opts.models)
+    if (!WORKLOADS[m]) throw new Error(`bench: unknown model '${m}' (${Object.keys(WORKLOADS).join(', ')})`);
+  if (opts.zooBatch === 0) throw new Error('bench: --zoo-batch must be >= 1');
+  if (opts.zooBatch)
+    for (const [name, w] of Object.entries(WORKLOADS)) if (name !== 'fmnist-cnn') w.batch = opts.zooBatch;
   return opts;
 }
 
@@ -120,12 +144,14 @@ async function runWorker(spec) {
   if (spec.backend === 'native') {
     const native = require('@mat/native');
     native.setNativeThreads(spec.threads);
+    // The models use the fused kernel while it is registered for the active backend (BatchNorm.applyRelu).
+    if (spec.unfused) tf.unregisterKernel(native.BATCH_NORM_RELU_KERNEL, info.name);
     const n = native.nativeInfo();
-    engine = { ...engine, simd: n.simd, threads: n.threads, microTile: n.microTile };
+    engine = { ...engine, simd: n.simd, threads: n.threads, microTile: n.microTile, fused: !spec.unfused };
   }
-  const w = WORKLOADS[spec.workload];
+  const w = { ...WORKLOADS[spec.workload], ...(spec.batch ? { batch: spec.batch } : {}) };
   const rng = new core.Rng(1234);
-  const model = core.createModel(w.arch, { seed: 1 });
+  const model = core.createModel(w.arch, { seed: 1, ...w.options });
   const [h, wd, c] = w.shape;
   const x = tf.tensor4d(rng.fillUniform(new Float32Array(w.batch * h * wd * c)), [w.batch, h, wd, c]);
   const labels = Int32Array.from({ length: w.batch }, () => Math.floor(rng.uniform() * 10));
@@ -233,7 +259,6 @@ function runChild(spec) {
 }
 
 function torchAvailable() {
-  if (!fs.existsSync(TORCH_SCRIPT)) return `reference script not found at ${TORCH_SCRIPT}`;
   const res = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
   return res.status === 0 ? '' : `${PYTHON} cannot import torch`;
 }
@@ -273,10 +298,9 @@ function runTorch(threads) {
 }
 
 /** PyTorch on a zoo model other than fmnist-cnn (torch_model_at_bench.py measures its own CPU time). */
-function runTorchModel(workload, threads, steps) {
-  const res = spawnSync(PYTHON, [TORCH_MODEL_SCRIPT, workload, String(threads), String(steps), '1'], {
-    encoding: 'utf8',
-  });
+function runTorchModel(workload, threads, steps, batch) {
+  const args = [TORCH_MODEL_SCRIPT, workload, String(threads), String(steps), '1', String(batch)];
+  const res = spawnSync(PYTHON, args, { encoding: 'utf8' });
   const parsed = lastJsonLine(res.stdout || '');
   if (res.status !== 0 || !parsed)
     return { backend: 'pytorch', workload, threads, error: (res.stderr || '').trim().slice(-300) };
@@ -358,8 +382,13 @@ function main() {
   );
   const torchReason = opts.torch ? torchAvailable() : 'disabled (--no-torch)';
   if (torchReason) console.log(`bench: PyTorch reference skipped: ${torchReason}`);
+  // fmnist-cnn's reference script lives in the shared folder beside the repository (the zoo models' in it).
+  const fmnistTorchReason =
+    torchReason || (fs.existsSync(TORCH_SCRIPT) ? '' : `reference script not found at ${TORCH_SCRIPT}`);
+  if (!torchReason && fmnistTorchReason && opts.models.includes('fmnist-cnn'))
+    console.log(`bench: fmnist-cnn PyTorch reference skipped: ${fmnistTorchReason}`);
   const rows = [];
-  const torch = { 'fmnist-cnn': {}, 'preact-resnet18': {} }; // workload -> threads -> PyTorch result
+  const torch = Object.fromEntries(opts.models.map((m) => [m, {}])); // workload -> threads -> PyTorch result
   const log = (r) => {
     rows.push(r);
     console.log(
@@ -372,32 +401,39 @@ function main() {
     warmup: 2,
     steps: opts.steps,
     profile: opts.profile,
+    unfused: opts.unfused,
     ...extra,
   });
 
-  // fmnist-cnn: each native thread count right after PyTorch with the same thread count.
-  for (const threads of opts.backends.includes('native') ? opts.threads : []) {
-    if (!torchReason && threads <= 2) log((torch['fmnist-cnn'][threads] = runTorch(threads)));
-    log(runChild(fm('native', { threads })));
+  if (opts.models.includes('fmnist-cnn')) {
+    // fmnist-cnn: each native thread count right after PyTorch with the same thread count.
+    for (const threads of opts.backends.includes('native') ? opts.threads : []) {
+      if (!fmnistTorchReason && threads <= 2) log((torch['fmnist-cnn'][threads] = runTorch(threads)));
+      log(runChild(fm('native', { threads })));
+    }
+    if (!fmnistTorchReason && !opts.backends.includes('native')) log((torch['fmnist-cnn'][1] = runTorch(1)));
+    if (opts.backends.includes('wasm')) log(runChild(fm('wasm')));
+    if (opts.backends.includes('cpu')) log(runChild(fm('cpu', { warmup: 0, steps: opts.cpuSteps })));
+    // libtensorflow (a GPU with tfjs-node-gpu; scripts/gpu-check.sh): the first steps pay for cuDNN's
+    // algorithm search and, on GPUs newer than its kernels, the PTX JIT; they are warm-up, not timed.
+    if (opts.backends.includes('tensorflow')) log(runChild(fm('tensorflow', { warmup: 3 })));
   }
-  if (!torchReason && !opts.backends.includes('native')) log((torch['fmnist-cnn'][1] = runTorch(1)));
-  if (opts.backends.includes('wasm')) log(runChild(fm('wasm')));
-  if (opts.backends.includes('cpu')) log(runChild(fm('cpu', { warmup: 0, steps: opts.cpuSteps })));
-  // libtensorflow (a GPU with tfjs-node-gpu; scripts/gpu-check.sh): the first steps pay for cuDNN's
-  // algorithm search and, on GPUs newer than its kernels, the PTX JIT; they are warm-up, not timed.
-  if (opts.backends.includes('tensorflow')) log(runChild(fm('tensorflow', { warmup: 3 })));
 
-  if (opts.resnet) {
+  // The zoo models (PreActResNet-18 by default; ResNet-18 and WRN-34-10 on request), each beside PyTorch.
+  for (const workload of opts.models.filter((m) => m !== 'fmnist-cnn')) {
+    const { batch } = WORKLOADS[workload];
     const rn = (backend, extra) => ({
-      workload: 'preact-resnet18',
+      workload,
+      batch,
       backend,
       warmup: 0, // a step takes tens of seconds: JIT and buffer-pool warm-up are a small part of it
       steps: opts.resnetSteps,
       profile: opts.profile,
+      unfused: opts.unfused,
       ...extra,
     });
     const torchRn = (threads) =>
-      log((torch['preact-resnet18'][threads] = runTorchModel('preact-resnet18', threads, opts.resnetSteps)));
+      log((torch[workload][threads] = runTorchModel(workload, threads, opts.resnetSteps, batch)));
     for (const threads of opts.backends.includes('native') ? opts.threads : []) {
       if (!torchReason && threads <= 2) torchRn(threads);
       log(runChild(rn('native', { threads })));
@@ -414,7 +450,11 @@ function main() {
   const result = {
     date: new Date().toISOString(),
     command: `node scripts/bench.js ${process.argv.slice(2).join(' ')}`.trim(),
-    workload: { ...WORKLOADS, attack: { ...ATTACK, randomStart: true }, sgd: SGD },
+    workload: {
+      ...Object.fromEntries(opts.models.map((m) => [m, WORKLOADS[m]])),
+      attack: { ...ATTACK, randomStart: true },
+      sgd: SGD,
+    },
     machine,
     results: rows,
     ratios_vs_torch: Object.fromEntries(

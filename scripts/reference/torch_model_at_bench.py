@@ -5,8 +5,9 @@ l_inf eps 0.1, step 0.025, random start, 10 attack steps with the model in eval 
 running statistics, as @mat/core's attacks do), then one SGD update (lr 0.05, momentum 0.9) in train mode.
 Synthetic data: speed only. The models are scripts/reference/torch_models.py's.
 
-Usage: /usr/bin/python3 torch_model_at_bench.py ARCH [threads=1] [steps=2] [warmup=1]
-  ARCH: preact-resnet18 | resnet18 | fmnist-cnn
+Usage: /usr/bin/python3 torch_model_at_bench.py ARCH [threads=1] [steps=2] [warmup=1] [batch]
+  ARCH: preact-resnet18 | resnet18 | wrn-34-10 | fmnist-cnn
+  batch: default 64 (128 for fmnist-cnn)
 Prints one JSON line: {"engine": "pytorch-cpu", "workload": ARCH, "threads": .., "img_per_s": .., ...}
 """
 import json
@@ -23,11 +24,12 @@ except ImportError:  # Debian's python3-torch belongs to the system interpreter,
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_models import FmnistCnn, PreActResNet18, ResNet18  # noqa: E402
+from torch_models import FmnistCnn, PreActResNet18, ResNet18, WideResNet  # noqa: E402
 
 WORKLOADS = {
     "preact-resnet18": (PreActResNet18, 64, (3, 32, 32)),
     "resnet18": (ResNet18, 64, (3, 32, 32)),
+    "wrn-34-10": (lambda: WideResNet(depth=34, widen_factor=10), 64, (3, 32, 32)),
     "fmnist-cnn": (FmnistCnn, 128, (1, 28, 28)),
 }
 
@@ -40,6 +42,7 @@ warmup = int(sys.argv[4]) if len(sys.argv) > 4 else 1
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 make, B, shape = WORKLOADS[arch]
+B = int(sys.argv[5]) if len(sys.argv) > 5 else B
 model = make()
 opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
 EPS, ALPHA = 0.1, 0.025

@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { NATIVE_BACKEND_NAME, NATIVE_KERNELS, nativeInfo, registerNativeBackend } from '@mat/native';
+import {
+  BATCH_NORM_RELU_GRAD_KERNEL,
+  BATCH_NORM_RELU_KERNEL,
+  BATCH_NORM_RELU_SUMS_KERNEL,
+  NATIVE_BACKEND_NAME,
+  NATIVE_KERNELS,
+  nativeInfo,
+  registerNativeBackend,
+} from '@mat/native';
 import { RELU_GRAD_KERNEL } from '../../packages/native/src/relu-grad';
 import { describeNative } from './helpers';
 
@@ -12,9 +20,16 @@ describeNative('registerNativeBackend', () => {
       .map((k) => k.kernelName)
       .sort();
     const native = tf.getKernelsForBackend(NATIVE_BACKEND_NAME).map((k) => k.kernelName);
-    // Every cpu kernel, plus the fused ReLU gradient that only native backends have.
-    expect(native.filter((k) => k !== RELU_GRAD_KERNEL).sort()).toEqual(cpu);
-    expect(native).toContain(RELU_GRAD_KERNEL);
+    // Every cpu kernel, plus the fused kernels that only native backends have (the ReLU gradient; batch
+    // norm + ReLU, its gradient and its parameter-gradient sums).
+    const nativeOnly = [
+      RELU_GRAD_KERNEL,
+      BATCH_NORM_RELU_KERNEL,
+      BATCH_NORM_RELU_GRAD_KERNEL,
+      BATCH_NORM_RELU_SUMS_KERNEL,
+    ];
+    expect(native.filter((k) => !nativeOnly.includes(k)).sort()).toEqual(cpu);
+    expect(native).toEqual(expect.arrayContaining(nativeOnly));
     for (const k of NATIVE_KERNELS) {
       expect(tf.getKernel(k.kernelName, NATIVE_BACKEND_NAME).kernelFunc).not.toBe(
         tf.getKernel(k.kernelName, 'cpu').kernelFunc,

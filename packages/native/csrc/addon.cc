@@ -336,7 +336,7 @@ napi_value Tile(napi_env env, napi_callback_info info) {
   });
 }
 
-// batchNorm(x, mean, variance, scale | null, offset | null, eps, channels, y)
+// batchNorm(x, mean, variance, scale | null, offset | null, eps, channels, y, relu = false)
 napi_value BatchNorm(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     Args a(env, info, "batchNorm", 8);
@@ -356,7 +356,44 @@ napi_value BatchNorm(napi_env env, napi_callback_info info) {
     const float* scale = param(3, "scale", true, &sl);
     const float* offset = param(4, "offset", true, &ol);
     matn::batch_norm(a.f32(0, n, "x"), static_cast<long>(n), channels, mean, ml, variance, vl, scale, sl, offset, ol,
-                     static_cast<float>(a.num(5, "eps")), a.f32(7, n, "y"));
+                     static_cast<float>(a.num(5, "eps")), a.argc > 8 && a.flag(8), a.f32(7, n, "y"));
+    return undefined(env);
+  });
+}
+
+/** Length of x as a multiple of `channels` (argument i), checked. */
+long channels_of(const Args& a, size_t i, size_t n, const char* fn) {
+  const double c = a.num(i, "channels");
+  if (!(c >= 1) || c != static_cast<double>(static_cast<long>(c)) || n % static_cast<size_t>(c) != 0)
+    throw ArgError(std::string(fn) + ": channels must be a positive integer dividing the length of dy");
+  return static_cast<long>(c);
+}
+
+// batchNormReluGrad(dy, y, factor, channels, dx)
+napi_value BatchNormReluGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, "batchNormReluGrad", 5);
+    const size_t n = length_of(a, 0, "dy");
+    const long c = channels_of(a, 3, n, "batchNormReluGrad");
+    matn::batch_norm_relu_grad(a.f32(0, n, "dy"), a.f32(1, n, "y"), a.f32(2, static_cast<size_t>(c), "factor"),
+                               static_cast<long>(n), c, a.f32(4, n, "dx"));
+    return undefined(env);
+  });
+}
+
+// batchNormReluSums(dy, y, x | null, mean | null, channels, sumG, sumGXc | null)
+napi_value BatchNormReluSums(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, "batchNormReluSums", 7);
+    const size_t n = length_of(a, 0, "dy");
+    const long c = channels_of(a, 4, n, "batchNormReluSums");
+    const size_t cs = static_cast<size_t>(c);
+    const bool centred = !a.is_null(6);
+    if (centred && (a.is_null(2) || a.is_null(3)))
+      throw ArgError("batchNormReluSums: sumGXc needs x and mean");
+    matn::batch_norm_relu_sums(a.f32(0, n, "dy"), a.f32(1, n, "y"), centred ? a.f32(2, n, "x") : nullptr,
+                               centred ? a.f32(3, cs, "mean") : nullptr, static_cast<long>(n), c,
+                               a.f32(5, cs, "sumG"), centred ? a.f32(6, cs, "sumGXc") : nullptr);
     return undefined(env);
   });
 }
@@ -432,6 +469,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"reduceSum", nullptr, ReduceSum, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"tile", nullptr, Tile, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNorm", nullptr, BatchNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormReluGrad", nullptr, BatchNormReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormReluSums", nullptr, BatchNormReluSums, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setSimd", nullptr, SetSimd, nullptr, nullptr, nullptr, napi_default, nullptr},

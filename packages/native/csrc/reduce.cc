@@ -93,7 +93,7 @@ void tile(const float* x, const int* shape, const int* reps, int rank, float* ou
 
 void batch_norm(const float* x, long n, long channels, const float* mean, long meanLen, const float* variance,
                 long varLen, const float* scale, long scaleLen, const float* offset, long offsetLen, float eps,
-                float* y) {
+                bool relu, float* y) {
   // Per channel: y = off + (x - m) * coef, coef = s / sqrt(v + eps), in double as tfjs's JS arithmetic.
   std::vector<double> coef(channels), shift(channels), off(channels);
   for (long c = 0; c < channels; ++c) {
@@ -107,13 +107,84 @@ void batch_norm(const float* x, long n, long channels, const float* mean, long m
     for (long r = r0; r < r1; ++r) {
       const float* xr = x + r * channels;
       float* yr = y + r * channels;
-      for (long c = 0; c < channels; ++c) yr[c] = static_cast<float>(off[c] + (xr[c] - shift[c]) * coef[c]);
+      if (relu) {
+        for (long c = 0; c < channels; ++c) {
+          const float v = static_cast<float>(off[c] + (xr[c] - shift[c]) * coef[c]);
+          yr[c] = v < 0.f ? 0.f : v;  // tfjs Relu: NaN passes
+        }
+      } else {
+        for (long c = 0; c < channels; ++c) yr[c] = static_cast<float>(off[c] + (xr[c] - shift[c]) * coef[c]);
+      }
     }
   };
   if (n >= (1L << 17))
     parallel_for(rows, [&](long r0, long r1, int) { body(r0, r1); });
   else
     body(0, rows);
+}
+
+namespace {
+
+void bn_relu_grad_rows(const float* dy, const float* y, const float* factor, float* dx, long r0, long r1, long C) {
+  for (long r = r0; r < r1; ++r) {
+    const float* dyr = dy + r * C;
+    const float* yr = y + r * C;
+    float* dxr = dx + r * C;
+    for (long c = 0; c < C; ++c) {
+      const float s = yr[c] > 0.f ? 1.f : 0.f;
+      dxr[c] = (dyr[c] * (yr[c] == yr[c] ? s : yr[c])) * factor[c];
+    }
+  }
+}
+
+/** sumG[c] += g, sumGXc[c] += g * (x - mean) for rows [r0, r1), g = dy * step(y). */
+void bn_relu_sum_rows(const float* dy, const float* y, const float* x, const float* mean, long r0, long r1, long C,
+                      double* sumG, double* sumGXc) {
+  for (long r = r0; r < r1; ++r) {
+    const float* dyr = dy + r * C;
+    const float* yr = y + r * C;
+    const float* xr = x ? x + r * C : nullptr;
+    for (long c = 0; c < C; ++c) {
+      const float s = yr[c] > 0.f ? 1.f : 0.f;
+      const float g = dyr[c] * (yr[c] == yr[c] ? s : yr[c]);
+      sumG[c] += static_cast<double>(g);
+      if (xr) sumGXc[c] += static_cast<double>(g * (xr[c] - mean[c]));
+    }
+  }
+}
+
+}  // namespace
+
+void batch_norm_relu_grad(const float* dy, const float* y, const float* factor, long n, long channels, float* dx) {
+  const long rows = channels > 0 ? n / channels : 0;
+  if (n >= (1L << 17))
+    parallel_for(rows, [&](long r0, long r1, int) { bn_relu_grad_rows(dy, y, factor, dx, r0, r1, channels); });
+  else
+    bn_relu_grad_rows(dy, y, factor, dx, 0, rows, channels);
+}
+
+void batch_norm_relu_sums(const float* dy, const float* y, const float* x, const float* mean, long n, long channels,
+                          float* sumG, float* sumGXc) {
+  const long rows = channels > 0 ? n / channels : 0;
+  const bool centred = sumGXc != nullptr;
+  // The band rule of reduce_sum (one output row), so the sums round exactly as the unfused Sum kernels'.
+  const long bands = (n >= (1L << 17) && rows >= 8) ? 8 : 1;
+  std::vector<std::vector<double>> g(bands, std::vector<double>(channels, 0.0));
+  std::vector<std::vector<double>> gx(centred ? bands : 0, std::vector<double>(channels, 0.0));
+  parallel_for(bands, [&](long b0, long b1, int) {
+    for (long band = b0; band < b1; ++band)
+      bn_relu_sum_rows(dy, y, centred ? x : nullptr, mean, rows * band / bands, rows * (band + 1) / bands, channels,
+                       g[band].data(), centred ? gx[band].data() : nullptr);
+  });
+  for (long c = 0; c < channels; ++c) {
+    double s = 0.0, sx = 0.0;
+    for (long band = 0; band < bands; ++band) {
+      s += g[band][c];
+      if (centred) sx += gx[band][c];
+    }
+    sumG[c] = static_cast<float>(s);
+    if (centred) sumGXc[c] = static_cast<float>(sx);
+  }
 }
 
 }  // namespace matn

@@ -64,6 +64,26 @@ export interface NativeAddon {
     eps: number,
     channels: number,
     y: Float32Array,
+    /** max(y, 0) afterwards: batch norm + ReLU in one pass */
+    relu?: boolean,
+  ): void;
+  /** dx = (dy * step(y)) * factor[c]: the input gradient of relu(batchNorm(x)), factor = scale * rsqrt(var + eps). */
+  batchNormReluGrad(
+    dy: Float32Array,
+    y: Float32Array,
+    factor: Float32Array,
+    channels: number,
+    dx: Float32Array,
+  ): void;
+  /** Per channel, with g = dy * step(y): sumG = sum g, sumGXc = sum g * (x - mean) (skipped when null). */
+  batchNormReluSums(
+    dy: Float32Array,
+    y: Float32Array,
+    x: Float32Array | null,
+    mean: Float32Array | null,
+    channels: number,
+    sumG: Float32Array,
+    sumGXc: Float32Array | null,
   ): void;
   info(): { simd: string; detectedSimd: string; threads: number; compiler: string; mr: number; nr: number };
   setThreads(n: number): void;

@@ -5,6 +5,7 @@ import { NATIVE_KERNELS } from './kernels';
 import type { KernelArgs } from './kernels/util';
 import { NativeBackend } from './native-backend';
 import { installBatchNormGradient } from './batch-norm-grad';
+import { registerBatchNormRelu } from './batch-norm-relu';
 import { installReluGradient, RELU_GRAD_KERNEL, reluGradKernelFunc } from './relu-grad';
 
 /** The tfjs backend name registerNativeBackend() uses by default. */
@@ -15,7 +16,9 @@ export const NATIVE_BACKEND_NAME = 'native';
  * plus recycling of large output buffers) whose hot kernels (conv, matmul, pooling, relu and their gradients) run in the C++ addon. Every other kernel
  * is the cpu backend's; gradients are registered by kernel name, so they work unchanged. One exception for
  * speed: while a native backend is active, Relu's gradient runs as one fused kernel (relu-grad.ts) and
- * FusedBatchNorm's computes only the input gradients asked for (batch-norm-grad.ts).
+ * FusedBatchNorm's computes only the input gradients asked for (batch-norm-grad.ts). It also has a kernel
+ * the other backends lack, batch norm + ReLU in one pass with its own gradient (batch-norm-relu.ts), which
+ * @mat/core's models use while it is registered for the active backend.
  *
  * Returns false, registering nothing, when the addon is not loadable (not built, or MAT_NATIVE_DISABLE=1);
  * callers then fall back to wasm or cpu. Idempotent. It does not select the backend: call
@@ -42,6 +45,7 @@ export function registerNativeBackend(name = NATIVE_BACKEND_NAME): boolean {
       kernelFunc: reluGradKernelFunc(addon),
     });
   }
+  registerBatchNormRelu(name, addon);
   installReluGradient();
   installBatchNormGradient();
   return true;

@@ -10,3 +10,8 @@
 export { NATIVE_BACKEND_NAME, registerNativeBackend } from './backend';
 export { nativeInfo, setNativeSimd, setNativeThreads, type NativeInfo, type SimdLevel } from './info';
 export { NATIVE_KERNELS, type NativeKernel } from './kernels';
+export {
+  BATCH_NORM_RELU_GRAD_KERNEL,
+  BATCH_NORM_RELU_KERNEL,
+  BATCH_NORM_RELU_SUMS_KERNEL,
+} from './batch-norm-relu';

@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, selectBackend, type BackendRequest } from '@mat/core';
+import { BATCH_NORM_RELU_KERNEL } from '../../../packages/core/src/models/layers/batch-norm';
 
 export interface Readout {
   shape: number[];
@@ -131,29 +132,42 @@ export function expectGradientsMatch(build: (rng: Rng) => GradientCase, tol = 1e
  * Runs fn on the given (already selected) backend while recording, for every Relu kernel call, which inputs
  * were positive. Two backends whose ReLU inputs differ in sign anywhere are on different sides of a kink
  * (a value within float32 rounding of 0), where their gradients may legitimately differ by far more than
- * any kernel error; comparisons should pick inputs that avoid that (see `countReluSignFlips`).
+ * any kernel error; comparisons should pick inputs that avoid that (see `countReluSignFlips`). The fused
+ * batch norm + ReLU kernel of the native backend (which the models use instead of Relu there) is recorded
+ * too, from its output (positive exactly where its ReLU input is), in call order with the Relu calls.
  */
 export function recordReluSigns<T>(backendName: string, fn: () => T): { result: T; signs: Uint8Array[] } {
-  const original = tf.getKernel(tf.Relu, backendName) as tf.KernelConfig | undefined;
-  if (original == null) throw new Error(`no Relu kernel registered for backend ${backendName}`);
   const signs: Uint8Array[] = [];
-  const recording: tf.KernelConfig = {
-    ...original,
-    setupFunc: undefined,
-    kernelFunc: (args) => {
-      const input = (args.inputs as { x: tf.TensorInfo }).x;
-      const values = (args.backend as tf.KernelBackend).readSync(input.dataId) as Float32Array;
-      signs.push(Uint8Array.from(values, (v) => (v > 0 ? 1 : 0)));
-      return original.kernelFunc(args);
-    },
+  const wrapped: tf.KernelConfig[] = [];
+  const record = (kernelName: string, read: 'input' | 'output') => {
+    const original = tf.getKernel(kernelName, backendName) as tf.KernelConfig | undefined;
+    if (original == null) return false;
+    wrapped.push(original);
+    tf.unregisterKernel(kernelName, backendName);
+    tf.registerKernel({
+      ...original,
+      setupFunc: undefined,
+      kernelFunc: (args) => {
+        const backend = args.backend as tf.KernelBackend;
+        const sign = (t: tf.TensorInfo) =>
+          signs.push(Uint8Array.from(backend.readSync(t.dataId) as Float32Array, (v) => (v > 0 ? 1 : 0)));
+        if (read === 'input') sign((args.inputs as { x: tf.TensorInfo }).x);
+        const out = original.kernelFunc(args);
+        if (read === 'output') sign(out as tf.TensorInfo);
+        return out;
+      },
+    });
+    return true;
   };
-  tf.unregisterKernel(tf.Relu, backendName);
-  tf.registerKernel(recording);
+  if (!record(tf.Relu, 'input')) throw new Error(`no Relu kernel registered for backend ${backendName}`);
+  record(BATCH_NORM_RELU_KERNEL, 'output');
   try {
     return { result: fn(), signs };
   } finally {
-    tf.unregisterKernel(tf.Relu, backendName);
-    tf.registerKernel(original);
+    for (const original of wrapped) {
+      tf.unregisterKernel(original.kernelName, backendName);
+      tf.registerKernel(original);
+    }
   }
 }
 

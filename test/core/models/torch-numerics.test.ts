@@ -5,6 +5,7 @@
  */
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
+import { registerNativeBackend } from '@mat/native';
 import {
   applyEntriesToModel,
   createModel,
@@ -45,13 +46,23 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-describe.each(fixture.numerics.map((c) => [stateDictKey(c), c] as const))('%s matches PyTorch', (_key, c) => {
+/**
+ * The cpu backend (tfjs's kernels), and the native one where its addon is built (always in CI): its models
+ * run the fused batch norm + ReLU kernel and its own convolutions, so they are checked against PyTorch too.
+ */
+if (!registerNativeBackend() && process.env.CI) throw new Error('@mat/native addon is not built in CI');
+const BACKENDS = ['cpu', ...(tf.findBackendFactory('native') ? ['native'] : [])];
+const CASES = BACKENDS.flatMap((backend) =>
+  fixture.numerics.map((c) => [stateDictKey(c), backend, c] as const),
+);
+
+describe.each(CASES)('%s on %s matches PyTorch', (_key, backend, c) => {
   let model: Model;
   let x: tf.Tensor4D;
   let torchEntries: TensorEntry[];
 
-  beforeAll(() => {
-    tf.setBackend('cpu');
+  beforeAll(async () => {
+    await tf.setBackend(backend);
     torchEntries = referenceTorchEntries(fixture.stateDicts[stateDictKey(c)], c.weightSeed);
     model = buildReferenceModel(c, torchEntries);
     x = tf.tensor4d(referenceInput(c.inputSeed, c.batch, c.inputShape), [c.batch, ...c.inputShape]);

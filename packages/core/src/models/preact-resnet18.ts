@@ -30,9 +30,9 @@ class PreActBlock {
   }
 
   apply(x: tf.Tensor4D, mode: ForwardMode): tf.Tensor4D {
-    const a = tf.relu(this.bn1.apply(x, mode));
+    const a = this.bn1.applyRelu(x, mode);
     const shortcut = this.shortcut === null ? x : this.shortcut.apply(a);
-    const y = this.conv2.apply(tf.relu(this.bn2.apply(this.conv1.apply(a), mode)));
+    const y = this.conv2.apply(this.bn2.applyRelu(this.conv1.apply(a), mode));
     return tf.add(y, shortcut);
   }
 }
@@ -69,7 +69,7 @@ export const preactResnet18: ArchDefinition = {
       forward(x, mode) {
         let out = stem.apply(x);
         for (const block of blocks) out = block.apply(out, mode);
-        out = tf.relu(bn.apply(out, mode));
+        out = bn.applyRelu(out, mode);
         return linear.apply(tf.mean(out, [1, 2]) as tf.Tensor2D);
       },
     };

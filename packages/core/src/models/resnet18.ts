@@ -37,7 +37,7 @@ class BasicBlock {
   }
 
   apply(x: tf.Tensor4D, mode: ForwardMode): tf.Tensor4D {
-    const out = tf.relu(this.bn1.apply(this.conv1.apply(x), mode));
+    const out = this.bn1.applyRelu(this.conv1.apply(x), mode);
     const y = this.bn2.apply(this.conv2.apply(out), mode);
     const shortcut = this.shortcut === null ? x : this.shortcut.bn.apply(this.shortcut.conv.apply(x), mode);
     return tf.relu(tf.add(y, shortcut)) as tf.Tensor4D;
@@ -70,7 +70,7 @@ export const resnet18: ArchDefinition = {
     const linear = new Dense(b, 'linear', 512, numClasses);
     return {
       forward(x, mode) {
-        let out = tf.relu(stemBn.apply(stem.apply(x), mode));
+        let out = stemBn.applyRelu(stem.apply(x), mode);
         for (const block of blocks) out = block.apply(out, mode);
         return linear.apply(tf.mean(out, [1, 2]) as tf.Tensor2D);
       },

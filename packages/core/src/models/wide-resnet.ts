@@ -58,8 +58,8 @@ class WideBlock {
   }
 
   apply(x: tf.Tensor4D, mode: ForwardMode): tf.Tensor4D {
-    const a = tf.relu(this.bn1.apply(x, mode));
-    const y = this.conv2.apply(tf.relu(this.bn2.apply(this.conv1.apply(a), mode)));
+    const a = this.bn1.applyRelu(x, mode);
+    const y = this.conv2.apply(this.bn2.applyRelu(this.conv1.apply(a), mode));
     return tf.add(this.convShortcut === null ? x : this.convShortcut.apply(a), y);
   }
 }
@@ -108,7 +108,7 @@ export const wideResnet: ArchDefinition = {
       forward(x, mode) {
         let out = stem.apply(x);
         for (const block of blocks) out = block.apply(out, mode);
-        out = tf.relu(bn.apply(out, mode));
+        out = bn.applyRelu(out, mode);
         return fc.apply(tf.mean(out, [1, 2]) as tf.Tensor2D);
       },
     };

@@ -8,6 +8,12 @@ export const BN_MOMENTUM = 0.1;
 export const BN_EPSILON = 1e-5;
 
 /**
+ * The fused batch norm + ReLU kernel @mat/native registers on its backends (its BATCH_NORM_RELU_KERNEL): same
+ * inputs and attrs as FusedBatchNorm, output relu(batchNorm(x)), with its own gradient.
+ */
+export const BATCH_NORM_RELU_KERNEL = 'MatBatchNormRelu';
+
+/**
  * Batch normalisation over N, H, W for NHWC input, with PyTorch semantics:
  *
  *   y = γ · (x − μ) / √(σ² + ε) + β,   ε = 1e-5
@@ -52,6 +58,29 @@ export class BatchNorm {
       const { mean, variance } = tf.moments(x, [0, 1, 2]);
       if (mode.updateStats) this.updateRunningStats(mean as tf.Tensor1D, variance as tf.Tensor1D, x);
       return tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, beta, gamma, BN_EPSILON);
+    });
+  }
+
+  /**
+   * relu(apply(x, mode)). While the active backend has the fused kernel (the native one) this is one pass
+   * forward and one backward (for the input; the parameter gradients share one more), with no batch-norm
+   * output kept for the tape; elsewhere the two ops. Same values either way.
+   */
+  applyRelu(x: tf.Tensor4D, mode: ForwardMode): tf.Tensor4D {
+    if (!tf.getKernel(BATCH_NORM_RELU_KERNEL, tf.getBackend())) return tf.relu(this.apply(x, mode));
+    const fused = (mean: tf.Tensor, variance: tf.Tensor) =>
+      tf
+        .engine()
+        .runKernel(
+          BATCH_NORM_RELU_KERNEL,
+          { x, mean, variance, scale: this.gamma.variable, offset: this.beta.variable },
+          { varianceEpsilon: BN_EPSILON },
+        ) as tf.Tensor4D;
+    if (!mode.training) return fused(this.runningMean.variable, this.runningVar.variable);
+    return tf.tidy(() => {
+      const { mean, variance } = tf.moments(x, [0, 1, 2]);
+      if (mode.updateStats) this.updateRunningStats(mean as tf.Tensor1D, variance as tf.Tensor1D, x);
+      return fused(mean, variance);
     });
   }
 
