@@ -24,6 +24,7 @@
  *   --cpu-steps 1  --resnet-steps 1 (timed steps of every model but fmnist-cnn)  --no-resnet  --no-torch
  *   --profile  --quick  --out <file>
  *   --unfused (native: without the fused batch norm + ReLU kernel, to measure what it gains)
+ *   --conv auto|im2col (native: Winograd for the 3x3 stride-1 layers it serves, the default, or im2col only)
  *   --models fmnist-cnn,preact-resnet18 (the default; also resnet18, wrn-34-10, or 'all')
  *   --zoo-batch 64 (batch of every model but fmnist-cnn)
  */
@@ -61,6 +62,7 @@ function parseArgs(argv) {
     torch: true,
     profile: false,
     unfused: false,
+    conv: 'auto',
     out: path.join(ROOT, 'bench-results', 'engine.json'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -87,6 +89,7 @@ function parseArgs(argv) {
     else if (a === '--no-torch') opts.torch = false;
     else if (a === '--profile') opts.profile = true;
     else if (a === '--unfused') opts.unfused = true;
+    else if (a === '--conv') opts.conv = next();
     else if (a === '--out') opts.out = path.resolve(next());
     else if (a === '--quick') {
       opts.backends = ['native', 'wasm'];
@@ -97,6 +100,8 @@ function parseArgs(argv) {
   for (const b of opts.backends)
     if (!['native', 'wasm', 'cpu', 'tensorflow'].includes(b))
       throw new Error(`bench: unknown backend '${b}'`);
+  if (!['auto', 'im2col'].includes(opts.conv))
+    throw new Error(`bench: --conv is auto or im2col, got '${opts.conv}'`);
   for (const m of opts.models)
     if (!WORKLOADS[m]) throw new Error(`bench: unknown model '${m}' (${Object.keys(WORKLOADS).join(', ')})`);
   if (opts.zooBatch === 0) throw new Error('bench: --zoo-batch must be >= 1');
@@ -146,8 +151,16 @@ async function runWorker(spec) {
     native.setNativeThreads(spec.threads);
     // The models use the fused kernel while it is registered for the active backend (BatchNorm.applyRelu).
     if (spec.unfused) tf.unregisterKernel(native.BATCH_NORM_RELU_KERNEL, info.name);
+    native.setNativeConvAlgorithm(spec.conv ?? 'auto');
     const n = native.nativeInfo();
-    engine = { ...engine, simd: n.simd, threads: n.threads, microTile: n.microTile, fused: !spec.unfused };
+    engine = {
+      ...engine,
+      simd: n.simd,
+      threads: n.threads,
+      microTile: n.microTile,
+      fused: !spec.unfused,
+      conv: n.convAlgorithm,
+    };
   }
   const w = { ...WORKLOADS[spec.workload], ...(spec.batch ? { batch: spec.batch } : {}) };
   const rng = new core.Rng(1234);
@@ -402,6 +415,7 @@ function main() {
     steps: opts.steps,
     profile: opts.profile,
     unfused: opts.unfused,
+    conv: opts.conv,
     ...extra,
   });
 
@@ -430,6 +444,7 @@ function main() {
       steps: opts.resnetSteps,
       profile: opts.profile,
       unfused: opts.unfused,
+      conv: opts.conv,
       ...extra,
     });
     const torchRn = (threads) =>

@@ -8,6 +8,7 @@
         "csrc/gemm.cc",
         "csrc/ukernels.cc",
         "csrc/conv.cc",
+        "csrc/winograd.cc",
         "csrc/pool.cc",
         "csrc/reduce.cc",
         "csrc/elementwise.cc"

@@ -13,6 +13,7 @@
 #include "pool.h"
 #include "reduce.h"
 #include "thread_pool.h"
+#include "winograd.h"
 
 namespace {
 
@@ -420,6 +421,9 @@ napi_value Info(napi_env env, napi_callback_info) {
   napi_set_named_property(env, o, "compiler", make_string(env, "g++ " __VERSION__));
   napi_set_named_property(env, o, "mr", make_int(env, matn::active_kernel().mr));
   napi_set_named_property(env, o, "nr", make_int(env, matn::active_kernel().nr));
+  napi_set_named_property(
+      env, o, "convAlgorithm",
+      make_string(env, matn::conv_algorithm() == matn::ConvAlgorithm::Auto ? "auto" : "im2col"));
   return o;
 }
 
@@ -450,6 +454,22 @@ napi_value SetSimd(napi_env env, napi_callback_info info) {
   });
 }
 
+// setConvAlgorithm('auto' | 'im2col'): Winograd for the 3x3 stride-1 layers it serves, or im2col everywhere
+napi_value SetConvAlgorithm(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, "setConvAlgorithm", 1);
+    char buf[16] = {0};
+    size_t len = 0;
+    if (napi_get_value_string_utf8(env, a.argv[0], buf, sizeof buf, &len) != napi_ok)
+      throw ArgError("setConvAlgorithm: expected a string");
+    const std::string s(buf, len);
+    if (s != "auto" && s != "im2col")
+      throw ArgError("setConvAlgorithm: unknown algorithm '" + s + "' (auto, im2col)");
+    matn::set_conv_algorithm(s == "auto" ? matn::ConvAlgorithm::Auto : matn::ConvAlgorithm::Im2col);
+    return undefined(env);
+  });
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -474,6 +494,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setSimd", nullptr, SetSimd, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setConvAlgorithm", nullptr, SetConvAlgorithm, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

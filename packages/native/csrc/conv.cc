@@ -6,6 +6,7 @@
 
 #include "gemm.h"
 #include "thread_pool.h"
+#include "winograd.h"
 
 namespace matn {
 namespace {
@@ -142,6 +143,7 @@ void bias_activation(float* y, int rows, int n, const float* bias, Activation ac
 }  // namespace
 
 void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, Activation act, float* y) {
+  if (winograd_applies(g)) return winograd_forward(g, x, w, bias, act, y);
   const Kernel& kr = active_kernel();
   const int K = g.taps(), N = g.outC;
   const long M = g.rows();
@@ -177,6 +179,7 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const flo
 }
 
 void conv2d_backprop_input(const ConvGeom& g, const float* dy, const float* w, float* dx) {
+  if (winograd_applies(g)) return winograd_backprop_input(g, dy, w, dx);
   const Kernel& kr = active_kernel();
   const int K = g.outC, N = g.taps();
   const long M = g.rows();

@@ -1,6 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
+/** 'auto': Winograd F(2x2,3x3) for the 3x3 stride-1 layers it serves (csrc/winograd.h); 'im2col': never. */
+export type ConvAlgorithm = 'auto' | 'im2col';
+
 /** The C++ addon's functions (csrc/addon.cc). Outputs are preallocated Float32Arrays that it fills. */
 export interface NativeAddon {
   conv2d(
@@ -85,9 +88,18 @@ export interface NativeAddon {
     sumG: Float32Array,
     sumGXc: Float32Array | null,
   ): void;
-  info(): { simd: string; detectedSimd: string; threads: number; compiler: string; mr: number; nr: number };
+  info(): {
+    simd: string;
+    detectedSimd: string;
+    threads: number;
+    compiler: string;
+    mr: number;
+    nr: number;
+    convAlgorithm: string;
+  };
   setThreads(n: number): void;
   setSimd(level: 'avx512' | 'avx2' | 'scalar'): void;
+  setConvAlgorithm(algorithm: ConvAlgorithm): void;
 }
 
 /** Where `npm install` (node-gyp) puts the binary; the same from src/ (ts-jest) and dist/. */

@@ -8,7 +8,15 @@
  * setNativeThreads(2). Benchmark: `npm run bench`.
  */
 export { NATIVE_BACKEND_NAME, registerNativeBackend } from './backend';
-export { nativeInfo, setNativeSimd, setNativeThreads, type NativeInfo, type SimdLevel } from './info';
+export {
+  nativeInfo,
+  setNativeConvAlgorithm,
+  setNativeSimd,
+  setNativeThreads,
+  type NativeInfo,
+  type SimdLevel,
+} from './info';
+export type { ConvAlgorithm } from './addon';
 export { NATIVE_KERNELS, type NativeKernel } from './kernels';
 export {
   BATCH_NORM_RELU_GRAD_KERNEL,

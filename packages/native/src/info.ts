@@ -1,4 +1,4 @@
-import { addonError, ADDON_PATH, loadAddon } from './addon';
+import { addonError, ADDON_PATH, loadAddon, type ConvAlgorithm } from './addon';
 import { NATIVE_KERNELS } from './kernels';
 
 export type SimdLevel = 'avx512' | 'avx2' | 'scalar';
@@ -12,6 +12,8 @@ export interface NativeInfo {
   detectedSimd: SimdLevel | '';
   /** Threads the kernels split work over (MAT_NATIVE_THREADS or setNativeThreads; default 1). */
   threads: number;
+  /** How 3x3 stride-1 convolutions run (setNativeConvAlgorithm); '' when the addon is unavailable. */
+  convAlgorithm: ConvAlgorithm | '';
   /** Compiler and flags of the build, and the GEMM micro-tile (rows x columns). */
   build: string;
   microTile: string;
@@ -31,6 +33,7 @@ export function nativeInfo(): NativeInfo {
       simd: '',
       detectedSimd: '',
       threads: 0,
+      convAlgorithm: '',
       build: '',
       microTile: '',
       addonPath: ADDON_PATH,
@@ -44,6 +47,7 @@ export function nativeInfo(): NativeInfo {
     simd: i.simd as SimdLevel,
     detectedSimd: i.detectedSimd as SimdLevel,
     threads: i.threads,
+    convAlgorithm: i.convAlgorithm as ConvAlgorithm,
     build: `${i.compiler} -O3, runtime ISA dispatch`,
     microTile: `${i.mr}x${i.nr}`,
     addonPath: ADDON_PATH,
@@ -69,4 +73,14 @@ export function setNativeSimd(level: SimdLevel): void {
   if (!['avx512', 'avx2', 'scalar'].includes(level))
     throw new Error(`setNativeSimd: unknown level '${level}'`);
   requireAddon().setSimd(level);
+}
+
+/**
+ * Winograd F(2x2, 3x3) for the 3x3 stride-1 "same" layers of at least 64 channels ('auto', the default), or
+ * im2col GEMMs for every convolution ('im2col': the comparison in tests and `scripts/bench.js --conv im2col`).
+ */
+export function setNativeConvAlgorithm(algorithm: ConvAlgorithm): void {
+  if (!['auto', 'im2col'].includes(algorithm))
+    throw new Error(`setNativeConvAlgorithm: unknown algorithm '${algorithm}' (auto, im2col)`);
+  requireAddon().setConvAlgorithm(algorithm);
 }
