@@ -92,12 +92,11 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void input_tile(con
 
 /**
  * V_ξ[t, c] = (B^T d B)_ξ for tiles [t0, t0+tb) and channels [c0, c0+cc) of x (NHWC), into
- * v[ξ * tb * cc + (t - t0) * cc + c - c0]. Taps outside the image read `zeros` (the padding).
+ * v[ξ * plane + (t - t0) * cc + c - c0]. Taps outside the image read `zeros` (the padding).
  */
 void transform_input(const TileGeom& g, const float* x, const float* zeros, long t0, int tb, int c0, int cc,
-                     float* v) {
+                     float* v, long plane) {
   const long perImage = static_cast<long>(g.tilesH) * g.tilesW;
-  const long plane = static_cast<long>(tb) * cc;
   for (int t = 0; t < tb; ++t) {
     const long tile = t0 + t;
     const int n = static_cast<int>(tile / perImage);
@@ -149,11 +148,10 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void output_tile(co
   }
 }
 
-/** y (NHWC) for tiles [t0, t0+tb) from m[ξ * tb * K + (t - t0) * K + k]: A^T M A, + bias, activation. */
-void transform_output(const TileGeom& g, const float* m, long t0, int tb, const float* bias, Activation act,
-                      float* y) {
+/** y (NHWC) for tiles [t0, t0+tb) from m[ξ * plane + (t - t0) * K + k]: A^T M A, + bias, activation. */
+void transform_output(const TileGeom& g, const float* m, long t0, int tb, long plane, const float* bias,
+                      Activation act, float* y) {
   const long perImage = static_cast<long>(g.tilesH) * g.tilesW;
-  const long plane = static_cast<long>(tb) * g.K;
   // Pixels of partial tiles past the image's last row or column go here (one row each, so no two alias).
   thread_local Scratch sinkBuf;
   float* sink = sinkBuf.get(static_cast<size_t>(3) * g.K);
@@ -173,15 +171,17 @@ void transform_output(const TileGeom& g, const float* m, long t0, int tb, const 
 /** Tiles per block: M (16 x tiles x K floats) stays within ~1 MiB of cache, at least 16 and at most MC. */
 int tiles_per_block(int K) { return std::max(16, std::min(MC, (1 << 18) / (kPositions * K) / 16 * 16)); }
 
-/** y = conv3x3(x, w) with w HWIO [3, 3, C, K], "same" padding, stride 1. */
-void winograd(const TileGeom& g, const float* x, const float* w, const float* bias, Activation act, float* y) {
+/**
+ * Blocks of tiles, each block's V and M in cache: one block is one thread's work, the 16 transformed filters
+ * packed once and streamed once per block.
+ */
+void winograd_blocked(const TileGeom& g, const float* u, const float* x, const float* bias, Activation act,
+                      float* y) {
   const Kernel& kr = active_kernel();
   const long ck = static_cast<long>(g.C) * g.K;
-  std::vector<float> u(static_cast<size_t>(kPositions) * ck);
-  transform_filter(g.C, g.K, w, u.data());
   std::vector<std::unique_ptr<PackedB>> packed;
   for (int xi = 0; xi < kPositions; ++xi)
-    packed.emplace_back(new PackedB(kr, false, g.C, g.K, u.data() + xi * ck, g.K));
+    packed.emplace_back(new PackedB(kr, false, g.C, g.K, u + xi * ck, g.K));
   const std::vector<float> zeros(g.C, 0.f);
   const int tb = tiles_per_block(g.K);
   const long tiles = g.tiles();
@@ -195,14 +195,57 @@ void winograd(const TileGeom& g, const float* x, const float* w, const float* bi
       const int n = static_cast<int>(std::min<long>(tb, tiles - t0));
       for (int c0 = 0; c0 < g.C; c0 += KC) {
         const int cc = std::min(KC, g.C - c0);
-        transform_input(g, x, zeros.data(), t0, n, c0, cc, v);
+        transform_input(g, x, zeros.data(), t0, n, c0, cc, v, static_cast<long>(n) * cc);
         for (int xi = 0; xi < kPositions; ++xi)
           macro_kernel_rows(kr, n, g.K, cc, v + static_cast<long>(xi) * n * cc, cc, packed[xi]->slice(c0),
                             m + static_cast<long>(xi) * n * g.K, g.K, c0 > 0);
       }
-      transform_output(g, m, t0, n, bias, act, y);
+      transform_output(g, m, t0, n, static_cast<long>(n) * g.K, bias, act, y);
     }
   });
+}
+
+/**
+ * Few tiles (1024 at batch 64 on 8x8 images): the whole layer's V and M at once and each of the 16 products
+ * one threaded GEMM, so the transformed filters are read once rather than once per block of tiles.
+ */
+void winograd_whole(const TileGeom& g, const float* u, const float* x, const float* bias, Activation act,
+                    float* y) {
+  const long tiles = g.tiles();
+  const long vPlane = tiles * g.C, mPlane = tiles * g.K;
+  thread_local Scratch vbuf, mbuf;
+  float* v = vbuf.get(static_cast<size_t>(kPositions) * vPlane);
+  float* m = mbuf.get(static_cast<size_t>(kPositions) * mPlane);
+  const std::vector<float> zeros(g.C, 0.f);
+  constexpr long kChunk = 16;
+  const long chunks = (tiles + kChunk - 1) / kChunk;
+  parallel_for(chunks, [&](long c0, long c1, int) {
+    for (long c = c0; c < c1; ++c) {
+      const int n = static_cast<int>(std::min(kChunk, tiles - c * kChunk));
+      transform_input(g, x, zeros.data(), c * kChunk, n, 0, g.C, v + c * kChunk * g.C, vPlane);
+    }
+  });
+  for (int xi = 0; xi < kPositions; ++xi)
+    sgemm(false, false, static_cast<int>(tiles), g.K, g.C, v + xi * vPlane, g.C,
+          u + static_cast<long>(xi) * g.C * g.K, g.K, m + xi * mPlane, g.K, false);
+  parallel_for(chunks, [&](long c0, long c1, int) {
+    for (long c = c0; c < c1; ++c) {
+      const int n = static_cast<int>(std::min(kChunk, tiles - c * kChunk));
+      transform_output(g, m + c * kChunk * g.K, c * kChunk, n, mPlane, bias, act, y);
+    }
+  });
+}
+
+/** y = conv3x3(x, w) with w HWIO [3, 3, C, K], "same" padding, stride 1. */
+void winograd(const TileGeom& g, const float* x, const float* w, const float* bias, Activation act, float* y) {
+  std::vector<float> u(static_cast<size_t>(kPositions) * g.C * g.K);
+  transform_filter(g.C, g.K, w, u.data());
+  // Whole layer when the filters are large (re-reading them per block costs) and V and M together fit in
+  // 32 MiB; otherwise blocks.
+  if (g.C + g.K >= 256 && g.tiles() * (g.C + g.K) <= (1L << 19))
+    winograd_whole(g, u.data(), x, bias, act, y);
+  else
+    winograd_blocked(g, u.data(), x, bias, act, y);
 }
 
 }  // namespace
