@@ -3,6 +3,7 @@
 #include <node_api.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -438,17 +439,27 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
   });
 }
 
+/** A short string argument that must be one of `allowed`; the error names the function and the choices. */
+std::string choice_arg(napi_env env, napi_value v, const char* fn, const char* what,
+                       std::initializer_list<const char*> allowed) {
+  char buf[16] = {0};
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, buf, sizeof buf, &len) != napi_ok)
+    throw ArgError(std::string(fn) + ": expected a string");
+  const std::string s(buf, len);
+  std::string list;
+  for (const char* a : allowed) {
+    if (s == a) return s;
+    list += (list.empty() ? "" : ", ") + std::string(a);
+  }
+  throw ArgError(std::string(fn) + ": unknown " + what + " '" + s + "' (" + list + ")");
+}
+
 // setSimd('avx512' | 'avx2' | 'scalar'): clamped to what the CPU has
 napi_value SetSimd(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     Args a(env, info, "setSimd", 1);
-    char buf[16] = {0};
-    size_t len = 0;
-    if (napi_get_value_string_utf8(env, a.argv[0], buf, sizeof buf, &len) != napi_ok)
-      throw ArgError("setSimd: expected a string");
-    const std::string s(buf, len);
-    if (s != "avx512" && s != "avx2" && s != "scalar")
-      throw ArgError("setSimd: unknown SIMD level '" + s + "' (avx512, avx2, scalar)");
+    const std::string s = choice_arg(env, a.argv[0], "setSimd", "SIMD level", {"avx512", "avx2", "scalar"});
     matn::set_isa(s == "avx512" ? matn::Isa::Avx512 : s == "avx2" ? matn::Isa::Avx2 : matn::Isa::Scalar);
     return undefined(env);
   });
@@ -458,13 +469,7 @@ napi_value SetSimd(napi_env env, napi_callback_info info) {
 napi_value SetConvAlgorithm(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     Args a(env, info, "setConvAlgorithm", 1);
-    char buf[16] = {0};
-    size_t len = 0;
-    if (napi_get_value_string_utf8(env, a.argv[0], buf, sizeof buf, &len) != napi_ok)
-      throw ArgError("setConvAlgorithm: expected a string");
-    const std::string s(buf, len);
-    if (s != "auto" && s != "im2col")
-      throw ArgError("setConvAlgorithm: unknown algorithm '" + s + "' (auto, im2col)");
+    const std::string s = choice_arg(env, a.argv[0], "setConvAlgorithm", "algorithm", {"auto", "im2col"});
     matn::set_conv_algorithm(s == "auto" ? matn::ConvAlgorithm::Auto : matn::ConvAlgorithm::Im2col);
     return undefined(env);
   });
