@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../../packages/core/src/rng';
-import { describeNative, expectParity, randomTensor } from './helpers';
+import { convGradients, describeNative, expectParity, randomTensor } from './helpers';
 
 interface ConvCase {
   batch: number;
@@ -73,14 +73,7 @@ function convProbe(c: ConvCase, seed: number) {
     const rng = new Rng(seed);
     const x = randomTensor(rng, [c.batch, c.h, c.w, c.inC]) as tf.Tensor4D;
     const w = randomTensor(rng, [...c.f, c.inC, c.outC]) as tf.Tensor4D;
-    const conv = (a: tf.Tensor4D, b: tf.Tensor4D) =>
-      tf.conv2d(a, b, c.stride, c.pad, 'NHWC', c.dilation ?? 1);
-    const y = conv(x, w);
-    const r = randomTensor(rng, y.shape);
-    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-      tf.sum(tf.mul(conv(a as tf.Tensor4D, b as tf.Tensor4D), r)),
-    )([x, w]);
-    return { y, dx, dw };
+    return convGradients(rng, x, w, (a, b) => tf.conv2d(a, b, c.stride, c.pad, 'NHWC', c.dilation ?? 1));
   };
 }
 

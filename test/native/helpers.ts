@@ -106,3 +106,18 @@ export async function expectParity(
   }
   return errors;
 }
+
+/** y = conv(x, w) and the gradients of sum(y * r) for x and w (r random, so every output position matters). */
+export function convGradients(
+  rng: Rng,
+  x: tf.Tensor4D,
+  w: tf.Tensor4D,
+  conv: (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D,
+): Record<'y' | 'dx' | 'dw', tf.Tensor> {
+  const y = conv(x, w);
+  const r = randomTensor(rng, y.shape);
+  const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+    tf.sum(tf.mul(conv(a as tf.Tensor4D, b as tf.Tensor4D), r)),
+  )([x, w]);
+  return { y, dx, dw };
+}

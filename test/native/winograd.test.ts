@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeInfo, setNativeConvAlgorithm, setNativeThreads } from '@mat/native';
 import { Rng } from '../../packages/core/src/rng';
-import { describeNative, expectParity, randomTensor, relativeError, runOn } from './helpers';
+import { convGradients, describeNative, expectParity, randomTensor, relativeError, runOn } from './helpers';
 
 interface Layer {
   batch: number;
@@ -30,12 +30,7 @@ function probe(c: Layer, seed: number, fused = false) {
       fused
         ? tf.fused.conv2d({ x: a, filter: b, strides: 1, pad: 'same', bias, activation: 'relu' })
         : tf.conv2d(a, b, 1, 'same');
-    const y = conv(x, w);
-    const r = randomTensor(rng, y.shape);
-    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-      tf.sum(tf.mul(conv(a as tf.Tensor4D, b as tf.Tensor4D), r)),
-    )([x, w]);
-    return { y, dx, dw };
+    return convGradients(rng, x, w, conv);
   };
 }
 
