@@ -111,6 +111,8 @@ describe('mat experiment', () => {
       expect(stale.out.match(/: evaluating the final checkpoint/g)).toHaveLength(1);
       expect(stale.out).not.toMatch(/training|resuming/);
       expect(JSON.parse(fs.readFileSync(evalFile, 'utf8')).weightsSha256).toBe(checkpointDigest(latest!.dir));
+      const aside = path.join(study, 'runs', 'MAT-s1', 'superseded-eval-study.json');
+      expect(JSON.parse(fs.readFileSync(aside, 'utf8')).weightsSha256).toBe('0'.repeat(64));
 
       // An interrupted study: the last run lost its summary and evaluation (as if killed at its end).
       fs.rmSync(path.join(study, 'runs', 'MAT-s2', 'summary.json'));

@@ -162,11 +162,17 @@ export class StudyRunner {
             } catch (err) {
               return this.failed(run, tag, (err as Error).message);
             }
-            if (e.state === 'stale')
+            if (e.state === 'stale') {
+              // Moved aside first: should the new evaluation fail, the report must not show the old numbers
+              // for weights they are not of. The file is kept, under a name no report reads.
+              const aside = path.join(path.dirname(out), `superseded-${path.basename(out)}`);
+              fs.renameSync(out, aside);
               this.opts.log(
                 `${tag}: ${path.basename(out)} measured other weights (sha256 ${e.recorded.slice(0, 12)}…) ` +
-                  `than ${what} now on disk (${e.actual.slice(0, 12)}…): evaluating it again`,
+                  `than ${what} now on disk (${e.actual.slice(0, 12)}…): moved to ${path.basename(aside)}, ` +
+                  'evaluating again',
               );
+            }
             this.opts.log(`${tag}: evaluating ${what}`);
             const code = await this.exec(
               ['eval', runDir, ...checkpoint, '--out', out, ...evaluationFlags(this.spec.evaluation!)],
