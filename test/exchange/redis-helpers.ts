@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as net from 'net';
 import { Redis } from 'ioredis';
 import { RUNS_INDEX_KEY } from '@mat/exchange';
@@ -28,20 +29,37 @@ export async function deleteRun(redis: Redis, runId: string, queuePrefix?: strin
   await redis.srem(RUNS_INDEX_KEY, runId);
 }
 
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Whether a listener can bind `port` on 127.0.0.1 right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
-/** Starts a throwaway redis-server (no persistence) on `port`; returns when it answers. */
+/**
+ * A free TCP port on 127.0.0.1, below the kernel's ephemeral range (32768-60999 on Linux), where the system
+ * never hands out a port by itself. A test that stops a server and starts it again on its port (a Redis
+ * outage) must get that port back: one from the ephemeral range could meanwhile go to another test's
+ * listener asking for port 0, or to an outgoing connection (seen: a restarted test Redis found another test's
+ * server answering on its port, and the run waited for the wrong Redis until the test's timeout).
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error('freePort: no free port in 20000-31999 after 200 tries');
+}
+
+/**
+ * Starts a throwaway redis-server (no persistence) on `port`; returns when it answers. The server that
+ * answers must be the one started here (its process id, from the pid file it was told to write): another
+ * server on the port is an error naming it, never a test going on against the wrong Redis.
+ */
 export async function startRedisServer(port: number): Promise<void> {
+  const pidFile = `/tmp/mat-test-redis-${port}-${process.pid}-${Date.now().toString(36)}.pid`;
   execFileSync('redis-server', [
     '--port',
     String(port),
@@ -53,21 +71,32 @@ export async function startRedisServer(port: number): Promise<void> {
     'no',
     '--daemonize',
     'yes',
+    '--pidfile',
+    pidFile,
     '--dir',
     '/tmp',
     '--logfile',
     `/tmp/mat-test-redis-${port}.log`,
   ]);
-  for (let i = 0; i < 100; i++) {
-    if (
-      spawnSync('redis-cli', ['-p', String(port), 'ping'])
-        .stdout?.toString()
-        .trim() === 'PONG'
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    for (let i = 0; i < 100; i++) {
+      const info = spawnSync('redis-cli', ['-p', String(port), 'info', 'server']).stdout?.toString() ?? '';
+      const answering = /process_id:(\d+)/.exec(info)?.[1];
+      const ours = fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8').trim() : undefined;
+      if (answering !== undefined && ours !== undefined) {
+        if (answering === ours) return;
+        throw new Error(
+          `redis-server on port ${port}: another server (pid ${answering}) answers there, not ours (pid ${ours})`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    fs.rmSync(pidFile, { force: true });
   }
-  throw new Error(`redis-server on port ${port} did not start`);
+  throw new Error(
+    `redis-server on port ${port} did not start, or another server holds the port (see /tmp/mat-test-redis-${port}.log)`,
+  );
 }
 
 export function stopRedisServer(port: number): void {
