@@ -26,7 +26,10 @@ constexpr int kPositions = 16;
 /** U_ξ = (G g G^T)_ξ for every (ci, co): 16 matrices [C, K], row-major, one after the other. */
 void transform_filter(int C, int K, const float* w, float* u) {
   const long ck = static_cast<long>(C) * K;
-  for (long i = 0; i < ck; ++i) {
+  // Each (ci, co) on its own: split over the thread pool (a serial pass here held back 2-thread scaling).
+  constexpr long kGrain = 4096;
+  parallel_for((ck + kGrain - 1) / kGrain, [&](long c0, long c1, int) {
+  for (long i = c0 * kGrain; i < std::min(ck, c1 * kGrain); ++i) {
     float g[3][3];
     for (int a = 0; a < 3; ++a)
       for (int b = 0; b < 3; ++b) g[a][b] = w[(a * 3 + b) * ck + i];
@@ -44,6 +47,7 @@ void transform_filter(int C, int K, const float* w, float* u) {
       u[(a * 4 + 3) * ck + i] = t[a][2];
     }
   }
+  });
 }
 
 struct TileGeom {
@@ -238,14 +242,15 @@ void winograd_whole(const TileGeom& g, const float* u, const float* x, const flo
 
 /** y = conv3x3(x, w) with w HWIO [3, 3, C, K], "same" padding, stride 1. */
 void winograd(const TileGeom& g, const float* x, const float* w, const float* bias, Activation act, float* y) {
-  std::vector<float> u(static_cast<size_t>(kPositions) * g.C * g.K);
-  transform_filter(g.C, g.K, w, u.data());
+  thread_local Scratch ubuf;  // every element written by transform_filter: no zeroing pass
+  float* u = ubuf.get(static_cast<size_t>(kPositions) * g.C * g.K);
+  transform_filter(g.C, g.K, w, u);
   // Whole layer when the filters are large (re-reading them per block costs) and V and M together fit in
   // 32 MiB; otherwise blocks.
   if (g.C + g.K >= 256 && g.tiles() * (g.C + g.K) <= (1L << 19))
-    winograd_whole(g, u.data(), x, bias, act, y);
+    winograd_whole(g, u, x, bias, act, y);
   else
-    winograd_blocked(g, u.data(), x, bias, act, y);
+    winograd_blocked(g, u, x, bias, act, y);
 }
 
 }  // namespace
@@ -268,16 +273,18 @@ void winograd_backprop_input(const ConvGeom& g, const float* dy, const float* w,
   // dx[ih, iw, ci] = sum dy[ih + 1 - kh, iw + 1 - kw, co] w[kh, kw, ci, co]: a "same" convolution of dy with
   // the filter turned by 180 degrees and its channel axes swapped, wf[a, b, co, ci] = w[2 - a, 2 - b, ci, co].
   const int C = g.inC, K = g.outC;
-  std::vector<float> wf(static_cast<size_t>(9) * C * K);
-  for (int a = 0; a < 3; ++a)
-    for (int b = 0; b < 3; ++b) {
-      const float* src = w + static_cast<long>((2 - a) * 3 + (2 - b)) * C * K;
-      float* dst = wf.data() + static_cast<long>(a * 3 + b) * K * C;
-      for (int ci = 0; ci < C; ++ci)
-        for (int co = 0; co < K; ++co) dst[static_cast<long>(co) * C + ci] = src[static_cast<long>(ci) * K + co];
+  thread_local Scratch wfbuf;  // every element written below
+  float* wf = wfbuf.get(static_cast<size_t>(9) * C * K);
+  parallel_for(9L * K, [&](long r0, long r1, int) {
+    for (long r = r0; r < r1; ++r) {  // row (tap ab, co) of wf, read from column co of w's tap (2-a, 2-b)
+      const long ab = r / K, co = r % K;
+      const float* src = w + (8 - ab) * C * K + co;
+      float* dst = wf + r * C;
+      for (int ci = 0; ci < C; ++ci) dst[ci] = src[static_cast<long>(ci) * K];
     }
+  });
   const TileGeom t{g.batch, g.inH, g.inW, K, C, (g.inH + 1) / 2, (g.inW + 1) / 2};
-  winograd(t, dy, wf.data(), nullptr, Activation::Linear, dx);
+  winograd(t, dy, wf, nullptr, Activation::Linear, dx);
 }
 
 }  // namespace matn
