@@ -128,9 +128,16 @@ function epochStep(epoch: number, t: { config: RunConfig; summary: Pick<RunSumma
   return epoch * (t.summary.totalSteps / t.config.train.epochs);
 }
 
-/** The checkpoint at the end of `epoch` of a trained run; an error names it when it is not there. */
-export function epochCheckpointDir(runDir: string, epoch: number): string {
-  const trained = readTrainedRun(runDir);
+/**
+ * The checkpoint at the end of `epoch` of a trained run; an error names it when it is not there. `known`: its
+ * config and summary when the caller has read them already.
+ */
+export function epochCheckpointDir(
+  runDir: string,
+  epoch: number,
+  known?: { config: RunConfig; summary: Pick<RunSummary, 'totalSteps'> },
+): string {
+  const trained = known ?? readTrainedRun(runDir);
   if (!trained) throw new Error(`${runDir}: no summary.json, so no trained run to take epoch ${epoch} of`);
   const dir = evaluatedCheckpointDir(runDir, epoch, trained);
   if (dir === undefined)

@@ -158,7 +158,8 @@ export class StudyRunner {
             const what = epoch === undefined ? 'the final checkpoint' : `epoch ${epoch}`;
             let checkpoint: string[] = [];
             try {
-              if (epoch !== undefined) checkpoint = ['--checkpoint', epochCheckpointDir(runDir, epoch)];
+              if (epoch !== undefined)
+                checkpoint = ['--checkpoint', epochCheckpointDir(runDir, epoch, trained)];
             } catch (err) {
               return this.failed(run, tag, (err as Error).message);
             }
