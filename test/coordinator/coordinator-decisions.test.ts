@@ -3,7 +3,7 @@ import { runState } from '../helpers/run-state';
 import { decideCoordinator, type RunView } from '../../packages/coordinator/src/coordinator-decisions';
 
 const NOW = 1_000_000;
-const policy = { stopGraceMs: 60000, onDivergence: 'fail' as const };
+const policy = { stopGraceMs: 60000, unreadableGraceMs: 30000, onDivergence: 'fail' as const };
 
 function state(fields: Partial<RunState> = {}): RunState {
   return runState({ updatedAt: NOW - 1000, ...fields });
@@ -19,6 +19,16 @@ const divergence = { peer: 1, step: 12, generation: 3, reason: 'peer 1 diverged 
 describe('decideCoordinator', () => {
   it.each<[string, RunView, unknown]>([
     ['Redis lost the run', view(undefined), [{ type: 'register' }]],
+    [
+      'the state is malformed, for less than the grace',
+      view(undefined, { unreadable: { reason: 'generation: expected number', since: NOW - 29999 } }),
+      [],
+    ],
+    [
+      'the state has been malformed for the grace: registered again from the run directory',
+      view(undefined, { unreadable: { reason: 'generation: expected number', since: NOW - 30000 } }),
+      [{ type: 'replace-unreadable', reason: 'generation: expected number' }],
+    ],
     ['finished', view(state({ status: 'finished' })), [{ type: 'end', status: 'finished' }]],
     ['failed by someone else', view(state({ status: 'failed' })), [{ type: 'end', status: 'failed' }]],
     ['stopped', view(state({ status: 'stopped' })), [{ type: 'end', status: 'stopped' }]],

@@ -1,6 +1,14 @@
 import type { Redis } from 'ioredis';
 import { RunStore, RUNS_INDEX_KEY, type RunState, type WorkerRecord } from '@mat/exchange';
-import { deleteRun, newRedis, uniqueRunId } from './redis-helpers';
+import { runState } from '../helpers/run-state';
+import {
+  deleteRun,
+  freePort,
+  newRedis,
+  startRedisServer,
+  stopRedisServer,
+  uniqueRunId,
+} from './redis-helpers';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -81,7 +89,7 @@ describe('RunStore', () => {
   });
 
   it('a pause keeps the earliest step asked for; saved checkpoint files are counted per peer', async () => {
-    await store.writeState({ status: 'running' });
+    await store.create({}, runState());
     expect(await store.requestPause(7)).toBe(7);
     expect(await store.requestPause(9)).toBe(7);
     expect(await store.requestPause(6)).toBe(6);
@@ -89,5 +97,55 @@ describe('RunStore', () => {
     expect(await store.countSaved(1, 10, 0)).toBe(1);
     expect(await store.countSaved(1, 10, 2)).toBe(2);
     expect(await store.countSaved(2, 10, 1)).toBe(1);
+  });
+
+  it('changes only a state that is there: no write creates a state of a few fields', async () => {
+    expect(await store.writeState({ status: 'waiting', step: 3 })).toBe(false);
+    expect(await store.requestPause(4)).toBe(-1);
+    expect(
+      await store.reportDivergence({ peer: 0, step: 3, generation: 1, reason: 'loss is NaN at step 3' }),
+    ).toBe(false);
+    expect(await redis.exists(store.keys.state)).toBe(0);
+    await store.create({}, runState());
+    expect(await store.writeState({ step: 11, pauseAt: undefined })).toBe(true);
+    expect(await store.readState()).toMatchObject({ status: 'running', step: 11 });
+    // A malformed state (forged) is discarded whole when the coordinator replaces it.
+    await redis.hset(store.keys.state, 'generation', 'many');
+    await expect(store.readState()).rejects.toThrow(/generation/);
+    await store.discardState();
+    expect(await store.readState()).toBeUndefined();
+  });
+});
+
+/**
+ * A write sent while Redis is down waits in the client's queue and goes out when Redis is back (the
+ * clients retry through outages). After a restart without persistence it must find no state and change
+ * nothing: a state of only its fields is one nobody can read, and the coordinator, instead of registering
+ * the lost run again, waited on it for ever (seen in the Redis outage test).
+ */
+describe('RunStore across a Redis restart without persistence', () => {
+  let port: number;
+  afterAll(() => stopRedisServer(port));
+
+  it('a state write queued during the outage does not create a malformed state', async () => {
+    port = await freePort();
+    await startRedisServer(port);
+    const redis = newRedis(`redis://127.0.0.1:${port}`);
+    redis.on('error', () => {}); // the outage below: the client retries, the test checks the outcome
+    const store = new RunStore(redis, uniqueRunId('restart'));
+    await store.create({}, runState({ status: 'running' }));
+    stopRedisServer(port);
+    await sleep(300);
+    const queued = [
+      store.writeState({ status: 'waiting', step: 7 }),
+      store.requestPause(9),
+      store.reportDivergence({ peer: 1, step: 7, generation: 3, reason: 'loss is NaN at step 7' }),
+    ];
+    await sleep(300);
+    await startRedisServer(port);
+    expect(await Promise.all(queued)).toEqual([false, -1, false]);
+    expect(await redis.exists(store.keys.state)).toBe(0);
+    expect(await store.readState()).toBeUndefined();
+    redis.disconnect();
   });
 });

@@ -9,8 +9,10 @@ import type { RunState } from '@mat/exchange';
 
 /** One look at the run, as the coordinator's tick reads it. */
 export interface RunView {
-  /** The run's state in Redis; undefined when Redis lost it. */
+  /** The run's state in Redis; undefined when Redis lost it, or when it cannot be read (`unreadable`). */
   state: RunState | undefined;
+  /** The state is in Redis but malformed (a ContractError): why, and since when (ms epoch) it has been. */
+  unreadable?: { reason: string; since: number };
   /** Slots held by a live lease (expired ones were removed first). */
   held: number;
   /** Workers found lost (lease run out) at this look; their slots may already be held again by a spare. */
@@ -26,12 +28,19 @@ export interface RunView {
 export interface CoordinatorPolicy {
   /** How long a stop may wait for every peer to reach a common step before it is forced. */
   stopGraceMs: number;
+  /** How long the state may stay unreadable before the run is registered again from its directory. */
+  unreadableGraceMs: number;
   onDivergence: DivergencePolicy;
 }
 
 export type CoordinatorAction =
   /** Redis lost the run (restart without persistence): register it again from the run directory. */
   | { type: 'register' }
+  /**
+   * The state has been malformed for a while (no process of the run can act on it: a forged or damaged
+   * write): replace it by registering the run again from its directory, as if Redis had lost it.
+   */
+  | { type: 'replace-unreadable'; reason: string }
   /** The run has ended (whoever ended it): stop watching it. */
   | { type: 'end'; status: 'finished' | 'stopped' | 'failed' }
   /** End the run as failed: summary.json and the run's state give the reason. */
@@ -52,7 +61,11 @@ export type CoordinatorAction =
 const TERMINAL = ['finished', 'stopped', 'failed'] as const;
 
 export function decideCoordinator(view: RunView, policy: CoordinatorPolicy): CoordinatorAction[] {
-  const { state } = view;
+  const { state, unreadable } = view;
+  if (unreadable)
+    return view.now - unreadable.since >= policy.unreadableGraceMs
+      ? [{ type: 'replace-unreadable', reason: unreadable.reason }]
+      : [];
   if (!state) return [{ type: 'register' }];
   const terminal = TERMINAL.find((t) => t === state.status);
   if (terminal) return [{ type: 'end', status: terminal }];

@@ -12,6 +12,8 @@ import {
 } from '@mat/core';
 import {
   connectRedis,
+  ContractError,
+  ErrorOnce,
   DEFAULT_QUEUE_PREFIX,
   encodeRegisterJob,
   JOBS,
@@ -24,7 +26,7 @@ import {
   type RunState,
 } from '@mat/exchange';
 import { ControlJobs } from './control-jobs';
-import { decideCoordinator, type CoordinatorAction } from './coordinator-decisions';
+import { decideCoordinator, type CoordinatorAction, type RunView } from './coordinator-decisions';
 import { Evaluations } from './evaluations';
 import { LiveMetrics } from './live-metrics';
 import { runConfigOf } from './run-config';
@@ -48,6 +50,11 @@ export interface CoordinatorOptions {
   graceMs?: number;
   /** How long a stop may wait for every peer to reach a common step before it is forced. @defaultValue 60000 */
   stopGraceMs?: number;
+  /**
+   * How long the run's state may stay malformed in Redis before it is replaced by registering the run again
+   * from its directory. @defaultValue 30000
+   */
+  unreadableGraceMs?: number;
   /** The clock stop requests are timed with (tests inject one). @defaultValue Date.now */
   clock?: () => number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
@@ -82,6 +89,10 @@ export interface CoordinatorOutcome {
 export class Coordinator {
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
+  /** Since when the state has been malformed (undefined while it reads, or is absent). */
+  private unreadableSince: number | undefined;
+  /** Each tick phase's errors: the same error at every tick is said once, not 4 times a second. */
+  private readonly tickErrors: { watch: ErrorOnce; metrics: ErrorOnce };
   private finish?: (o: CoordinatorOutcome) => void;
   private readonly log: NonNullable<CoordinatorOptions['log']>;
   private readonly metrics: LiveMetrics;
@@ -99,6 +110,7 @@ export class Coordinator {
     private readonly workers: BullWorker[],
   ) {
     this.log = opts.log ?? (() => {});
+    this.tickErrors = { watch: new ErrorOnce(this.log), metrics: new ErrorOnce(this.log) };
     this.clock = opts.clock ?? Date.now;
     this.metrics = new LiveMetrics(store, dir.path, { peers: config.peers, schedule }, this.log, {
       progressEveryMs: opts.progressEveryMs,
@@ -237,22 +249,42 @@ export class Coordinator {
   private async tick(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
-    try {
-      await this.watch();
-    } catch (err) {
-      this.log(`coordinator: ${(err as Error).message}`);
-    }
-    try {
-      await this.metrics.poll();
-    } catch (err) {
-      this.log(`metrics.jsonl: ${(err as Error).message}`);
-    }
+    await this.tickPhase(this.tickErrors.watch, 'coordinator', () => this.watch());
+    await this.tickPhase(this.tickErrors.metrics, 'metrics.jsonl', () => this.metrics.poll());
     this.busy = false;
+  }
+
+  private async tickPhase(errors: ErrorOnce, what: string, phase: () => Promise<unknown>): Promise<void> {
+    try {
+      await phase();
+      errors.clear();
+    } catch (err) {
+      errors.report(what, err);
+    }
+  }
+
+  /** The state, or why it cannot be read (a malformed one: ContractError) and since when. */
+  private async readState(): Promise<Pick<RunView, 'state' | 'unreadable'>> {
+    try {
+      const state = await this.store.readState();
+      this.unreadableSince = undefined;
+      return { state };
+    } catch (err) {
+      if (!(err instanceof ContractError)) throw err;
+      if (this.unreadableSince === undefined) {
+        this.unreadableSince = this.clock();
+        this.log(
+          `error: ${err.message}; unless it is readable again within ` +
+            `${((this.opts.unreadableGraceMs ?? 30000) / 1000).toFixed(0)} s, the run is registered again from ${this.runDir}`,
+        );
+      }
+      return { state: undefined, unreadable: { reason: err.message, since: this.unreadableSince } };
+    }
   }
 
   /** One look at the run (lost workers first), then what decideCoordinator says to do. */
   private async watch(): Promise<void> {
-    const state = await this.store.readState();
+    const { state, unreadable } = await this.readState();
     let lost = 0;
     if (state && !['finished', 'stopped', 'failed'].includes(state.status)) {
       for (const { peer, workerId } of await this.store.expireLeases(this.opts.graceMs ?? 0)) {
@@ -271,13 +303,18 @@ export class Coordinator {
     const actions = decideCoordinator(
       {
         state,
+        unreadable,
         held: slots.size,
         lost,
         slotSteps: [...slots.values()].map((s) => s.step),
         holderLeaving: [...slots.values()].some((s) => leaving.has(s.workerId)),
         now: this.clock(),
       },
-      { stopGraceMs: this.opts.stopGraceMs ?? 60000, onDivergence: this.config.train.onDivergence },
+      {
+        stopGraceMs: this.opts.stopGraceMs ?? 60000,
+        unreadableGraceMs: this.opts.unreadableGraceMs ?? 30000,
+        onDivergence: this.config.train.onDivergence,
+      },
     );
     for (const action of actions) await this.act(action, state!);
   }
@@ -286,10 +323,16 @@ export class Coordinator {
     switch (action.type) {
       case 'register':
         this.log(`run ${this.runId} is gone from Redis (restarted?): registering it again`);
-        await this.register(undefined);
-        // Its metrics stream is gone too: the new one is read from its start.
-        this.metrics.rewind();
-        return;
+        return this.registerAgain();
+      case 'replace-unreadable':
+        this.log(
+          `error: the state of run ${this.runId} in Redis has been unreadable for ` +
+            `${((this.opts.unreadableGraceMs ?? 30000) / 1000).toFixed(0)} s (${action.reason}): ` +
+            `replacing it by registering the run again from ${this.runDir}`,
+        );
+        await this.store.discardState();
+        this.unreadableSince = undefined;
+        return this.registerAgain();
       case 'end':
         return this.end(action.status, state.error);
       case 'fail':
@@ -328,6 +371,12 @@ export class Coordinator {
       case 'check-evaluations':
         return this.checkEvaluations(state);
     }
+  }
+
+  private async registerAgain(): Promise<void> {
+    await this.register(undefined);
+    // Its metrics stream is gone too: the new one is read from its start.
+    this.metrics.rewind();
   }
 
   /** Every slot is held: all peers start together from the newest committed checkpoint. */

@@ -5,6 +5,7 @@ export * from './message-inbox';
 export * from './ipc-exchange';
 export * from './redis-exchange';
 export * from './redis-connection';
+export * from './error-once';
 export * from './run-store';
 export * from './gpu-pool';
 export * from './contracts';

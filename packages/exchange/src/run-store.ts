@@ -77,8 +77,25 @@ for i = 1, #all, 2 do
 end
 return out`;
 
-/** KEYS: state; ARGV: step. pauseAt = min(pauseAt, step). Returns the pause step. */
-const PAUSE = `local cur = redis.call('HGET', KEYS[1], 'pauseAt')
+/**
+ * A run's state exists while its `status` field does (decodeRunState). Every change of an existing state
+ * goes through a script that checks this first: a write queued by a client while Redis was down, and sent
+ * when it came back empty (a restart without persistence), must not create a state of a few fields, which
+ * every reader would then refuse as malformed instead of seeing a run to register again. Only create()
+ * writes a state that is not there.
+ */
+const STATE_EXISTS = `if redis.call('HEXISTS', KEYS[1], 'status') == 0 then return -1 end`;
+
+/** KEYS: state; ARGV: n, then n field/value pairs to set, then fields to delete. 1, or -1 without a state. */
+const UPDATE_STATE = `${STATE_EXISTS}
+local n = tonumber(ARGV[1])
+for i = 2, 2 * n, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 2 * n + 2, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
+return 1`;
+
+/** KEYS: state; ARGV: step. pauseAt = min(pauseAt, step). Returns the pause step (-1 without a state). */
+const PAUSE = `${STATE_EXISTS}
+local cur = redis.call('HGET', KEYS[1], 'pauseAt')
 local at = tonumber(ARGV[1])
 if cur and cur ~= '' and tonumber(cur) < at then at = tonumber(cur) end
 redis.call('HSET', KEYS[1], 'pauseAt', at)
@@ -96,7 +113,8 @@ redis.call('HSETNX', KEYS[1], 'secretFingerprint', ARGV[1])
 return redis.call('HGET', KEYS[1], 'secretFingerprint')`;
 
 /** KEYS: state; ARGV: divergence JSON. Records the first divergence of a run only (HSETNX). */
-const REPORT_DIVERGENCE = `return redis.call('HSETNX', KEYS[1], 'divergence', ARGV[1])`;
+const REPORT_DIVERGENCE = `${STATE_EXISTS}
+return redis.call('HSETNX', KEYS[1], 'divergence', ARGV[1])`;
 
 export class RunStore {
   readonly keys: ReturnType<typeof runKeys>;
@@ -117,23 +135,33 @@ export class RunStore {
     );
   }
 
-  /** Sets fields of the state (undefined clears a field) and `updatedAt`. */
-  async writeState(fields: Partial<RunState>): Promise<void> {
-    const { set, clear } = encodeStateUpdate(
-      { ...fields, updatedAt: Date.now() },
-      `state update of run ${this.runId}`,
-    );
-    const tx = this.redis.multi().hset(this.keys.state, set);
-    if (clear.length > 0) tx.hdel(this.keys.state, ...clear);
-    await tx.exec();
+  /**
+   * Sets fields of an existing state (undefined clears a field) and `updatedAt`. Returns false, changing
+   * nothing, when the run has no state (Redis lost it): the coordinator registers it again.
+   */
+  async writeState(fields: Partial<RunState>): Promise<boolean> {
+    const { set, clear } = this.encodeState(fields);
+    const pairs = Object.entries(set).flat();
+    const args = [pairs.length / 2, ...pairs, ...clear];
+    return Number(await this.redis.eval(UPDATE_STATE, 1, this.keys.state, ...args)) === 1;
   }
 
-  /** Registers a run: its config, its state, its place in the run index. */
+  /** Registers a run: its config, its state (replacing any), its place in the run index. */
   async create(config: unknown, state: RunState): Promise<void> {
+    const { set } = this.encodeState(state);
     await this.redis.del(this.keys.state, this.keys.slots);
     await this.redis.set(this.keys.config, JSON.stringify(config));
-    await this.writeState(state);
+    await this.redis.hset(this.keys.state, set);
     await this.redis.sadd(RUNS_INDEX_KEY, this.runId);
+  }
+
+  /** Deletes the state (a malformed one the coordinator replaces by registering the run again). */
+  async discardState(): Promise<void> {
+    await this.redis.del(this.keys.state);
+  }
+
+  private encodeState(fields: Partial<RunState>) {
+    return encodeStateUpdate({ ...fields, updatedAt: Date.now() }, `state update of run ${this.runId}`);
   }
 
   /** The stored config as JSON (checked by parseRunConfig where it is used); undefined when none. */
@@ -208,7 +236,10 @@ export class RunStore {
     );
   }
 
-  /** A worker's peer diverged: recorded for the coordinator unless another divergence is pending. */
+  /**
+   * A worker's peer diverged: recorded for the coordinator unless another divergence is pending (false), or
+   * the run has no state (false: Redis lost it, and the peers start again from a checkpoint anyway).
+   */
   async reportDivergence(divergence: ReportedDivergence): Promise<boolean> {
     return (
       Number(await this.redis.eval(REPORT_DIVERGENCE, 1, this.keys.state, encodeDivergence(divergence))) === 1
@@ -226,7 +257,7 @@ export class RunStore {
     return theirs ?? undefined;
   }
 
-  /** Asks every peer to stop after `step` steps (an earlier pending pause wins). */
+  /** Asks every peer to stop after `step` steps (an earlier pending pause wins); -1 when the run has no state. */
   async requestPause(step: number): Promise<number> {
     return Number(await this.redis.eval(PAUSE, 1, this.keys.state, step));
   }

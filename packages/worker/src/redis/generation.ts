@@ -1,9 +1,15 @@
 import { DivergenceError } from '@mat/core';
-import { ExchangeAborted, type RedisPeerExchange, type RunState, type RunStore } from '@mat/exchange';
+import {
+  ErrorOnce,
+  ExchangeAborted,
+  type RedisPeerExchange,
+  type RunState,
+  type RunStore,
+} from '@mat/exchange';
 import type { PeerRunner } from '../peer-runner';
 import { trainLoop } from '../train-loop';
 import type { Heartbeat } from './heartbeat';
-import { ErrorOnce, type RunStatePoller } from './run-state-poller';
+import type { RunStatePoller } from './run-state-poller';
 import { decideAtBoundary, decideDuringStep } from './worker-decisions';
 
 export interface GenerationContext {
@@ -92,8 +98,12 @@ export async function trainGeneration(ctx: GenerationContext, state: RunState): 
             return true;
           case 'pause-here':
             return true;
-          case 'request-pause':
-            return d >= (await store.requestPause(action.at));
+          case 'request-pause': {
+            const at = await store.requestPause(action.at);
+            // -1: Redis lost the run meanwhile; the coordinator registers it again, a new generation follows.
+            if (at < 0) abort.abort('abort-generation');
+            return at < 0 || d >= at;
+          }
         }
       },
       signal: () => abort.signal,
