@@ -190,6 +190,8 @@ async function runWorker(spec) {
 
   for (let i = 0; i < spec.warmup; i++) atStep();
   const totals = spec.profile ? instrumentKernels(tf, tf.getBackend()) : null;
+  const takePoolStats = spec.backend === 'native' ? require('@mat/native').takeNativePoolStats : null;
+  takePoolStats?.();
   const times = [];
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < spec.steps; i++) {
@@ -198,6 +200,7 @@ async function runWorker(spec) {
     times.push(Number(process.hrtime.bigint() - t0) / 1e9);
   }
   const cpu = process.cpuUsage(cpu0);
+  const pool = takePoolStats?.();
   const stepS = times.reduce((a, b) => a + b, 0) / times.length;
   const result = {
     ...engine,
@@ -210,6 +213,16 @@ async function runWorker(spec) {
     // CPU time of all threads per step: on a shared machine, wall time also counts waiting for a core.
     cpu_step_s: round((cpu.user + cpu.system) / 1e6 / spec.steps, 4),
   };
+  if (pool && pool.calls > 0) {
+    // How the native thread pool shared the work: parallel calls per step, the calling thread's share of
+    // the chunks, and how long it waited for the other threads' last chunks.
+    result.pool = {
+      calls_per_step: round(pool.calls / spec.steps, 0),
+      chunks_per_call: round(pool.chunks / pool.calls, 1),
+      caller_chunk_share: round(pool.callerChunks / pool.chunks, 3),
+      caller_wait_ms_per_step: round(pool.callerWaitMs / spec.steps, 1),
+    };
+  }
   if (totals) {
     const kernelMs = Object.values(totals).reduce((a, e) => a + e.ms, 0);
     result.kernels = Object.entries(totals)

@@ -1,5 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeInfo, setNativeSimd, setNativeThreads, type SimdLevel } from '@mat/native';
+import {
+  nativeInfo,
+  setNativeSimd,
+  setNativeThreads,
+  takeNativePoolStats,
+  type SimdLevel,
+} from '@mat/native';
 import { Rng } from '../../packages/core/src/rng';
 import { describeNative, expectParity, randomTensor } from './helpers';
 
@@ -58,6 +64,25 @@ describeNative('every SIMD level and thread count gives the cpu results', () => 
       });
     });
     expect(results[1]).toEqual(results[0]);
+  });
+
+  it('counts how parallel calls shared their work (bench --profile), and resets on each take', async () => {
+    await tf.setBackend('native');
+    setNativeThreads(1);
+    takeNativePoolStats();
+    tf.dispose(probe());
+    // One thread: nothing runs through the pool.
+    expect(takeNativePoolStats()).toEqual({ calls: 0, chunks: 0, callerChunks: 0, callerWaitMs: 0 });
+    setNativeThreads(2);
+    tf.dispose(probe());
+    const s = takeNativePoolStats();
+    expect(s.calls).toBeGreaterThan(0);
+    expect(s.chunks).toBeGreaterThanOrEqual(s.calls);
+    // The calling thread always takes part; on a busy machine it may run every chunk itself.
+    expect(s.callerChunks).toBeGreaterThan(0);
+    expect(s.callerChunks).toBeLessThanOrEqual(s.chunks);
+    expect(s.callerWaitMs).toBeGreaterThanOrEqual(0);
+    expect(takeNativePoolStats().calls).toBe(0);
   });
 
   it('rejects bad settings with a message naming the problem', () => {

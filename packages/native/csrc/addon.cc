@@ -428,6 +428,25 @@ napi_value Info(napi_env env, napi_callback_info) {
   return o;
 }
 
+// poolStats(): the thread pool's counters since the last call (then reset)
+napi_value PoolStatsFn(napi_env env, napi_callback_info) {
+  return guarded(env, [&] {
+    const matn::PoolStats s = matn::take_pool_stats();
+    napi_value o;
+    napi_create_object(env, &o);
+    napi_value v;
+    napi_create_double(env, static_cast<double>(s.calls), &v);
+    napi_set_named_property(env, o, "calls", v);
+    napi_create_double(env, static_cast<double>(s.chunks), &v);
+    napi_set_named_property(env, o, "chunks", v);
+    napi_create_double(env, static_cast<double>(s.caller_chunks), &v);
+    napi_set_named_property(env, o, "callerChunks", v);
+    napi_create_double(env, static_cast<double>(s.caller_wait_ns) / 1e6, &v);
+    napi_set_named_property(env, o, "callerWaitMs", v);
+    return o;
+  });
+}
+
 // setThreads(n)
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
@@ -497,6 +516,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"batchNormReluGrad", nullptr, BatchNormReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormReluSums", nullptr, BatchNormReluSums, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"poolStats", nullptr, PoolStatsFn, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setSimd", nullptr, SetSimd, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setConvAlgorithm", nullptr, SetConvAlgorithm, nullptr, nullptr, nullptr, napi_default, nullptr},

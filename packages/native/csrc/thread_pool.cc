@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <memory>
@@ -11,6 +12,15 @@
 
 namespace matn {
 namespace {
+
+/** What the pool did since the last reset (PoolStats in thread_pool.h). */
+std::atomic<long> stat_calls{0}, stat_chunks{0}, stat_caller_chunks{0}, stat_wait_ns{0};
+
+long now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 int threads_from_env() {
   const char* s = std::getenv("MAT_NATIVE_THREADS");
@@ -34,6 +44,7 @@ struct Job {
       if (c >= chunks) return;
       const long begin = c * chunk, end = std::min(n, begin + chunk);
       (*fn)(begin, end, participant);
+      if (participant == 0) stat_caller_chunks.fetch_add(1, std::memory_order_relaxed);
       if (done.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) {
         std::lock_guard<std::mutex> lock(mu);
         finished.notify_all();
@@ -73,6 +84,8 @@ class Pool {
     job->n = n;
     job->chunk = std::max(1L, (n + 16L * threads() - 1) / (16L * threads()));
     job->chunks = (n + job->chunk - 1) / job->chunk;
+    stat_calls.fetch_add(1, std::memory_order_relaxed);
+    stat_chunks.fetch_add(job->chunks, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(mu_);
       job_ = job;
@@ -82,10 +95,12 @@ class Pool {
     in_worker_ = true;
     job->work(0);
     in_worker_ = false;
+    const long t0 = now_ns();
     if (job->done.load(std::memory_order_acquire) != job->chunks) {
       std::unique_lock<std::mutex> lock(job->mu);
       job->finished.wait(lock, [&] { return job->done.load(std::memory_order_acquire) == job->chunks; });
     }
+    stat_wait_ns.fetch_add(now_ns() - t0, std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(mu_);
     if (job_ == job) job_.reset();
   }
@@ -141,5 +156,14 @@ void set_num_threads(int n) {
 }
 
 void parallel_for(long n, const std::function<void(long, long, int)>& fn) { pool().run(n, fn); }
+
+PoolStats take_pool_stats() {
+  PoolStats s;
+  s.calls = stat_calls.exchange(0);
+  s.chunks = stat_chunks.exchange(0);
+  s.caller_chunks = stat_caller_chunks.exchange(0);
+  s.caller_wait_ns = stat_wait_ns.exchange(0);
+  return s;
+}
 
 }  // namespace matn

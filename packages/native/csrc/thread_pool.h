@@ -18,4 +18,15 @@ void set_num_threads(int n);
  */
 void parallel_for(long n, const std::function<void(long, long, int)>& fn);
 
+/** Parallel calls since the last take (with more than one thread): how the work was shared. */
+struct PoolStats {
+  long calls = 0;
+  long chunks = 0;
+  /** Chunks the calling thread ran itself. */
+  long caller_chunks = 0;
+  /** Time the calling thread waited for the workers' last chunks, after running out of its own. */
+  long caller_wait_ns = 0;
+};
+PoolStats take_pool_stats();
+
 }  // namespace matn

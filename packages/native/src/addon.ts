@@ -97,9 +97,20 @@ export interface NativeAddon {
     nr: number;
     convAlgorithm: string;
   };
+  poolStats(): NativePoolStats;
   setThreads(n: number): void;
   setSimd(level: 'avx512' | 'avx2' | 'scalar'): void;
   setConvAlgorithm(algorithm: ConvAlgorithm): void;
+}
+
+/** The thread pool's counters since they were last taken (parallel calls with more than one thread). */
+export interface NativePoolStats {
+  calls: number;
+  chunks: number;
+  /** Chunks the calling (JS) thread ran itself. */
+  callerChunks: number;
+  /** Time the calling thread waited for the workers' last chunks after running out of its own. */
+  callerWaitMs: number;
 }
 
 /** Where `npm install` (node-gyp) puts the binary; the same from src/ (ts-jest) and dist/. */

@@ -13,10 +13,11 @@ export {
   setNativeConvAlgorithm,
   setNativeSimd,
   setNativeThreads,
+  takeNativePoolStats,
   type NativeInfo,
   type SimdLevel,
 } from './info';
-export type { ConvAlgorithm } from './addon';
+export type { ConvAlgorithm, NativePoolStats } from './addon';
 export { NATIVE_KERNELS, type NativeKernel } from './kernels';
 export {
   BATCH_NORM_RELU_GRAD_KERNEL,

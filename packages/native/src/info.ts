@@ -1,4 +1,4 @@
-import { addonError, ADDON_PATH, loadAddon, type ConvAlgorithm } from './addon';
+import { addonError, ADDON_PATH, loadAddon, type ConvAlgorithm, type NativePoolStats } from './addon';
 import { NATIVE_KERNELS } from './kernels';
 
 export type SimdLevel = 'avx512' | 'avx2' | 'scalar';
@@ -66,6 +66,11 @@ export function setNativeThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > 256)
     throw new Error(`setNativeThreads: n must be an integer in [1, 256], got ${n}`);
   requireAddon().setThreads(n);
+}
+
+/** The thread pool's counters since the last call (then reset): how parallel calls shared their work. */
+export function takeNativePoolStats(): NativePoolStats {
+  return requireAddon().poolStats();
 }
 
 /** Lowers the SIMD level (tests compare levels); a level the CPU lacks is clamped to the best it has. */
