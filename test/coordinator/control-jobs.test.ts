@@ -4,11 +4,11 @@ import * as path from 'path';
 import { Queue, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { parseRunConfig } from '@mat/core';
-import { Coordinator } from '@mat/coordinator';
 import { ControlJobs } from '../../packages/coordinator/src/control-jobs';
 import type { Evaluations } from '../../packages/coordinator/src/evaluations';
 import { JOBS, QUEUES, RunStore, type RunState } from '@mat/exchange';
 import { deleteRun, newRedis, REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
+import { startTestCoordinator } from '../helpers/test-coordinator';
 import { waitFor } from '../helpers/wait-for';
 
 /** A job as BullMQ hands it to a processor: its data as JSON text read back (what a forger controls). */
@@ -242,30 +242,10 @@ describe('control jobs: forged and malformed jobs are refused, never acted on', 
 // Needs Redis on 127.0.0.1:6379. A real Coordinator and its control queue; the forger is a queue producer.
 describe('control jobs through the coordinator', () => {
   it('a forged create of the live run is logged naming the job and the run keeps its config and state', async () => {
-    const redis = newRedis();
-    const runId = uniqueRunId('forged-create');
-    const prefix = `test-${runId}`;
-    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mat-forged-create-'));
-    const lines: string[] = [];
-    const config = parseRunConfig({
-      name: runId,
-      outDir,
-      peers: 2,
-      data: { dataset: 'fashion-mnist', trainSubset: 64, testSubset: 10 },
-      train: { epochs: 1, batchSize: 16 },
-    });
-    const coordinator = await Coordinator.start({
-      conn: { url: REDIS_URL },
-      config,
-      queuePrefix: prefix,
-      pollMs: 20,
-      log: (l) => lines.push(l),
-    });
-    const queue = new Queue(QUEUES.control, { connection: { url: REDIS_URL }, prefix });
+    const t = await startTestCoordinator('forged-create');
+    const { store, lines, runId, config } = t;
+    const queue = new Queue(QUEUES.control, { connection: { url: REDIS_URL }, prefix: t.prefix });
     try {
-      const outcome = coordinator.run();
-      outcome.catch(() => {});
-      const store = new RunStore(redis, runId);
       const before = await waitFor(async () => store.readState(), 'the run', 20000);
       const forged = await queue.add(JOBS.create, {
         runId,
@@ -285,11 +265,7 @@ describe('control jobs through the coordinator', () => {
       expect(await forged.isFailed()).toBe(true);
     } finally {
       await queue.close();
-      coordinator.detach();
-      await coordinator.close();
-      await deleteRun(redis, runId, prefix);
-      redis.disconnect();
-      fs.rmSync(outDir, { recursive: true, force: true });
+      await t.close();
     }
   }, 60000);
 });

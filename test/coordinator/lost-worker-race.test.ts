@@ -1,51 +1,18 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import type { Redis } from 'ioredis';
-import { parseRunConfig } from '@mat/core';
-import { Coordinator } from '@mat/coordinator';
 import { RunStore } from '@mat/exchange';
-import { deleteRun, newRedis, REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
+import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator';
 import { waitFor } from '../helpers/wait-for';
 
 // Needs Redis on 127.0.0.1:6379. A real Coordinator; the workers are only their slot leases.
 describe('Coordinator: a lost worker', () => {
-  let redis: Redis;
-  let runId: string;
-  let outDir: string;
-  let coordinator: Coordinator | undefined;
-
-  beforeEach(() => {
-    redis = newRedis();
-    runId = uniqueRunId('lost-race');
-    outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mat-lost-race-'));
-  });
+  let t: TestCoordinator | undefined;
   afterEach(async () => {
     jest.restoreAllMocks();
-    coordinator?.detach();
-    await coordinator?.close();
-    await deleteRun(redis, runId, `test-${runId}`);
-    redis.disconnect();
-    fs.rmSync(outDir, { recursive: true, force: true });
+    await t?.close();
   });
 
   it('ends its generation even when its slot is claimed again before the coordinator reads the slots', async () => {
-    const config = parseRunConfig({
-      name: runId,
-      outDir,
-      peers: 2,
-      data: { dataset: 'fashion-mnist', trainSubset: 64, testSubset: 10 },
-      train: { epochs: 1, batchSize: 16 },
-    });
-    coordinator = await Coordinator.start({
-      conn: { url: REDIS_URL },
-      config,
-      queuePrefix: `test-${runId}`,
-      pollMs: 20,
-    });
-    const outcome = coordinator.run();
-    outcome.catch(() => {}); // detached in afterEach
-    const store = new RunStore(redis, runId);
+    t = await startTestCoordinator('lost-race');
+    const { store } = t;
     await waitFor(async () => ((await store.readState()) ? true : undefined), 'the run', 20000);
     // Worker A's lease runs out soon (no heartbeat renews it); worker B's holds.
     expect(await store.claimSlot('worker-a', 1500, 2)).toBe(0);
