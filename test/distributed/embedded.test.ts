@@ -146,14 +146,15 @@ describe('embedded runtime (one process per peer, no Redis)', () => {
 
   it('a stop during an epoch evaluation longer than the stop grace waits for it: the evaluation is not lost', async () => {
     // 2 steps per epoch; each epoch evaluation runs PGD-10 on 1000 test images per peer (several seconds),
-    // the stop grace is 2 s (more than the step → evaluation gap). Before the fix the stop killed the
-    // evaluating peers and the epoch's evaluation was lost.
+    // the stop grace is 3 s (more than a step and its checkpoint). Before the fix the stop killed the
+    // evaluating peers and the epoch's evaluation was lost; then the grace was re-armed on a 3 s tick
+    // instead of from the evaluation's end, and on a busy machine the step after it did not make it.
     const config = tinyConfig(dir, 'embedded-stop-in-eval', 2, {
       data: { dataset: 'fashion-mnist', trainSubset: 16, testSubset: 1000 },
       train: { epochs: 3, batchSize: 8, checkpointEvery: 0 },
       eval: { everyEpoch: true, batchSize: 250, attack: { eps: 0.1, stepSize: 0.01, steps: 10 } },
     });
-    const run = spawnMat(trainProcessesArgs(config, '--stop-grace', '2'));
+    const run = spawnMat(trainProcessesArgs(config, '--stop-grace', '3'));
     await waitFor(() => /"type":"progress","step":2/.test(run.output()), 'step 2');
     run.child.kill('SIGINT'); // the peers are evaluating epoch 1 (or about to)
     expect(await run.exited).toBe(0);

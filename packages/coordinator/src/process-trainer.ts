@@ -101,23 +101,26 @@ export class ProcessTrainer {
    * Every peer stops after a step all of them can still reach (one past the furthest), with a checkpoint.
    * A peer that cannot get there (it waits for a partner that hangs) does not hold the stop up: after
    * `stopGraceMs` every child is killed and the run ends at its last committed checkpoint. A peer that is
-   * evaluating is not waiting for anyone (evaluations follow a step all peers took): the grace starts again
-   * once no peer evaluates, so a stop never throws an evaluation away (a second Ctrl-C still aborts).
+   * evaluating is not waiting for anyone (evaluations follow a step all peers took): the grace is held
+   * while a peer evaluates and starts again in full when the last evaluation ends, so a stop never throws
+   * an evaluation away, nor the step after it (a second Ctrl-C still aborts).
    */
   requestStop(): void {
     if (this.pauseAt !== undefined) return;
     this.pauseAt = Math.max(this.startStep, ...this.reported.values()) + 1;
     for (const child of this.children) if (child.connected) child.send({ type: 'pause', at: this.pauseAt });
-    const grace = this.opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
-    const expire = () => {
-      if (this.evaluating.size > 0) {
-        this.stopTimer = setTimeout(expire, grace).unref();
-        return;
-      }
+    this.restartStopGrace();
+  }
+
+  /** A pending stop's grace, in full from now, unless a peer evaluates (the end of its evaluation restarts it). */
+  private restartStopGrace(): void {
+    clearTimeout(this.stopTimer);
+    this.stopTimer = undefined;
+    if (this.pauseAt === undefined || this.evaluating.size > 0) return;
+    this.stopTimer = setTimeout(() => {
       this.forcedStop = true;
       this.endAttempt?.({ type: 'force-stopped' });
-    };
-    this.stopTimer = setTimeout(expire, grace).unref();
+    }, this.opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS).unref();
   }
 
   async run(events: RunEvents = {}): Promise<RunSummary> {
@@ -248,6 +251,7 @@ export class ProcessTrainer {
           }
           case 'eval-start':
             this.evaluating.add(m.peer);
+            this.restartStopGrace(); // held while it evaluates
             break;
           case 'eval-progress':
             if (this.clock.phase !== 'evaluation') this.clock.enter('evaluation', Date.now());
@@ -255,6 +259,7 @@ export class ProcessTrainer {
             break;
           case 'eval': {
             this.evaluating.delete(m.peer);
+            if (this.evaluating.size === 0) this.restartStopGrace();
             const line = lines.addEval({ ...m.result, peer: m.peer, step: m.step, final: m.final });
             if (line) {
               metrics.append({ type: 'eval', ...line });
