@@ -26,7 +26,12 @@ import {
   type RunState,
 } from '@mat/exchange';
 import { ControlJobs } from './control-jobs';
-import { decideCoordinator, type CoordinatorAction, type RunView } from './coordinator-decisions';
+import {
+  decideCoordinator,
+  type CoordinatorAction,
+  type CoordinatorPolicy,
+  type RunView,
+} from './coordinator-decisions';
 import { Evaluations } from './evaluations';
 import { LiveMetrics } from './live-metrics';
 import { runConfigOf } from './run-config';
@@ -98,6 +103,8 @@ export class Coordinator {
   private readonly metrics: LiveMetrics;
   private readonly evaluations: Evaluations;
   private readonly clock: () => number;
+  /** What decideCoordinator is given with every look: the options' graces (defaults filled in) and the config's. */
+  private readonly policy: CoordinatorPolicy;
 
   private constructor(
     private readonly opts: CoordinatorOptions & { pollMs: number; queuePrefix: string; runId: string },
@@ -112,6 +119,11 @@ export class Coordinator {
     this.log = opts.log ?? (() => {});
     this.tickErrors = { watch: new ErrorOnce(this.log), metrics: new ErrorOnce(this.log) };
     this.clock = opts.clock ?? Date.now;
+    this.policy = {
+      stopGraceMs: opts.stopGraceMs ?? 60000,
+      unreadableGraceMs: opts.unreadableGraceMs ?? 30000,
+      onDivergence: config.train.onDivergence,
+    };
     this.metrics = new LiveMetrics(store, dir.path, { peers: config.peers, schedule }, this.log, {
       progressEveryMs: opts.progressEveryMs,
     });
@@ -275,7 +287,7 @@ export class Coordinator {
         this.unreadableSince = this.clock();
         this.log(
           `error: ${err.message}; unless it is readable again within ` +
-            `${((this.opts.unreadableGraceMs ?? 30000) / 1000).toFixed(0)} s, the run is registered again from ${this.runDir}`,
+            `${seconds(this.policy.unreadableGraceMs)}, the run is registered again from ${this.runDir}`,
         );
       }
       return { state: undefined, unreadable: { reason: err.message, since: this.unreadableSince } };
@@ -310,11 +322,7 @@ export class Coordinator {
         holderLeaving: [...slots.values()].some((s) => leaving.has(s.workerId)),
         now: this.clock(),
       },
-      {
-        stopGraceMs: this.opts.stopGraceMs ?? 60000,
-        unreadableGraceMs: this.opts.unreadableGraceMs ?? 30000,
-        onDivergence: this.config.train.onDivergence,
-      },
+      this.policy,
     );
     for (const action of actions) await this.act(action, state!);
   }
@@ -327,11 +335,10 @@ export class Coordinator {
       case 'replace-unreadable':
         this.log(
           `error: the state of run ${this.runId} in Redis has been unreadable for ` +
-            `${((this.opts.unreadableGraceMs ?? 30000) / 1000).toFixed(0)} s (${action.reason}): ` +
+            `${seconds(this.policy.unreadableGraceMs)} (${action.reason}): ` +
             `replacing it by registering the run again from ${this.runDir}`,
         );
         await this.store.discardState();
-        this.unreadableSince = undefined;
         return this.registerAgain();
       case 'end':
         return this.end(action.status, state.error);
@@ -359,7 +366,7 @@ export class Coordinator {
       case 'stop': {
         if (action.forced) {
           this.log(
-            `the peers did not reach a common step within ${((this.opts.stopGraceMs ?? 60000) / 1000).toFixed(0)} s ` +
+            `the peers did not reach a common step within ${seconds(this.policy.stopGraceMs)} ` +
               `of the stop request: the run stops at its last checkpoint, step ${state.checkpointStep}`,
           );
         }
@@ -530,3 +537,6 @@ export class Coordinator {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A grace as the log says it: "30 s". */
+const seconds = (ms: number) => `${(ms / 1000).toFixed(0)} s`;
