@@ -157,7 +157,12 @@ describe('docker-compose on a real engine (CPU profile)', () => {
     for (;;) {
       const s = await state(id);
       if (s.Status === 'exited' && !s.Restarting) return s;
-      if (Date.now() > until) throw new Error(`container ${id} still ${s.Status} after ${timeoutMs} ms`);
+      if (Date.now() > until) {
+        const logs = await compose(['logs', '--no-color', '--tail', '60']);
+        throw new Error(
+          `container ${id} still ${s.Status} after ${timeoutMs} ms:\n${logs.out.slice(-20000)}`,
+        );
+      }
       await sleep(1000);
     }
   }

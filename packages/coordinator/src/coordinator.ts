@@ -303,7 +303,6 @@ export class Coordinator {
         lost++;
         this.log(`worker ${workerId} lost (no heartbeat): peer ${peer} is free for a spare`);
         await this.store.addMetric({ type: 'worker', workerId, event: 'lost', peer });
-        lost++;
       }
     }
     const slots = state ? await this.store.readSlots() : new Map();

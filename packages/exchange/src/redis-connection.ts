@@ -15,9 +15,23 @@ export interface RedisConnection {
   tls?: boolean;
   /** PEM file of the CA that signed the server's certificate. */
   caFile?: string;
+  /**
+   * A connection on which a command has waited this long without a byte from Redis is dead: it is dropped
+   * and made again, and its commands are sent again. @defaultValue DEFAULT_SOCKET_TIMEOUT_MS
+   */
+  socketTimeoutMs?: number;
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/**
+ * Why a dead-connection timeout at all: a Redis that vanishes without closing its connections (a container
+ * stopped or restarted while its network is torn down, a host that is cut off) leaves each client's socket
+ * open and silent. A client waiting for a reply then waits for ever with no error — a blocked receive of
+ * the exchange, a coordinator tick — and the run hangs with every lease alive. 30 s is well above the
+ * longest blocking command (BullMQ blocks for at most 10 s, the exchange for 0.25 s) and a busy Redis.
+ */
+export const DEFAULT_SOCKET_TIMEOUT_MS = 30_000;
 
 /** The connection from options, falling back to MAT_REDIS_URL / MAT_REDIS_PASSWORD. */
 export function redisConnectionFromEnv(opts: RedisConnection = {}): RedisConnection {
@@ -26,7 +40,20 @@ export function redisConnectionFromEnv(opts: RedisConnection = {}): RedisConnect
     password: opts.password ?? process.env.MAT_REDIS_PASSWORD ?? undefined,
     tls: opts.tls ?? process.env.MAT_REDIS_TLS === '1',
     caFile: opts.caFile ?? process.env.MAT_REDIS_CA ?? undefined,
+    socketTimeoutMs: opts.socketTimeoutMs ?? socketTimeoutFromEnv(),
   };
+}
+
+function socketTimeoutFromEnv(): number | undefined {
+  const text = process.env.MAT_REDIS_SOCKET_TIMEOUT_MS;
+  if (text === undefined || text === '') return undefined;
+  const ms = Number(text);
+  // Below BullMQ's longest block (10 s) every idle queue connection would be dropped and made again.
+  if (!Number.isInteger(ms) || ms < 15_000)
+    throw new Error(
+      `MAT_REDIS_SOCKET_TIMEOUT_MS must be a whole number of milliseconds >= 15000 (got "${text}")`,
+    );
+  return ms;
 }
 
 /** ioredis options (also what BullMQ is given, so that it makes its own connections the same way). */
@@ -62,6 +89,7 @@ export function redisOptions(conn: RedisConnection): RedisOptions {
     tls: useTls ? (ca ? { ca } : {}) : undefined,
     // BullMQ's blocking connections require this; commands wait through a reconnect instead of failing.
     maxRetriesPerRequest: null,
+    socketTimeout: conn.socketTimeoutMs ?? DEFAULT_SOCKET_TIMEOUT_MS,
     retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
     disconnectTimeout: 300,
   };
