@@ -3,14 +3,29 @@ import { runState } from '../helpers/run-state';
 import { decideCoordinator, type RunView } from '../../packages/coordinator/src/coordinator-decisions';
 
 const NOW = 1_000_000;
-const policy = { stopGraceMs: 60000, unreadableGraceMs: 30000, onDivergence: 'fail' as const };
+const policy = {
+  stopGraceMs: 60000,
+  unreadableGraceMs: 30000,
+  stallGraceMs: 600000,
+  onDivergence: 'fail' as const,
+};
 
 function state(fields: Partial<RunState> = {}): RunState {
   return runState({ updatedAt: NOW - 1000, ...fields });
 }
 
 function view(s: RunState | undefined, fields: Partial<RunView> = {}): RunView {
-  return { state: s, held: 2, lost: 0, slotSteps: [10, 10], holderLeaving: false, now: NOW, ...fields };
+  return {
+    state: s,
+    held: 2,
+    lost: 0,
+    slotSteps: [10, 10],
+    holderLeaving: false,
+    now: NOW,
+    progressSince: NOW - 1000,
+    slowestStepMs: 2000,
+    ...fields,
+  };
 }
 
 const divergence = { peer: 1, step: 12, generation: 3, reason: 'peer 1 diverged at step 12: its weights …' };
@@ -95,6 +110,65 @@ describe('decideCoordinator', () => {
     expect(again).toEqual([
       { type: 'fail', reason: expect.stringMatching(/diverged again after a rollback from step 12/) },
     ]);
+  });
+
+  describe('a stall (every slot held, no step for the grace)', () => {
+    const since = (ms: number) => ({ progressSince: NOW - ms });
+    const restart = [
+      {
+        type: 'restart-stalled',
+        reason: expect.stringMatching(
+          /^no peer got past step 10 for 600 s \(the limit: 600 s, .*\): every peer starts again from the checkpoint at step 8$/,
+        ),
+      },
+    ];
+    it.each<[string, RunView, unknown]>([
+      ['just short of the grace', view(state(), since(599999)), []],
+      ['the grace', view(state(), since(600000)), restart],
+      // The limit is at least STALL_STEPS of the slowest peer's last step: slow steps are not stalls.
+      ['slow steps (60 s): 20 of them', view(state(), { ...since(1_199_999), slowestStepMs: 60000 }), []],
+      [
+        'slow steps (60 s), 20 of them passed',
+        view(state(), { ...since(1_200_000), slowestStepMs: 60000 }),
+        [{ type: 'restart-stalled', reason: expect.stringContaining('the limit: 1200 s') }],
+      ],
+      [
+        'before the first step of the generation',
+        view(state(), { ...since(600000), slotSteps: [-1, 10] }),
+        [{ type: 'restart-stalled', reason: expect.stringContaining('its first step of generation 3') }],
+      ],
+      [
+        'every peer at the end, waiting for the commit',
+        view(state({ step: 20 }), { ...since(9e6), slotSteps: [20, 20] }),
+        [],
+      ],
+      ['every peer at a pause, waiting for the commit', view(state({ pauseAt: 10 }), since(9e6)), []],
+      [
+        'a stop requested (its own grace forces it)',
+        view(state({ stopRequested: true, stopRequestedAt: NOW - 1000 }), since(9e6)),
+        [],
+      ],
+      ['waiting for a worker', view(state({ status: 'waiting' }), { ...since(9e6), held: 1 }), []],
+      [
+        'again from the same checkpoint: the run fails',
+        view(state(), { ...since(600000), stalledFrom: 8 }),
+        [
+          {
+            type: 'fail',
+            reason: expect.stringMatching(
+              /^the run stalled twice from the checkpoint at step 8: no peer got past step 10/,
+            ),
+          },
+        ],
+      ],
+      [
+        'again, from a newer checkpoint',
+        view(state({ checkpointStep: 10 }), { ...since(600000), stalledFrom: 8 }),
+        [{ type: 'restart-stalled', reason: expect.stringContaining('checkpoint at step 10') }],
+      ],
+    ])('%s', (_, v, actions) => {
+      expect(decideCoordinator(v, policy)).toEqual(actions);
+    });
   });
 
   describe('stop (mat status --stop)', () => {

@@ -22,6 +22,7 @@ export const FLAG_RANGES: Record<string, NumberRange> = {
   'heartbeat-timeout': { min: 0, minExclusive: true, max: 86_400, unit: 'seconds' },
   port: { min: 0, max: 65_535, integer: true },
   'stop-grace': { min: 0, max: 86_400, unit: 'seconds' },
+  'stall-grace': { min: 1, max: 604_800, unit: 'seconds' },
   'leave-grace': { min: 0, max: 86_400, unit: 'seconds' },
   'gpu-count': { min: 1, max: 1024, integer: true },
   peer: { min: 0, max: 1023, integer: true },

@@ -23,6 +23,12 @@ export interface RunView {
   holderLeaving: boolean;
   /** The coordinator's clock (ms epoch). */
   now: number;
+  /** Since when (ms epoch) the slowest peer's step and the generation have been what they are now. */
+  progressSince: number;
+  /** The longest last step time (ms) among the slots' workers; 0 when none has taken a step yet. */
+  slowestStepMs: number;
+  /** The checkpoint step the last stall restarted the run from, if it stalled before (this coordinator's look). */
+  stalledFrom?: number;
 }
 
 export interface CoordinatorPolicy {
@@ -31,7 +37,15 @@ export interface CoordinatorPolicy {
   /** How long the state may stay unreadable before the run is registered again from its directory. */
   unreadableGraceMs: number;
   onDivergence: DivergencePolicy;
+  /**
+   * How long every slot may be held with no peer taking a step before the run is restarted from its last
+   * checkpoint: at least this, and at least STALL_STEPS times the slowest peer's last step.
+   */
+  stallGraceMs: number;
 }
+
+/** A stall is this many of the slowest peer's step times without a step (and at least stallGraceMs). */
+export const STALL_STEPS = 20;
 
 export type CoordinatorAction =
   /** Redis lost the run (restart without persistence): register it again from the run directory. */
@@ -45,6 +59,12 @@ export type CoordinatorAction =
   | { type: 'end'; status: 'finished' | 'stopped' | 'failed' }
   /** End the run as failed: summary.json and the run's state give the reason. */
   | { type: 'fail'; reason: string }
+  /**
+   * Every slot is held and no peer has taken a step for a stall's time (a message lost to a Redis that
+   * crashed, a peer blocked on something that never comes): every peer starts again from the last
+   * committed checkpoint. A second stall from the same checkpoint fails the run instead.
+   */
+  | { type: 'restart-stalled'; reason: string }
   /** A peer diverged: every peer starts again from the last committed checkpoint. */
   | { type: 'rollback'; reason: string; divergedAt: number }
   /** A slot is free (a worker was lost or left): the run waits for a worker to take it. */
@@ -109,8 +129,41 @@ export function decideCoordinator(view: RunView, policy: CoordinatorPolicy): Coo
     if (pauseSettled) return [{ type: 'next-generation' }];
     const steps = view.slotSteps.filter((s) => s >= 0);
     const step = steps.length === state.peers ? Math.min(...steps) : state.step;
-    return step !== state.step ? [{ type: 'record-step', step }] : [];
+    if (step !== state.step) return [{ type: 'record-step', step }];
+    return decideStall(view, state, policy);
   }
   if (state.status === 'evaluating') return [{ type: 'check-evaluations' }];
   return [];
+}
+
+/**
+ * Running, every slot held, and the slowest peer's step has not moved for a stall's time, although every
+ * peer has a step left before the end or a pause. Nothing else would ever end that wait (every lease is
+ * renewed by a heartbeat thread that does not care whether its peer trains), so the run restarts from its
+ * last committed checkpoint — or fails with the reason when it stalled from that checkpoint before.
+ */
+function decideStall(view: RunView, state: RunState, policy: CoordinatorPolicy): CoordinatorAction[] {
+  if (state.stopRequested) return []; // a stop has its own grace
+  const minStep = view.slotSteps.length > 0 ? Math.min(...view.slotSteps) : -1;
+  if (minStep >= (state.pauseAt ?? state.lastStep)) return []; // waiting for the commit, not for a step
+  const limitMs = Math.max(policy.stallGraceMs, STALL_STEPS * view.slowestStepMs);
+  const stalledMs = view.now - view.progressSince;
+  if (stalledMs < limitMs) return [];
+  const at = minStep < 0 ? `its first step of generation ${state.generation}` : `step ${minStep}`;
+  const what =
+    `no peer got past ${at} for ${(stalledMs / 1000).toFixed(0)} s ` +
+    `(the limit: ${(limitMs / 1000).toFixed(0)} s, at least ${STALL_STEPS} of the slowest peer's last step)`;
+  if (view.stalledFrom === state.checkpointStep)
+    return [
+      {
+        type: 'fail',
+        reason: `the run stalled twice from the checkpoint at step ${state.checkpointStep}: ${what}; the workers' logs say where they wait`,
+      },
+    ];
+  return [
+    {
+      type: 'restart-stalled',
+      reason: `${what}: every peer starts again from the checkpoint at step ${state.checkpointStep}`,
+    },
+  ];
 }

@@ -24,6 +24,7 @@ import {
   type EvaluationJobResult,
   type RedisConnection,
   type RunState,
+  type SlotLease,
 } from '@mat/exchange';
 import { ControlJobs } from './control-jobs';
 import {
@@ -60,6 +61,11 @@ export interface CoordinatorOptions {
    * from its directory. @defaultValue 30000
    */
   unreadableGraceMs?: number;
+  /**
+   * How long every slot may be held with no peer taking a step before the run restarts from its last
+   * checkpoint (at least STALL_STEPS times the slowest peer's step time). @defaultValue 600000
+   */
+  stallGraceMs?: number;
   /** The clock stop requests are timed with (tests inject one). @defaultValue Date.now */
   clock?: () => number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
@@ -96,6 +102,10 @@ export class Coordinator {
   private busy = false;
   /** Since when the state has been malformed (undefined while it reads, or is absent). */
   private unreadableSince: number | undefined;
+  /** The generation and slowest slot step of the last look, and since when they have been so (stalls). */
+  private progress = { key: '', since: 0 };
+  /** The checkpoint step the last stall restarted the run from: a second stall from it fails the run. */
+  private stalledFrom: number | undefined;
   /** Each tick phase's errors: the same error at every tick is said once, not 4 times a second. */
   private readonly tickErrors: { watch: ErrorOnce; metrics: ErrorOnce };
   private finish?: (o: CoordinatorOutcome) => void;
@@ -122,6 +132,7 @@ export class Coordinator {
     this.policy = {
       stopGraceMs: opts.stopGraceMs ?? 60000,
       unreadableGraceMs: opts.unreadableGraceMs ?? 30000,
+      stallGraceMs: opts.stallGraceMs ?? 600000,
       onDivergence: config.train.onDivergence,
     };
     this.metrics = new LiveMetrics(store, dir.path, { peers: config.peers, schedule }, this.log, {
@@ -305,21 +316,25 @@ export class Coordinator {
         await this.store.addMetric({ type: 'worker', workerId, event: 'lost', peer });
       }
     }
-    const slots = state ? await this.store.readSlots() : new Map();
-    const leaving = new Set(
-      state
-        ? (await this.store.readWorkers()).filter((w) => w.status === 'stopping').map((w) => w.workerId)
-        : [],
-    );
+    const slots = state ? await this.store.readSlots() : new Map<number, SlotLease>();
+    const holders = new Set([...slots.values()].map((s) => s.workerId));
+    const workers = state ? (await this.store.readWorkers()).filter((w) => holders.has(w.workerId)) : [];
+    const slotSteps = [...slots.values()].map((s) => s.step);
+    const now = this.clock();
+    const key = `${state?.generation}:${slotSteps.length > 0 ? Math.min(...slotSteps) : -1}`;
+    if (key !== this.progress.key) this.progress = { key, since: now };
     const actions = decideCoordinator(
       {
         state,
         unreadable,
         held: slots.size,
         lost,
-        slotSteps: [...slots.values()].map((s) => s.step),
-        holderLeaving: [...slots.values()].some((s) => leaving.has(s.workerId)),
-        now: this.clock(),
+        slotSteps,
+        holderLeaving: workers.some((w) => w.status === 'stopping'),
+        now,
+        progressSince: this.progress.since,
+        slowestStepMs: Math.max(0, ...workers.map((w) => (w.stepSeconds ?? 0) * 1000)),
+        stalledFrom: this.stalledFrom,
       },
       this.policy,
     );
@@ -349,6 +364,17 @@ export class Coordinator {
         await this.store.addMetric({
           type: 'run',
           event: 'rollback',
+          step: state.checkpointStep,
+          reason: action.reason,
+        });
+        await this.nextGeneration(state);
+        return;
+      case 'restart-stalled':
+        this.log(`warning: run ${this.runId} stalled: ${action.reason}`);
+        this.stalledFrom = state.checkpointStep;
+        await this.store.addMetric({
+          type: 'run',
+          event: 'stalled',
           step: state.checkpointStep,
           reason: action.reason,
         });

@@ -51,6 +51,9 @@ export class RunTimeline {
             this.counts.rollbacks++;
             clock.enter('recovery', atMs);
             return;
+          case 'stalled':
+            clock.enter('recovery', atMs);
+            return;
           case 'finished':
           case 'stopped':
           case 'failed':

@@ -6,7 +6,7 @@ import { rollbackNote } from './rollback-note';
 import { resolveConfig, runConfigOptions, type TrainArgs } from './train';
 import { lineLogger, redisConnection, redisOptions, type RedisArgs } from './redis-options';
 
-type CoordinatorArgs = Omit<TrainArgs, 'runtime'> & RedisArgs & { 'run-id'?: string };
+type CoordinatorArgs = Omit<TrainArgs, 'runtime'> & RedisArgs & { 'run-id'?: string; 'stall-grace'?: number };
 
 /**
  * mat coordinator --preset quick [--redis-url …]
@@ -35,6 +35,12 @@ export function coordinatorCommand(yargs: Argv): Argv {
           default: 60,
           describe:
             'Seconds a stop (mat status --stop) may wait for every peer to reach a common step; then the run stops at its last checkpoint',
+        })
+        .option('stall-grace', {
+          type: 'number',
+          default: 600,
+          describe:
+            'Seconds every peer slot may be held with no peer taking a step (and at least 20 of the slowest step) before the run restarts from its last checkpoint; a second stall from it fails the run',
         })
         .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const }),
     async (a) => {
@@ -73,6 +79,7 @@ export function coordinatorCommand(yargs: Argv): Argv {
           runId: a['run-id'],
           queuePrefix: a['queue-prefix'],
           stopGraceMs: stopGrace * 1000,
+          stallGraceMs: (a['stall-grace'] ?? 600) * 1000,
           log,
         });
         // scripts/run-local.sh reads this line to point its workers at the run.

@@ -25,7 +25,7 @@ export const runTimingSchema = z.object({
 
 /** What happened to the run on its way, beside the steps: the same in every runtime for a run without faults. */
 export const runHistorySchema = z.object({
-  /** Times every peer started training together from a common step: 1 + one per rollback or lost worker. */
+  /** Times every peer started training together from a common step: 1 + one per rollback, lost worker or stall. */
   generations: count,
   /** Rollbacks to the last checkpoint after a peer diverged. */
   rollbacks: count,

@@ -54,6 +54,8 @@ export const RUN_EVENTS = [
   'stop-requested',
   'generation',
   'rollback',
+  /** Every slot held and no step for a stall's time: the run restarted from its last checkpoint. */
+  'stalled',
   'stopped',
   'finished',
   'failed',
