@@ -361,25 +361,11 @@ export class Coordinator {
       case 'rollback':
         this.log(`warning: ${action.reason}`);
         await this.store.writeState({ rolledBackFrom: action.divergedAt, divergence: undefined });
-        await this.store.addMetric({
-          type: 'run',
-          event: 'rollback',
-          step: state.checkpointStep,
-          reason: action.reason,
-        });
-        await this.nextGeneration(state);
-        return;
+        return this.restartFromCheckpoint(state, 'rollback', action.reason);
       case 'restart-stalled':
         this.log(`warning: run ${this.runId} stalled: ${action.reason}`);
         this.stalledFrom = state.checkpointStep;
-        await this.store.addMetric({
-          type: 'run',
-          event: 'stalled',
-          step: state.checkpointStep,
-          reason: action.reason,
-        });
-        await this.nextGeneration(state);
-        return;
+        return this.restartFromCheckpoint(state, 'stalled', action.reason);
       case 'wait-for-workers':
         await this.store.writeState({ status: 'waiting' });
         return;
@@ -403,6 +389,16 @@ export class Coordinator {
       case 'check-evaluations':
         return this.checkEvaluations(state);
     }
+  }
+
+  /** A rollback or a stall: the event in the metrics stream, then every peer from the last checkpoint. */
+  private async restartFromCheckpoint(
+    state: RunState,
+    event: 'rollback' | 'stalled',
+    reason: string,
+  ): Promise<void> {
+    await this.store.addMetric({ type: 'run', event, step: state.checkpointStep, reason });
+    await this.nextGeneration(state);
   }
 
   private async registerAgain(): Promise<void> {
