@@ -1,6 +1,5 @@
 import { RunStore } from '@mat/exchange';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator';
-import { waitFor } from '../helpers/wait-for';
 
 // Needs Redis on 127.0.0.1:6379. A real Coordinator; the workers are only their slot leases.
 describe('Coordinator: a lost worker', () => {
@@ -13,15 +12,11 @@ describe('Coordinator: a lost worker', () => {
   it('ends its generation even when its slot is claimed again before the coordinator reads the slots', async () => {
     t = await startTestCoordinator('lost-race');
     const { store } = t;
-    await waitFor(async () => ((await store.readState()) ? true : undefined), 'the run', 20000);
+    await t.untilState(() => true, 'the run');
     // Worker A's lease runs out soon (no heartbeat renews it); worker B's holds.
     expect(await store.claimSlot('worker-a', 1500, 2)).toBe(0);
     expect(await store.claimSlot('worker-b', 600000, 2)).toBe(1);
-    await waitFor(
-      async () => ((await store.readState())?.generation === 1 ? true : undefined),
-      'generation 1',
-      20000,
-    );
+    await t.untilState((s) => s.generation === 1, 'generation 1');
 
     // The race: a spare (or worker A's container, restarted) claims the freed slot right after the
     // coordinator's expiry removed A's lease and before the coordinator reads the slots.
@@ -34,14 +29,7 @@ describe('Coordinator: a lost worker', () => {
       return lost;
     });
 
-    const state = await waitFor(
-      async () => {
-        const s = await store.readState();
-        return s && s.generation >= 2 ? s : undefined;
-      },
-      'generation 2',
-      20000,
-    );
+    const state = await t.untilState((s) => s.generation >= 2, 'generation 2');
     expect(spareClaimed).toBe(0);
     expect(state).toMatchObject({ status: 'running', generation: 2, resumeStep: 0 });
   }, 60000);

@@ -1,6 +1,5 @@
 import type { WorkerRecord } from '@mat/exchange';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator';
-import { waitFor } from '../helpers/wait-for';
 
 // Needs Redis on 127.0.0.1:6379. A real Coordinator; the workers are their slot leases and records, kept
 // alive (as a worker's heartbeat thread keeps them) while their peers never take a step.
@@ -15,7 +14,7 @@ describe('Coordinator: a run whose peers stop taking steps', () => {
   it('restarts from the last checkpoint after the stall grace, and fails when it stalls again from it', async () => {
     t = await startTestCoordinator('stall', { stallGraceMs: 1500 });
     const { store, redis, lines } = t;
-    await waitFor(async () => ((await store.readState()) ? true : undefined), 'the run', 20000);
+    await t.untilState(() => true, 'the run');
     const record = (peer: number): WorkerRecord => ({
       workerId: `w${peer}`,
       host: 'h',
@@ -33,32 +32,13 @@ describe('Coordinator: a run whose peers stop taking steps', () => {
       );
     await heartbeat();
     beat = setInterval(() => void heartbeat(), 200);
-    const said = () => `; the coordinator said:\n${lines.join('\n')}`;
 
-    const restarted = await waitFor(
-      async () => {
-        const s = await store.readState();
-        return s && s.generation >= 2 ? s : undefined;
-      },
-      'a new generation after the stall',
-      20000,
-    ).catch((err: Error) => {
-      throw new Error(err.message + said());
-    });
+    const restarted = await t.untilState((s) => s.generation >= 2, 'a new generation after the stall');
     expect(restarted).toMatchObject({ status: 'running', generation: 2, resumeStep: 0 });
     expect(lines.filter((l) => /stalled: no peer got past step 3 for \d+ s/.test(l))).toHaveLength(1);
 
     // Nothing moves in the new generation either: a second stall from the same checkpoint fails the run.
-    const failed = await waitFor(
-      async () => {
-        const s = await store.readState();
-        return s?.status === 'failed' ? s : undefined;
-      },
-      'the run failed after a second stall',
-      20000,
-    ).catch((err: Error) => {
-      throw new Error(err.message + said());
-    });
+    const failed = await t.untilState((s) => s.status === 'failed', 'the run failed after a second stall');
     expect(failed.error).toMatch(
       /^the run stalled twice from the checkpoint at step 0: no peer got past step 3/,
     );

@@ -18,13 +18,7 @@ describe('Coordinator: a malformed run state in Redis', () => {
     // A forged (or damaged) field: no process of the run can read the state any more.
     await redis.hset(store.keys.state, 'generation', 'many');
     await expect(store.readState()).rejects.toThrow(/generation/);
-    const state = await waitFor(
-      async () => store.readState().catch(() => undefined),
-      'the state registered again',
-      20000,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}; the coordinator said:\n${lines.join('\n')}`);
-    });
+    const state = await t.untilState(() => true, 'the state registered again');
     expect(state).toMatchObject({ status: 'waiting', generation: 0, runDir: first.runDir });
     expect(state.createdAt).toBeGreaterThan(first.createdAt - 1);
     // One line while it lasted (not one per 20 ms look), one when it was replaced.

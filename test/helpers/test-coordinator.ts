@@ -4,8 +4,9 @@ import * as path from 'path';
 import type { Redis } from 'ioredis';
 import { parseRunConfig, type RunConfig } from '@mat/core';
 import { Coordinator, type CoordinatorOptions } from '@mat/coordinator';
-import { RunStore } from '@mat/exchange';
+import { RunStore, type RunState } from '@mat/exchange';
 import { deleteRun, newRedis, REDIS_URL, uniqueRunId } from '../exchange/redis-helpers';
+import { waitFor } from './wait-for';
 
 /** A real Coordinator (running, polling every 20 ms) of a small 2-peer run on the shared test Redis. */
 export interface TestCoordinator {
@@ -19,6 +20,11 @@ export interface TestCoordinator {
   store: RunStore;
   /** Every line the coordinator logged. */
   lines: string[];
+  /**
+   * Polls the run's state until `accept` takes it (an unreadable or absent state is none); the error of a
+   * timeout carries every line the coordinator logged.
+   */
+  untilState(accept: (s: RunState) => boolean, what: string, timeoutMs?: number): Promise<RunState>;
   /** Detaches and closes the coordinator, deletes the run's keys and its directory. */
   close(): Promise<void>;
 }
@@ -49,14 +55,26 @@ export async function startTestCoordinator(
     ...opts,
   });
   coordinator.run().catch(() => {}); // ended by close()
+  const store = new RunStore(redis, runId);
   return {
     coordinator,
     config,
     runId,
     prefix,
     redis,
-    store: new RunStore(redis, runId),
+    store,
     lines,
+    untilState: (accept, what, timeoutMs = 20000) =>
+      waitFor(
+        async () => {
+          const s = await store.readState().catch(() => undefined);
+          return s && accept(s) ? s : undefined;
+        },
+        what,
+        timeoutMs,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; the coordinator said:\n${lines.join('\n')}`);
+      }),
     async close() {
       coordinator.detach();
       await coordinator.close();

@@ -44,6 +44,11 @@ export interface CoordinatorPolicy {
   stallGraceMs: number;
 }
 
+/** The slowest held slot's step (-1 before its first step, or when no slot is held). */
+export function slowestStep(slotSteps: readonly number[]): number {
+  return slotSteps.length > 0 ? Math.min(...slotSteps) : -1;
+}
+
 /** A stall is this many of the slowest peer's step times without a step (and at least stallGraceMs). */
 export const STALL_STEPS = 20;
 
@@ -144,7 +149,7 @@ export function decideCoordinator(view: RunView, policy: CoordinatorPolicy): Coo
  */
 function decideStall(view: RunView, state: RunState, policy: CoordinatorPolicy): CoordinatorAction[] {
   if (state.stopRequested) return []; // a stop has its own grace
-  const minStep = view.slotSteps.length > 0 ? Math.min(...view.slotSteps) : -1;
+  const minStep = slowestStep(view.slotSteps);
   if (minStep >= (state.pauseAt ?? state.lastStep)) return []; // waiting for the commit, not for a step
   const limitMs = Math.max(policy.stallGraceMs, STALL_STEPS * view.slowestStepMs);
   const stalledMs = view.now - view.progressSince;

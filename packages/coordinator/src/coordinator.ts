@@ -29,6 +29,7 @@ import {
 import { ControlJobs } from './control-jobs';
 import {
   decideCoordinator,
+  slowestStep,
   type CoordinatorAction,
   type CoordinatorPolicy,
   type RunView,
@@ -321,7 +322,7 @@ export class Coordinator {
     const workers = state ? (await this.store.readWorkers()).filter((w) => holders.has(w.workerId)) : [];
     const slotSteps = [...slots.values()].map((s) => s.step);
     const now = this.clock();
-    const key = `${state?.generation}:${slotSteps.length > 0 ? Math.min(...slotSteps) : -1}`;
+    const key = `${state?.generation}:${slowestStep(slotSteps)}`;
     if (key !== this.progress.key) this.progress = { key, since: now };
     const actions = decideCoordinator(
       {
